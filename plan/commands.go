@@ -1,0 +1,136 @@
+package plan
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Commands returns the shell commands the action stands for, each as an argv: what a
+// person would type with iproute2, iptables and sysctl to do the same. netlab itself
+// does the work through netlink; these commands are for reading, auditing and the shell
+// rendering of a plan.
+func (a Action) Commands() [][]string {
+	switch t := a.Target.(type) {
+	case NS:
+		if a.Kind == Delete {
+			return [][]string{{"ip", "netns", "del", string(t)}}
+		}
+		return [][]string{{"ip", "netns", "add", string(t)}, ipIn(t, "link", "set", "lo", "up")}
+	case LinkKey:
+		return a.linkCommands(t)
+	case AddrKey:
+		verb := "add"
+		if a.Kind == Delete {
+			verb = "del"
+		}
+		cmd := ipIn(t.Link.NS, "addr", verb, t.Prefix.String(), "dev", t.Link.Name)
+		if verb == "add" && t.Prefix.Addr().Is6() {
+			cmd = append(cmd, "nodad")
+		}
+		return [][]string{cmd}
+	case RouteKey:
+		verb, r := "add", a.After
+		switch {
+		case a.Kind == Delete:
+			verb, r = "del", a.Before
+		case a.Kind == Update:
+			verb = "replace"
+		}
+		args := []string{"route", verb, destString(t.To), "via", r.(Route).Via.String()}
+		if t.To.Addr().Is6() {
+			args = append([]string{"-6"}, args...)
+		}
+		return [][]string{ipIn(t.NS, args...)}
+	case SysctlKey:
+		return [][]string{execIn(t.NS, "sysctl", "-w", t.Name+"="+a.After.(string))}
+	case NATRule:
+		op := "-A"
+		if a.Kind == Delete {
+			op = "-D"
+		}
+		return [][]string{execIn(t.NS, append([]string{IPTablesCommand(t.Source.Addr()), "-t", "nat", op}, t.RuleSpec(a.Lab)...)...)}
+	}
+	return nil
+}
+
+func (a Action) linkCommands(k LinkKey) [][]string {
+	switch a.Kind {
+	case Create:
+		l := a.After.(Link)
+		add := ipIn(k.NS, "link", "add", k.Name, "type", "veth", "peer", "name", l.Peer.Name)
+		if l.Peer.NS != k.NS {
+			add = append(add, "netns", string(l.Peer.NS))
+		}
+		return [][]string{
+			add,
+			ipIn(k.NS, "link", "set", k.Name, "alias", l.Alias, "up"),
+			ipIn(l.Peer.NS, "link", "set", l.Peer.Name, "alias", l.Alias, "up"),
+		}
+	case Delete:
+		return [][]string{ipIn(k.NS, "link", "del", k.Name)}
+	}
+	before, after := a.Before.(Link), a.After.(Link)
+	cmd := ipIn(k.NS, "link", "set", k.Name)
+	if before.Alias != after.Alias {
+		cmd = append(cmd, "alias", after.Alias)
+	}
+	if before.Up != after.Up {
+		cmd = append(cmd, upString(after.Up))
+	}
+	return [][]string{cmd}
+}
+
+// ipIn returns an ip command run in namespace ns: `ip -n NS ...`, or plain `ip ...` in
+// the host.
+func ipIn(ns NS, args ...string) []string {
+	if ns == Host {
+		return append([]string{"ip"}, args...)
+	}
+	return append([]string{"ip", "-n", string(ns)}, args...)
+}
+
+// execIn returns a command run in namespace ns: through `ip netns exec NS` unless ns is
+// the host.
+func execIn(ns NS, args ...string) []string {
+	if ns == Host {
+		return args
+	}
+	return append([]string{"ip", "netns", "exec", string(ns)}, args...)
+}
+
+// IPTablesCommand names the iptables program for the family of a: iptables or
+// ip6tables.
+func IPTablesCommand(a netip.Addr) string {
+	if a.Is6() {
+		return "ip6tables"
+	}
+	return "iptables"
+}
+
+// RuleSpec returns the rule's iptables arguments after the table and operation, marked
+// with the lab's comment: POSTROUTING -s SRC [-o OUT] -m comment --comment netlab:LAB
+// -j MASQUERADE.
+func (r NATRule) RuleSpec(lab string) []string {
+	spec := []string{"POSTROUTING", "-s", r.Source.String()}
+	if r.Out != "" {
+		spec = append(spec, "-o", r.Out)
+	}
+	return append(spec, "-m", "comment", "--comment", Alias(lab), "-j", "MASQUERADE")
+}
+
+// ShellQuote quotes s for a POSIX shell when it needs quoting.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// CommandLine joins an argv into one shell command line.
+func CommandLine(argv []string) string {
+	q := make([]string, len(argv))
+	for i, s := range argv {
+		q[i] = ShellQuote(s)
+	}
+	return strings.Join(q, " ")
+}

@@ -1,0 +1,306 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Clash is an object in the kernel that the lab wants to create but does not own: a
+// namespace, interface, address or route made by someone else.
+type Clash struct {
+	Object string // what the lab wants, as Action.Object renders it
+	Found  string // what is in the kernel instead
+	Fix    string // what to do about it
+}
+
+// ClashError lists every clash found by Diff, sorted. Nothing may be applied while it
+// stands: netlab never takes over or removes what it does not own.
+type ClashError struct {
+	Lab     string
+	Clashes []Clash
+}
+
+func (e *ClashError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lab %s clashes with %d object(s) it does not own; nothing was changed:", e.Lab, len(e.Clashes))
+	for _, c := range e.Clashes {
+		fmt.Fprintf(&b, "\n  %s: %s; %s", c.Object, c.Found, c.Fix)
+	}
+	return b.String()
+}
+
+// Reasons given to people for an action.
+const (
+	reasonNew       = "in the topology, not in the kernel"
+	reasonDrift     = "applied before but missing from the kernel (removed by hand?)"
+	reasonGone      = "no longer in the topology"
+	reasonRestore   = "restore the value found before the lab changed it"
+	reasonDriftDiff = "differs from the topology"
+)
+
+// Diff returns the plan that takes the kernel from actual to desired for the lab.
+//
+// owned is what the lab has recorded as its own (the Sysctls of owned hold the values to
+// restore). Diff creates what desired has and actual lacks, updates what differs, and
+// deletes only what the lab owns and desired no longer has: an object is the lab's when
+// it is in owned or, for a link, when it carries the lab's alias. Anything desired that
+// exists but is not the lab's is a clash: Diff then returns a *ClashError and no plan.
+func Diff(lab string, desired, actual, owned State) (Plan, error) {
+	d := differ{lab: lab, desired: desired, actual: actual, owned: owned,
+		nsCreated: map[NS]bool{}, nsDeleted: map[NS]bool{}, linkCreated: map[LinkKey]bool{}}
+	d.namespaces()
+	d.links()
+	d.addrs()
+	d.routes()
+	d.sysctls()
+	d.nat()
+	if len(d.clashes) > 0 {
+		slices.SortFunc(d.clashes, func(a, b Clash) int { return strings.Compare(a.Object, b.Object) })
+		return Plan{}, &ClashError{Lab: lab, Clashes: d.clashes}
+	}
+	return Plan{Lab: lab, Actions: order(d.actions)}, nil
+}
+
+type differ struct {
+	lab                    string
+	desired, actual, owned State
+	actions                []Action
+	clashes                []Clash
+	nsCreated, nsDeleted   map[NS]bool
+	linkCreated            map[LinkKey]bool
+}
+
+func (d *differ) add(a Action) {
+	a.Lab = d.lab
+	d.actions = append(d.actions, a)
+}
+
+func (d *differ) clash(object, found, fix string) {
+	d.clashes = append(d.clashes, Clash{Object: object, Found: found, Fix: fix})
+}
+
+// missingReason says why a desired object absent from the kernel is created.
+func missingReason(owned bool) string {
+	if owned {
+		return reasonDrift
+	}
+	return reasonNew
+}
+
+// ownedNS reports whether ns is a namespace the lab made (and so may hold only the
+// lab's objects).
+func (d *differ) ownedNS(ns NS) bool { return ns != Host && d.owned.Namespaces[ns] }
+
+// gone reports whether objects in ns vanish with the namespace in this plan, or were
+// never there because the namespace is new.
+func (d *differ) inFreshOrDeletedNS(ns NS) bool { return d.nsCreated[ns] || d.nsDeleted[ns] }
+
+func (d *differ) namespaces() {
+	for _, ns := range sortedKeys(d.desired.Namespaces, compareNS) {
+		switch {
+		case !d.actual.Namespaces[ns]:
+			d.nsCreated[ns] = true
+			d.add(Action{Kind: Create, Target: ns, Reason: missingReason(d.owned.Namespaces[ns])})
+		case !d.owned.Namespaces[ns]:
+			d.clash("netns "+string(ns), "/run/netns/"+string(ns)+" exists and was not made by this lab",
+				"delete it (ip netns del "+string(ns)+") or rename the node")
+		}
+	}
+	for _, ns := range sortedKeys(d.owned.Namespaces, compareNS) {
+		if !d.desired.Namespaces[ns] && d.actual.Namespaces[ns] {
+			d.nsDeleted[ns] = true
+			d.add(Action{Kind: Delete, Target: ns, Reason: reasonGone})
+		}
+	}
+}
+
+// ownsLink reports whether the link in the kernel is the lab's: marked with its alias,
+// or recorded (a run killed between creating a link and marking it leaves the record).
+func (d *differ) ownsLink(k LinkKey, have Link) bool {
+	return have.Alias == Alias(d.lab) || d.owned.Links[k] != (Link{})
+}
+
+// primary returns the end of a veth pair from which the pair is created and deleted:
+// the host's end when there is one, else the lesser key.
+func primary(a, b LinkKey) LinkKey {
+	if compareLinkKey(a, b) <= 0 {
+		return a
+	}
+	return b
+}
+
+func (d *differ) links() {
+	deleted := map[LinkKey]bool{}
+	for _, k := range sortedKeys(d.desired.Links, compareLinkKey) {
+		want := d.desired.Links[k]
+		have, ok := d.actual.Links[k]
+		if want.Kind == Loopback {
+			if ok && !d.nsCreated[k.NS] && have.Up != want.Up {
+				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+			}
+			continue
+		}
+		if ok && !d.ownsLink(k, have) {
+			d.clash("link "+k.String(), fmt.Sprintf("an interface %s (%s) that is not this lab's is already in %s", k.Name, have.Kind, k.NS),
+				"rename or delete that interface, or rename it in the topology")
+			continue
+		}
+		if ok {
+			if want.Kind == Veth && k == primary(k, want.Peer) {
+				if _, peerOK := d.actual.Links[want.Peer]; !peerOK && !d.nsCreated[want.Peer.NS] {
+					// Half a pair: the peer was deleted or moved by hand. Recreate the pair.
+					deleted[k] = true
+					d.add(Action{Kind: Delete, Target: k, Before: have, Reason: "its peer " + want.Peer.String() + " is missing; the pair is recreated"})
+					d.linkCreated[k] = true
+					d.add(Action{Kind: Create, Target: k, After: want, Reason: "its peer " + want.Peer.String() + " was missing"})
+					continue
+				}
+			}
+			if have.Alias != want.Alias || have.Up != want.Up {
+				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+			}
+			continue
+		}
+		if d.linkCreated[k] || d.linkCreated[want.Peer] {
+			d.linkCreated[k] = true
+			continue
+		}
+		if want.Kind == Veth && k != primary(k, want.Peer) {
+			if _, peerOK := d.actual.Links[want.Peer]; peerOK {
+				// This end is missing but the primary end exists: the primary end's
+				// turn deletes and recreates the pair.
+				d.linkCreated[k] = true
+				continue
+			}
+		}
+		p := k
+		if want.Kind == Veth {
+			p = primary(k, want.Peer)
+		}
+		d.linkCreated[k], d.linkCreated[p] = true, true
+		_, recorded := d.owned.Links[k]
+		d.add(Action{Kind: Create, Target: p, After: d.desired.Links[p], Reason: missingReason(recorded && !d.nsCreated[k.NS])})
+	}
+	// Links the lab owns and no longer wants. Deleting one end of a veth deletes the
+	// other; ends in namespaces being deleted go with them, but an end in a namespace
+	// that stays is deleted explicitly, so that it is really gone when destroy returns.
+	for _, k := range sortedKeys(d.actual.Links, compareLinkKey) {
+		have := d.actual.Links[k]
+		if _, want := d.desired.Links[k]; want || have.Kind == Loopback || !d.ownsLink(k, have) {
+			continue
+		}
+		if d.nsDeleted[k.NS] || deleted[k] {
+			continue
+		}
+		peer := d.owned.Links[k].Peer
+		if deleted[peer] {
+			continue
+		}
+		deleted[k] = true
+		have.Peer = peer
+		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
+	}
+}
+
+// linkFresh reports whether the link is created by this plan (so has no address yet).
+func (d *differ) linkFresh(k LinkKey) bool { return d.linkCreated[k] || d.nsCreated[k.NS] }
+
+func (d *differ) addrs() {
+	// Addresses in the kernel by namespace and IP, to find one that sits on another
+	// interface already.
+	type nsIP struct {
+		ns NS
+		ip string
+	}
+	where := map[nsIP]AddrKey{}
+	for _, k := range sortedKeys(d.actual.Addrs, compareAddrKey) {
+		where[nsIP{k.Link.NS, k.Prefix.Addr().String()}] = k
+	}
+	for _, k := range sortedKeys(d.desired.Addrs, compareAddrKey) {
+		if d.actual.Addrs[k] && !d.linkFresh(k.Link) {
+			continue
+		}
+		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr().String()}]; ok && other != k && !d.nsCreated[k.Link.NS] {
+			leaving := d.owned.Addrs[other] && !d.desired.Addrs[other]
+			if !leaving {
+				d.clash("address "+k.String(), "the address is already on "+other.Link.String()+" as "+other.Prefix.String(),
+					"remove it there (ip addr del "+other.Prefix.String()+" dev "+other.Link.Name+") or choose another address")
+				continue
+			}
+		}
+		d.add(Action{Kind: Create, Target: k, Reason: missingReason(d.owned.Addrs[k] && !d.linkFresh(k.Link))})
+	}
+	for _, k := range sortedKeys(d.owned.Addrs, compareAddrKey) {
+		if d.desired.Addrs[k] || !d.actual.Addrs[k] || d.nsDeleted[k.Link.NS] {
+			continue
+		}
+		if l, ok := d.actual.Links[k.Link]; ok && d.ownsLink(k.Link, l) {
+			if _, want := d.desired.Links[k.Link]; !want {
+				continue // goes with its link
+			}
+		}
+		d.add(Action{Kind: Delete, Target: k, Reason: reasonGone})
+	}
+}
+
+func (d *differ) routes() {
+	for _, k := range sortedKeys(d.desired.Routes, compareRouteKey) {
+		want := d.desired.Routes[k]
+		have, ok := d.actual.Routes[k]
+		_, owned := d.owned.Routes[k]
+		switch {
+		case !ok || d.nsCreated[k.NS]:
+			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned && !d.nsCreated[k.NS])})
+		case !owned && !d.ownedNS(k.NS):
+			d.clash("route "+k.String(), "a route to "+destString(k.To)+" via "+have.Via.String()+" that is not this lab's is already there",
+				"delete it (ip route del "+destString(k.To)+") or route another destination")
+		case have != want:
+			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+		}
+	}
+	for _, k := range sortedKeys(d.owned.Routes, compareRouteKey) {
+		if _, want := d.desired.Routes[k]; want || d.nsDeleted[k.NS] {
+			continue
+		}
+		if have, ok := d.actual.Routes[k]; ok {
+			d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
+		}
+	}
+}
+
+func (d *differ) sysctls() {
+	for _, k := range sortedKeys(d.desired.Sysctls, compareSysctlKey) {
+		want := d.desired.Sysctls[k]
+		have, ok := d.actual.Sysctls[k]
+		if d.nsCreated[k.NS] {
+			have, ok = "", false
+		}
+		if !ok || have != want {
+			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+		}
+	}
+	for _, k := range sortedKeys(d.owned.Sysctls, compareSysctlKey) {
+		if _, want := d.desired.Sysctls[k]; want || d.nsDeleted[k.NS] || d.ownedNS(k.NS) && !d.actual.Namespaces[k.NS] {
+			continue
+		}
+		orig := d.owned.Sysctls[k]
+		if have, ok := d.actual.Sysctls[k]; ok && have != orig {
+			d.add(Action{Kind: Update, Target: k, Before: have, After: orig, Reason: reasonRestore})
+		}
+	}
+}
+
+func (d *differ) nat() {
+	for _, r := range sortedKeys(d.desired.NAT, compareNATRule) {
+		if !d.actual.NAT[r] || d.nsCreated[r.NS] {
+			d.add(Action{Kind: Create, Target: r, Reason: missingReason(d.owned.NAT[r] && !d.nsCreated[r.NS])})
+		}
+	}
+	// Every rule observed carries the lab's comment, so every one is the lab's.
+	for _, r := range sortedKeys(d.actual.NAT, compareNATRule) {
+		if !d.desired.NAT[r] && !d.nsDeleted[r.NS] {
+			d.add(Action{Kind: Delete, Target: r, Reason: reasonGone})
+		}
+	}
+}

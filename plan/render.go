@@ -1,0 +1,161 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText renders the plan for people: one line per action with its symbol (+ ~ -),
+// the object and what changes, then the commands it stands for, then the summary line.
+func WriteText(w io.Writer, p Plan) error {
+	var b strings.Builder
+	if !p.Empty() {
+		fmt.Fprintf(&b, "Lab %s: %d action(s), in order:\n\n", p.Lab, len(p.Actions))
+	}
+	for _, a := range p.Actions {
+		b.WriteString(a.Heading())
+		b.WriteByte('\n')
+		for _, c := range a.Commands() {
+			b.WriteString("      ")
+			b.WriteString(CommandLine(c))
+			b.WriteByte('\n')
+		}
+	}
+	if !p.Empty() {
+		b.WriteByte('\n')
+	}
+	b.WriteString(p.SummaryLine())
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Heading is the action's line in a text plan: "  + netns testns1", with the change and
+// the reason where they say more than the symbol does.
+func (a Action) Heading() string {
+	s := "  " + a.Kind.Symbol() + " " + a.Object()
+	if c := a.Change(); c != "" {
+		s += " (" + c + ")"
+	}
+	if a.Reason != reasonNew && a.Reason != reasonDriftDiff && a.Reason != "" {
+		s += "  # " + a.Reason
+	}
+	return s
+}
+
+// JSONFormatVersion is the version of the JSON plan format; it changes only when a
+// field is removed or changes meaning.
+const JSONFormatVersion = "1"
+
+// JSONPlan is the JSON form of a Plan, as `netlab plan -o json` prints it. Its fields
+// are the documented, stable format.
+type JSONPlan struct {
+	FormatVersion string       `json:"format_version"`
+	Lab           string       `json:"lab"`
+	Actions       []JSONAction `json:"actions"`
+	Summary       JSONSummary  `json:"summary"`
+}
+
+// JSONAction is one action of a JSONPlan.
+type JSONAction struct {
+	Index     int        `json:"index"`
+	Action    string     `json:"action"`
+	Type      ObjectType `json:"type"`
+	Namespace NS         `json:"namespace"`
+	Object    string     `json:"object"`
+	Change    string     `json:"change,omitempty"`
+	Before    any        `json:"before,omitempty"`
+	After     any        `json:"after,omitempty"`
+	Reason    string     `json:"reason"`
+	Commands  [][]string `json:"commands"`
+	DependsOn []int      `json:"depends_on"`
+}
+
+// JSONSummary counts a plan's actions by kind.
+type JSONSummary struct {
+	Add    int `json:"add"`
+	Change int `json:"change"`
+	Remove int `json:"remove"`
+}
+
+// JSONLink is the JSON form of a Link value.
+type JSONLink struct {
+	Kind  LinkKind `json:"kind"`
+	Peer  string   `json:"peer,omitempty"`
+	Alias string   `json:"alias"`
+	Up    bool     `json:"up"`
+}
+
+// JSONRoute is the JSON form of a Route value.
+type JSONRoute struct {
+	Via string `json:"via"`
+}
+
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case Link:
+		l := JSONLink{Kind: v.Kind, Alias: v.Alias, Up: v.Up}
+		if v.Peer.NS != "" {
+			l.Peer = v.Peer.String()
+		}
+		return l
+	case Route:
+		return JSONRoute{Via: v.Via.String()}
+	case string:
+		if v == "" {
+			return nil
+		}
+		return v
+	}
+	return nil
+}
+
+// ToJSON returns the JSON form of the plan.
+func ToJSON(p Plan) JSONPlan {
+	add, change, remove := p.Summary()
+	jp := JSONPlan{FormatVersion: JSONFormatVersion, Lab: p.Lab, Actions: []JSONAction{},
+		Summary: JSONSummary{Add: add, Change: change, Remove: remove}}
+	for i, a := range p.Actions {
+		deps := a.DependsOn
+		if deps == nil {
+			deps = []int{}
+		}
+		jp.Actions = append(jp.Actions, JSONAction{
+			Index: i, Action: a.Kind.String(), Type: a.Type(), Namespace: a.Namespaces()[0],
+			Object: strings.TrimPrefix(a.Object(), string(a.Type())+" "), Change: a.Change(),
+			Before: jsonValue(a.Before), After: jsonValue(a.After), Reason: a.Reason,
+			Commands: a.Commands(), DependsOn: deps,
+		})
+	}
+	return jp
+}
+
+// WriteJSON renders the plan as indented JSON (see JSONPlan).
+func WriteJSON(w io.Writer, p Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(ToJSON(p))
+}
+
+// WriteShell renders the plan as a standalone POSIX shell script of the commands the
+// actions stand for, stopping at the first failure. It carries netlab's marks (link
+// aliases, rule comments) but needs no netlab to run.
+func WriteShell(w io.Writer, p Plan) error {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n")
+	fmt.Fprintf(&b, "# Made by `netlab plan -o sh` for lab %s: the plan's commands, in order.\n", p.Lab)
+	b.WriteString("# Needs iproute2 (and sysctl, iptables where used) and root; not netlab.\n")
+	b.WriteString("set -e\n")
+	for _, a := range p.Actions {
+		b.WriteString("\n#" + strings.TrimPrefix(a.Heading(), " ") + "\n")
+		for _, c := range a.Commands() {
+			b.WriteString(CommandLine(c))
+			b.WriteByte('\n')
+		}
+	}
+	fmt.Fprintf(&b, "\n# %s\n", p.SummaryLine())
+	_, err := io.WriteString(w, b.String())
+	return err
+}

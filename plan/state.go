@@ -1,0 +1,263 @@
+package plan
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+)
+
+// NS names a network namespace as a lab node does: Host is the namespace netlab runs in,
+// any other value is the file name under /run/netns.
+type NS string
+
+// Host is the namespace netlab itself runs in (the node named host).
+const Host NS = "host"
+
+// compareNS orders namespaces with Host first, then by name, so that rendered plans list
+// the host's objects before those of the namespaces.
+func compareNS(a, b NS) int {
+	switch {
+	case a == b:
+		return 0
+	case a == Host:
+		return -1
+	case b == Host:
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+// LinkKind is the type of a network interface, as the kernel names it.
+type LinkKind string
+
+const (
+	// Veth is one end of a veth pair.
+	Veth LinkKind = "veth"
+	// Loopback is a namespace's lo; netlab never creates or deletes it, only brings it up.
+	Loopback LinkKind = "loopback"
+)
+
+// LinkKey identifies an interface: its namespace and its name.
+type LinkKey struct {
+	NS   NS
+	Name string
+}
+
+// String renders the key as the topology writes a link endpoint: "node:iface".
+func (k LinkKey) String() string { return string(k.NS) + ":" + k.Name }
+
+func compareLinkKey(a, b LinkKey) int {
+	return cmp.Or(compareNS(a.NS, b.NS), cmp.Compare(a.Name, b.Name))
+}
+
+// Link is the state of one interface. For a veth end, Peer is the other end; it is known
+// in a desired State and left zero by observation.
+type Link struct {
+	Kind  LinkKind
+	Peer  LinkKey
+	Alias string
+	Up    bool
+}
+
+// AddrKey identifies an interface address: the interface and the address with its
+// prefix length (host bits kept, as `ip addr add` takes it).
+type AddrKey struct {
+	Link   LinkKey
+	Prefix netip.Prefix
+}
+
+func (k AddrKey) String() string { return k.Prefix.String() + " on " + k.Link.String() }
+
+func compareAddrKey(a, b AddrKey) int {
+	return cmp.Or(compareLinkKey(a.Link, b.Link), comparePrefix(a.Prefix, b.Prefix))
+}
+
+// RouteKey identifies a route in the main table: its namespace and destination. A
+// default route has the destination 0.0.0.0/0 or ::/0.
+type RouteKey struct {
+	NS NS
+	To netip.Prefix
+}
+
+func (k RouteKey) String() string { return string(k.NS) + ": " + destString(k.To) }
+
+func compareRouteKey(a, b RouteKey) int {
+	return cmp.Or(compareNS(a.NS, b.NS), comparePrefix(a.To, b.To))
+}
+
+// Route is the state of one route: its gateway.
+type Route struct {
+	Via netip.Addr
+}
+
+// SysctlKey identifies a sysctl in a namespace, by its dotted name (net.ipv4.ip_forward).
+type SysctlKey struct {
+	NS   NS
+	Name string
+}
+
+func (k SysctlKey) String() string { return string(k.NS) + ": " + k.Name }
+
+func compareSysctlKey(a, b SysctlKey) int {
+	return cmp.Or(compareNS(a.NS, b.NS), cmp.Compare(a.Name, b.Name))
+}
+
+// NATRule is a MASQUERADE rule in the nat table's POSTROUTING chain of a namespace, for
+// packets from Source, leaving through Out when Out is set. It is its own key.
+type NATRule struct {
+	NS     NS
+	Source netip.Prefix
+	Out    string
+}
+
+func (r NATRule) String() string {
+	s := string(r.NS) + ": masquerade " + r.Source.String()
+	if r.Out != "" {
+		s += " out " + r.Out
+	}
+	return s
+}
+
+func compareNATRule(a, b NATRule) int {
+	return cmp.Or(compareNS(a.NS, b.NS), comparePrefix(a.Source, b.Source), cmp.Compare(a.Out, b.Out))
+}
+
+// State is a set of kernel objects: what a topology wants, what the kernel has (in the
+// namespaces a lab concerns), or what a lab has recorded as its own. The zero State is
+// empty and ready to use through its Add methods.
+type State struct {
+	Namespaces map[NS]bool
+	Links      map[LinkKey]Link
+	Addrs      map[AddrKey]bool
+	Routes     map[RouteKey]Route
+	// Sysctls maps a sysctl to its value. In an ownership record it maps to the value
+	// found before the lab first changed it, which destroy restores.
+	Sysctls map[SysctlKey]string
+	NAT     map[NATRule]bool
+}
+
+// NewState returns an empty State with every map made.
+func NewState() State {
+	return State{
+		Namespaces: map[NS]bool{},
+		Links:      map[LinkKey]Link{},
+		Addrs:      map[AddrKey]bool{},
+		Routes:     map[RouteKey]Route{},
+		Sysctls:    map[SysctlKey]string{},
+		NAT:        map[NATRule]bool{},
+	}
+}
+
+// Clone returns a deep copy of s.
+func (s State) Clone() State {
+	c := NewState()
+	for k, v := range s.Namespaces {
+		c.Namespaces[k] = v
+	}
+	for k, v := range s.Links {
+		c.Links[k] = v
+	}
+	for k, v := range s.Addrs {
+		c.Addrs[k] = v
+	}
+	for k, v := range s.Routes {
+		c.Routes[k] = v
+	}
+	for k, v := range s.Sysctls {
+		c.Sysctls[k] = v
+	}
+	for k, v := range s.NAT {
+		c.NAT[k] = v
+	}
+	return c
+}
+
+// Empty reports whether s holds no object.
+func (s State) Empty() bool {
+	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT) == 0
+}
+
+// Scope says which parts of the kernel matter to a lab: the namespaces to look into, and
+// in them the sysctls to read and whether to list NAT rules. Observing only the scope
+// keeps plan fast on a host with many other namespaces.
+type Scope struct {
+	Lab        string
+	Namespaces []NS // sorted, Host first when present
+	Sysctls    []SysctlKey
+	// NAT lists the namespaces whose nat table is read; empty when the lab has no rule,
+	// so a lab without NAT needs no iptables.
+	NAT []NS
+}
+
+// ScopeOf returns the Scope covering every object of the given states.
+func ScopeOf(lab string, states ...State) Scope {
+	nss := map[NS]bool{}
+	nat := map[NS]bool{}
+	sysctls := map[SysctlKey]bool{}
+	for _, s := range states {
+		for ns := range s.Namespaces {
+			nss[ns] = true
+		}
+		for k, l := range s.Links {
+			nss[k.NS] = true
+			if l.Peer.NS != "" {
+				nss[l.Peer.NS] = true
+			}
+		}
+		for k := range s.Addrs {
+			nss[k.Link.NS] = true
+		}
+		for k := range s.Routes {
+			nss[k.NS] = true
+		}
+		for k := range s.Sysctls {
+			nss[k.NS] = true
+			sysctls[k] = true
+		}
+		for r := range s.NAT {
+			nss[r.NS] = true
+			nat[r.NS] = true
+		}
+	}
+	return Scope{
+		Lab:        lab,
+		Namespaces: sortedKeys(nss, compareNS),
+		Sysctls:    sortedKeys(sysctls, compareSysctlKey),
+		NAT:        sortedKeys(nat, compareNS),
+	}
+}
+
+// Alias is the mark netlab sets as the interface alias of every link a lab creates, and
+// as the comment of every iptables rule it adds.
+func Alias(lab string) string { return "netlab:" + lab }
+
+func comparePrefix(a, b netip.Prefix) int {
+	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+}
+
+// destString writes a route destination as `ip route` does: "default" for the default
+// route of either family.
+func destString(p netip.Prefix) string {
+	if p.Bits() == 0 {
+		return "default"
+	}
+	return p.String()
+}
+
+// DefaultRoute returns the default destination of the family of a.
+func DefaultRoute(a netip.Addr) netip.Prefix {
+	if a.Is4() {
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+}
+
+func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compare)
+	return keys
+}
+

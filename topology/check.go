@@ -1,0 +1,122 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// check makes the checks that span the whole file: link endpoints, interface use,
+// duplicate addresses and routes, and gateways.
+func (p *parser) check(t *Topology) {
+	nodeNames := make([]string, len(t.Nodes))
+	for i, n := range t.Nodes {
+		nodeNames[i] = n.Name
+	}
+	used := map[string]Endpoint{}
+	for _, l := range t.Links {
+		for _, e := range []Endpoint{l.A, l.B} {
+			node := t.Node(e.Node)
+			if node == nil {
+				hint := "nodes are " + strings.Join(nodeNames, ", ")
+				if s := suggest(e.Node, nodeNames); s != "" {
+					hint = fmt.Sprintf("did you mean %q? ", s) + hint
+				}
+				p.errorAt(e.Pos, hint, "link endpoint %q names unknown node %q", e.String(), e.Node)
+				continue
+			}
+			if node.Interface(e.Interface) == nil {
+				hint := fmt.Sprintf("declare it under nodes.%s.interfaces (`%s: {}` for no address)", e.Node, e.Interface)
+				var names []string
+				for _, i := range node.Interfaces {
+					names = append(names, i.Name)
+				}
+				if s := suggest(e.Interface, names); s != "" {
+					hint = fmt.Sprintf("did you mean %s:%s? or ", e.Node, s) + hint
+				}
+				p.errorAt(e.Pos, hint, "link endpoint %q names interface %q, which node %s does not declare", e.String(), e.Interface, e.Node)
+				continue
+			}
+			if first, dup := used[e.String()]; dup {
+				p.errorAt(e.Pos, fmt.Sprintf("an interface is one end of one link; its other link is at line %d; declare another interface", first.Pos.Line),
+					"interface %s is used by two links", e.String())
+				continue
+			}
+			used[e.String()] = e
+		}
+	}
+	for _, n := range t.Nodes {
+		p.checkNode(n, used)
+	}
+}
+
+func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
+	type seenAddr struct {
+		iface string
+		pos   Pos
+	}
+	addrs := map[netip.Addr]seenAddr{}
+	var connected []netip.Prefix
+	for _, iface := range n.Interfaces {
+		if _, ok := used[n.Name+":"+iface.Name]; !ok {
+			p.errorAt(iface.Pos, fmt.Sprintf("add a link like [%s:%s, OTHER:IFACE] or remove the interface", n.Name, iface.Name),
+				"interface %s:%s is in no link", n.Name, iface.Name)
+		}
+		for i, a := range iface.Addresses {
+			if first, dup := addrs[a.Addr()]; dup {
+				p.errorAt(iface.AddressPos[i], fmt.Sprintf("an address appears once per namespace; the first is on %s at line %d", first.iface, first.pos.Line),
+					"address %s is already in node %s", a.Addr(), n.Name)
+				continue
+			}
+			addrs[a.Addr()] = seenAddr{iface.Name, iface.AddressPos[i]}
+			connected = append(connected, a.Masked())
+		}
+	}
+	dests := map[netip.Prefix]Pos{}
+	for _, r := range n.Routes {
+		if first, dup := dests[r.To]; dup {
+			p.errorAt(r.Pos, fmt.Sprintf("keep one route per destination; the first is at line %d", first.Line),
+				"node %s has two routes to %s", n.Name, routeDest(r.To))
+			continue
+		}
+		dests[r.To] = r.Pos
+		reachable := false
+		for _, c := range connected {
+			if c.Contains(r.Via) {
+				reachable = true
+			}
+		}
+		if !reachable {
+			var subnets []string
+			for _, c := range connected {
+				if c.Addr().Is4() == r.Via.Is4() {
+					subnets = append(subnets, c.String())
+				}
+			}
+			hint := "node " + n.Name + " has no address of that family; add one on the link towards the gateway"
+			if len(subnets) > 0 {
+				hint = "use a gateway in a connected subnet of node " + n.Name + ": " + strings.Join(subnets, ", ")
+			}
+			p.errorAt(r.Pos, hint, "gateway %s of the route to %s is in no connected subnet of node %s", r.Via, routeDest(r.To), n.Name)
+		}
+		if _, own := addrs[r.Via]; own {
+			p.errorAt(r.Pos, "the gateway is the next hop: write the address of the node at the other end of the link",
+				"gateway %s of the route to %s is node %s's own address", r.Via, routeDest(r.To), n.Name)
+		}
+	}
+	nats := map[NAT]Pos{}
+	for _, r := range n.NAT {
+		key := NAT{Masquerade: r.Masquerade, Out: r.Out}
+		if first, dup := nats[key]; dup {
+			p.errorAt(r.Pos, fmt.Sprintf("keep one; the first is at line %d", first.Line), "node %s has this nat rule twice", n.Name)
+		}
+		nats[key] = r.Pos
+	}
+}
+
+func routeDest(p netip.Prefix) string {
+	if p.Bits() == 0 {
+		return "default"
+	}
+	return p.String()
+}

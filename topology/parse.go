@@ -1,0 +1,466 @@
+package topology
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads and checks the topology file at path. A file that is not a valid topology
+// gives Diagnostics listing every problem; a file that cannot be read gives the I/O
+// error.
+func Load(path string) (*Topology, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse checks the topology in data; file names it in diagnostics.
+func Parse(file string, data []byte) (*Topology, error) {
+	p := &parser{file: file}
+	t := p.parse(data)
+	if len(p.diags) > 0 {
+		p.diags.sort()
+		return nil, p.diags
+	}
+	return t, nil
+}
+
+type parser struct {
+	file  string
+	diags Diagnostics
+}
+
+func (p *parser) errorAt(pos Pos, hint, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{File: p.file, Line: pos.Line, Column: pos.Column,
+		Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+func (p *parser) errorf(n *yaml.Node, hint, format string, args ...any) {
+	p.errorAt(posOf(n), hint, format, args...)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func (p *parser) parse(data []byte) *Topology {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if err.Error() == "EOF" {
+			p.errorAt(Pos{1, 1}, "write a topology: name:, nodes: and links: (see examples/)", "the file is empty")
+			return nil
+		}
+		line := 1
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = yamlLine.ReplaceAllString(msg, "")
+		msg = strings.TrimLeft(msg, " :")
+		p.errorAt(Pos{line, 1}, "fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)", "not valid YAML: %s", msg)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		p.errorAt(Pos{1, 1}, "write a topology: name:, nodes: and links: (see examples/)", "the file is empty")
+		return nil
+	}
+	root := deref(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			p.errorAt(Pos{1, 1}, "write a topology: name:, nodes: and links: (see examples/)", "the file is empty")
+			return nil
+		}
+		p.errorf(root, "a topology is a mapping with the fields name, nodes and links", "the file is not a topology")
+		return nil
+	}
+	t := &Topology{File: p.file}
+	var nodesNode, nameNode *yaml.Node
+	p.fields(root, "the topology", []string{"name", "nodes", "links"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			nameNode = v
+			t.Name = p.labName(v)
+		case "nodes":
+			nodesNode = v
+			t.Nodes = p.nodes(v)
+		case "links":
+			t.Links = p.links(v)
+		}
+	})
+	if nameNode == nil {
+		p.errorf(root, "add a line `name: mylab`: the lab's name marks everything it creates", "the topology has no name")
+	}
+	if nodesNode == nil {
+		p.errorf(root, "add `nodes:` with at least one node", "the topology has no nodes")
+	}
+	p.check(t)
+	return t
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// fields walks a mapping with a fixed set of field names, reporting unknown and repeated
+// ones.
+func (p *parser) fields(n *yaml.Node, what string, known []string, f func(key string, k, v *yaml.Node)) {
+	n = deref(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "write it as `field: value` lines; its fields are "+strings.Join(known, ", "), "%s must be a mapping", what)
+		return
+	}
+	p.entries(n, what, func(key string, k, v *yaml.Node) {
+		if !slices.Contains(known, key) {
+			hint := "the fields of " + what + " are " + strings.Join(known, ", ")
+			if s := suggest(key, known); s != "" {
+				hint = fmt.Sprintf("did you mean %q? ", s) + hint
+			}
+			p.errorf(k, hint, "unknown field %q in %s", key, what)
+			return
+		}
+		f(key, k, v)
+	})
+}
+
+// entries walks a mapping whose keys are names (nodes, interfaces), reporting repeated
+// ones and non-scalar keys.
+func (p *parser) entries(n *yaml.Node, what string, f func(key string, k, v *yaml.Node)) {
+	n = deref(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "write one `name: ...` line per entry", "%s must be a mapping", what)
+		return
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k, "write a plain name as the key", "a key in %s is not a name", what)
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			p.errorf(k, fmt.Sprintf("keep one; the first is at line %d", first.Line), "%q appears twice in %s", k.Value, what)
+			continue
+		}
+		seen[k.Value] = k
+		f(k.Value, k, v)
+	}
+}
+
+func (p *parser) list(n *yaml.Node, what, example string, f func(item *yaml.Node)) {
+	n = deref(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "write a list, like "+example, "%s must be a list", what)
+		return
+	}
+	for _, item := range n.Content {
+		f(deref(item))
+	}
+}
+
+func (p *parser) scalar(n *yaml.Node, what, example string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		p.errorf(n, "write "+example, "%s must be a single value", what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+func (p *parser) labName(n *yaml.Node) string {
+	s, ok := p.scalar(n, "name", "a name like `name: mylab`")
+	if !ok {
+		return ""
+	}
+	if !safeName.MatchString(s) || len(s) > 64 {
+		p.errorf(n, "use at most 64 letters, digits, '-', '_' and '.', starting with a letter or digit",
+			"lab name %q is not usable: it marks interfaces (alias netlab:NAME) and names the state file", s)
+	}
+	return s
+}
+
+func (p *parser) nodes(n *yaml.Node) []*Node {
+	var nodes []*Node
+	p.entries(n, "nodes", func(name string, k, v *yaml.Node) {
+		p.nodeName(name, k)
+		node := &Node{Name: name, Pos: posOf(k)}
+		p.fields(v, "node "+name, []string{"forwarding", "nat", "interfaces", "routes"}, func(key string, fk, fv *yaml.Node) {
+			switch key {
+			case "forwarding":
+				if fv.Kind == yaml.ScalarNode && fv.Tag == "!!bool" {
+					b, _ := strconv.ParseBool(fv.Value)
+					node.Forwarding = &b
+				} else {
+					p.errorf(fv, "write `forwarding: true` or `forwarding: false`", "forwarding must be true or false, not %q", fv.Value)
+				}
+			case "nat":
+				node.NAT = p.nat(fv)
+			case "interfaces":
+				node.Interfaces = p.interfaces(fv, name)
+			case "routes":
+				node.Routes = p.routes(fv)
+			}
+		})
+		nodes = append(nodes, node)
+	})
+	if len(nodes) == 0 && !isNull(deref(n)) && deref(n).Kind == yaml.MappingNode {
+		p.errorf(n, "add at least one node", "nodes is empty")
+	}
+	slices.SortFunc(nodes, func(a, b *Node) int {
+		switch {
+		case a.Name == HostNode:
+			return -1
+		case b.Name == HostNode:
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return nodes
+}
+
+func (p *parser) nodeName(name string, k *yaml.Node) {
+	switch {
+	case name != HostNode && strings.EqualFold(name, HostNode):
+		p.errorf(k, "the one reserved node is `host` (lowercase), the namespace netlab runs in; name this one otherwise",
+			"node %q looks like the reserved node host", name)
+	case name == "" || name == "." || name == "..":
+		p.errorf(k, "use letters, digits, '-', '_' and '.'", "node name %q cannot be a file name under /run/netns", name)
+	case strings.ContainsAny(name, "/\x00"):
+		p.errorf(k, "use letters, digits, '-', '_' and '.'", "node name %q cannot be a file name under /run/netns: it contains '/'", name)
+	case len(name) > 255:
+		p.errorf(k, "use at most 255 bytes", "node name %q is too long for a file name under /run/netns", name)
+	case !safeName.MatchString(name):
+		p.errorf(k, "use letters, digits, '-', '_' and '.', starting with a letter or digit",
+			"node name %q is not usable as a namespace name under /run/netns and in commands", name)
+	}
+}
+
+// ifaceNameProblem says what is wrong with an interface name, as the kernel's
+// dev_valid_name judges it, or "".
+func ifaceNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "is empty"
+	case len(name) > 15:
+		return fmt.Sprintf("is %d bytes long; the kernel allows at most 15", len(name))
+	case name == "." || name == "..":
+		return "is not allowed by the kernel"
+	case strings.ContainsAny(name, "/:"):
+		return "contains '/' or ':', which the kernel does not allow"
+	case strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return "contains whitespace or a control character, which the kernel does not allow"
+	case name == "lo":
+		return "is the loopback interface, which every namespace has already"
+	}
+	return ""
+}
+
+func (p *parser) interfaces(n *yaml.Node, node string) []*Interface {
+	var ifaces []*Interface
+	p.entries(n, "interfaces of node "+node, func(name string, k, v *yaml.Node) {
+		if problem := ifaceNameProblem(name); problem != "" {
+			p.errorf(k, "use a short name like eth0 or veth-a (at most 15 bytes, no '/', ':' or spaces)", "interface name %q %s", name, problem)
+		}
+		iface := &Interface{Name: name, Pos: posOf(k)}
+		p.fields(v, "interface "+node+":"+name, []string{"addresses"}, func(key string, fk, fv *yaml.Node) {
+			p.list(fv, "addresses", "`addresses: [10.0.0.1/24]`", func(item *yaml.Node) {
+				s, ok := p.scalar(item, "an address", "an address with its prefix length, like 10.0.0.1/24")
+				if !ok {
+					return
+				}
+				pfx, ok := p.prefix(item, s, "address", "10.0.0.1/24")
+				if ok {
+					iface.Addresses = append(iface.Addresses, pfx)
+					iface.AddressPos = append(iface.AddressPos, posOf(item))
+				}
+			})
+		})
+		ifaces = append(ifaces, iface)
+	})
+	slices.SortFunc(ifaces, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
+	return ifaces
+}
+
+// prefix parses an address or network with its prefix length, quoting the input in the
+// error as netip does.
+func (p *parser) prefix(n *yaml.Node, s, what, example string) (netip.Prefix, bool) {
+	pfx, err := netip.ParsePrefix(s)
+	if err == nil {
+		return pfx, true
+	}
+	if a, aerr := netip.ParseAddr(s); aerr == nil {
+		bits := 24
+		if a.Is6() {
+			bits = 64
+		}
+		p.errorf(n, fmt.Sprintf("write it with its prefix length, like %s/%d", s, bits), "%s %q has no prefix length", what, s)
+		return netip.Prefix{}, false
+	}
+	p.errorf(n, "write an address and prefix length, like "+example, "bad %s %q: %v", what, s, unwrapNetip(err))
+	return netip.Prefix{}, false
+}
+
+// unwrapNetip drops netip's own quoting of the input, which the caller already gives.
+func unwrapNetip(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, "): "); i >= 0 {
+		return s[i+3:]
+	}
+	if i := strings.Index(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}
+
+func (p *parser) routes(n *yaml.Node) []Route {
+	var routes []Route
+	p.list(n, "routes", "`routes: [{to: default, via: 10.0.0.1}]`", func(item *yaml.Node) {
+		r := Route{Pos: posOf(item)}
+		var toNode, viaNode *yaml.Node
+		p.fields(item, "a route", []string{"to", "via"}, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "to":
+				toNode = v
+			case "via":
+				viaNode = v
+			}
+		})
+		if item.Kind != yaml.MappingNode {
+			return
+		}
+		if viaNode == nil {
+			p.errorf(item, "add `via: GATEWAY`, an address in a subnet of one of the node's interfaces", "route has no via")
+			return
+		}
+		if toNode == nil {
+			p.errorf(item, "add `to: default` or `to: CIDR`", "route has no destination")
+			return
+		}
+		vs, ok := p.scalar(viaNode, "via", "a gateway address like 10.0.0.1")
+		if !ok {
+			return
+		}
+		via, err := netip.ParseAddr(vs)
+		if err != nil {
+			p.errorf(viaNode, "write the gateway's address without prefix length, like 10.0.0.1", "bad gateway %q: %v", vs, unwrapNetip(err))
+			return
+		}
+		r.Via = via
+		ts, ok := p.scalar(toNode, "to", "`default` or a CIDR like 10.1.0.0/16")
+		if !ok {
+			return
+		}
+		if ts == "default" {
+			r.To = defaultFor(via)
+		} else {
+			to, ok := p.prefix(toNode, ts, "destination", "10.1.0.0/16, or `default`")
+			if !ok {
+				return
+			}
+			if to != to.Masked() {
+				p.errorf(toNode, fmt.Sprintf("write %s", to.Masked()), "route destination %q has host bits set", ts)
+				return
+			}
+			if to.Addr().Is4() != via.Is4() {
+				p.errorf(viaNode, "use a gateway of the destination's family", "gateway %s and destination %s are of different IP families", via, to)
+				return
+			}
+			r.To = to
+		}
+		routes = append(routes, r)
+	})
+	return routes
+}
+
+func defaultFor(a netip.Addr) netip.Prefix {
+	if a.Is4() {
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+}
+
+func (p *parser) nat(n *yaml.Node) []NAT {
+	var rules []NAT
+	p.list(n, "nat", "`nat: [{masquerade: 192.168.20.0/24}]`", func(item *yaml.Node) {
+		r := NAT{Pos: posOf(item)}
+		seen := false
+		p.fields(item, "a nat rule", []string{"masquerade", "out"}, func(key string, k, v *yaml.Node) {
+			s, ok := p.scalar(v, key, map[string]string{"masquerade": "a source network like 192.168.20.0/24", "out": "an interface name like eth0"}[key])
+			if !ok {
+				return
+			}
+			switch key {
+			case "masquerade":
+				seen = true
+				if pfx, ok := p.prefix(v, s, "source network", "192.168.20.0/24"); ok {
+					if pfx != pfx.Masked() {
+						p.errorf(v, fmt.Sprintf("write %s", pfx.Masked()), "masquerade source %q has host bits set", s)
+						return
+					}
+					r.Masquerade = pfx
+				}
+			case "out":
+				if problem := ifaceNameProblem(s); problem != "" && s != "lo" {
+					p.errorf(v, "name the outgoing interface, like eth0", "interface name %q %s", s, problem)
+				}
+				r.Out = s
+			}
+		})
+		if item.Kind == yaml.MappingNode && !seen {
+			p.errorf(item, "add `masquerade: SOURCE-CIDR`", "nat rule has no masquerade source")
+		}
+		if r.Masquerade.IsValid() {
+			rules = append(rules, r)
+		}
+	})
+	return rules
+}
+
+func (p *parser) links(n *yaml.Node) []Link {
+	var links []Link
+	p.list(n, "links", "`links: [[host:m1, testns1:s1]]`", func(item *yaml.Node) {
+		if item.Kind != yaml.SequenceNode || len(item.Content) != 2 {
+			p.errorf(item, "write a link as a pair of endpoints, like [host:m1, testns1:s1]", "a link must list exactly two endpoints")
+			return
+		}
+		var ends [2]Endpoint
+		for i, e := range item.Content {
+			e = deref(e)
+			s, ok := p.scalar(e, "a link endpoint", "NODE:INTERFACE, like testns1:s1")
+			if !ok {
+				return
+			}
+			node, iface, found := strings.Cut(s, ":")
+			if !found || node == "" || iface == "" || strings.Contains(iface, ":") {
+				p.errorf(e, "write NODE:INTERFACE, like testns1:s1", "bad link endpoint %q", s)
+				return
+			}
+			ends[i] = Endpoint{Pos: posOf(e), Node: node, Interface: iface}
+		}
+		links = append(links, Link{Pos: posOf(item), A: ends[0], B: ends[1]})
+	})
+	return links
+}

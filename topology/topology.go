@@ -1,0 +1,86 @@
+package topology
+
+import "net/netip"
+
+// HostNode is the reserved node name for the namespace netlab runs in.
+const HostNode = "host"
+
+// Topology is a lab as its YAML file describes it, checked. Nodes are sorted with the
+// host first, then by name; links keep the file's order.
+type Topology struct {
+	File  string
+	Name  string
+	Nodes []*Node
+	Links []Link
+}
+
+// Node is a network namespace of the lab: the host, or one netlab creates under
+// /run/netns with the node's name.
+type Node struct {
+	Name string
+	Pos  Pos
+	// Forwarding, when set, is the value of net.ipv4.ip_forward in the node.
+	Forwarding *bool
+	NAT        []NAT
+	Interfaces []*Interface // sorted by name
+	Routes     []Route
+}
+
+// Interface is a node's end of a link, with the addresses it gets.
+type Interface struct {
+	Name      string
+	Pos       Pos
+	Addresses []netip.Prefix
+	// AddressPos holds the position of each address, in the same order.
+	AddressPos []Pos
+}
+
+// Route is a static route in a node's main table. To is 0.0.0.0/0 or ::/0 for default.
+type Route struct {
+	Pos Pos
+	To  netip.Prefix
+	Via netip.Addr
+}
+
+// NAT is a MASQUERADE rule: packets from Masquerade leaving the node (through Out, when
+// set) take the address of the outgoing interface.
+type NAT struct {
+	Pos        Pos
+	Masquerade netip.Prefix
+	Out        string
+}
+
+// Endpoint is one end of a link: an interface of a node.
+type Endpoint struct {
+	Pos       Pos
+	Node      string
+	Interface string
+}
+
+func (e Endpoint) String() string { return e.Node + ":" + e.Interface }
+
+// Link is a veth pair between two endpoints.
+type Link struct {
+	Pos  Pos
+	A, B Endpoint
+}
+
+// Node returns the node of that name, or nil.
+func (t *Topology) Node(name string) *Node {
+	for _, n := range t.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Interface returns the node's interface of that name, or nil.
+func (n *Node) Interface(name string) *Interface {
+	for _, i := range n.Interfaces {
+		if i.Name == name {
+			return i
+		}
+	}
+	return nil
+}
