@@ -35,12 +35,19 @@ func WriteText(w io.Writer, p Plan) error {
 // Heading is the action's line in a text plan: "  + netns testns1", with the change and
 // the reason where they say more than the symbol does.
 func (a Action) Heading() string {
-	s := "  " + a.Kind.Symbol() + " " + a.Object()
-	if c := a.Change(); c != "" {
-		s += " (" + c + ")"
-	}
+	s := "  " + a.Summary()
 	if a.Reason != reasonNew && a.Reason != reasonDriftDiff && a.Reason != "" {
 		s += "  # " + a.Reason
+	}
+	return s
+}
+
+// Summary is the action in one phrase: symbol, object and change, as in "~ sysctl host:
+// net.ipv4.ip_forward (0 -> 1)".
+func (a Action) Summary() string {
+	s := a.Kind.Symbol() + " " + a.Object()
+	if c := a.Change(); c != "" {
+		s += " (" + c + ")"
 	}
 	return s
 }

@@ -184,15 +184,34 @@ type Scope struct {
 	Lab        string
 	Namespaces []NS // sorted, Host first when present
 	Sysctls    []SysctlKey
-	// NAT lists the namespaces whose nat table is read; empty when the lab has no rule,
-	// so a lab without NAT needs no iptables.
-	NAT []NS
+	// NAT lists the nat tables to read; empty when the lab has no rule, so a lab without
+	// NAT needs no iptables.
+	NAT []NATTable
+}
+
+// NATTable names the nat table of one IP family in a namespace.
+type NATTable struct {
+	NS   NS
+	IPv6 bool
+}
+
+func compareNATTable(a, b NATTable) int {
+	if c := compareNS(a.NS, b.NS); c != 0 {
+		return c
+	}
+	switch {
+	case a.IPv6 == b.IPv6:
+		return 0
+	case b.IPv6:
+		return -1
+	}
+	return 1
 }
 
 // ScopeOf returns the Scope covering every object of the given states.
 func ScopeOf(lab string, states ...State) Scope {
 	nss := map[NS]bool{}
-	nat := map[NS]bool{}
+	nat := map[NATTable]bool{}
 	sysctls := map[SysctlKey]bool{}
 	for _, s := range states {
 		for ns := range s.Namespaces {
@@ -216,14 +235,14 @@ func ScopeOf(lab string, states ...State) Scope {
 		}
 		for r := range s.NAT {
 			nss[r.NS] = true
-			nat[r.NS] = true
+			nat[NATTable{NS: r.NS, IPv6: r.Source.Addr().Is6()}] = true
 		}
 	}
 	return Scope{
 		Lab:        lab,
 		Namespaces: sortedKeys(nss, compareNS),
 		Sysctls:    sortedKeys(sysctls, compareSysctlKey),
-		NAT:        sortedKeys(nat, compareNS),
+		NAT:        sortedKeys(nat, compareNATTable),
 	}
 }
 
@@ -260,4 +279,3 @@ func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
 	slices.SortFunc(keys, compare)
 	return keys
 }
-

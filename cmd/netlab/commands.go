@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/netlab-go/netlab/plan"
+	"github.com/netlab-go/netlab/reconcile"
+	"github.com/netlab-go/netlab/record"
+	"github.com/netlab-go/netlab/topology"
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every command takes.
+type globals struct {
+	stateDir    string
+	lockTimeout time.Duration
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "netlab",
+		Short: "Build Linux network labs (namespaces, veth, routes, NAT) from a YAML file",
+		Long: `netlab builds Linux network labs from a YAML file: network namespaces, veth pairs,
+addresses, routes, forwarding and NAT, through netlink, with no container runtime.
+'netlab plan' shows what it would change, 'netlab apply' does it, 'netlab destroy'
+puts the host back exactly as it was.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defaultDir := record.DefaultDir
+	if d := os.Getenv("NETLAB_STATE_DIR"); d != "" {
+		defaultDir = d
+	}
+	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", defaultDir, "directory of lab records and the run lock (env NETLAB_STATE_DIR)")
+	root.PersistentFlags().DurationVar(&g.lockTimeout, "lock-timeout", 10*time.Second, "how long to wait for another netlab run to finish")
+	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g))
+	return root
+}
+
+func newValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a topology file; needs no privileges and touches nothing",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := topology.Load(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: lab %s is valid: %d node(s), %d link(s).\n", args[0], t.Name, len(t.Nodes), len(t.Links))
+			return nil
+		},
+	}
+}
+
+// session is what a kernel-touching command holds: the kernel, the reconciler and the
+// run lock. close releases them.
+type session struct {
+	rec    *reconcile.Reconciler
+	kernel *reconcile.Linux
+	lock   *record.Lock
+}
+
+func (g *globals) open() (*session, error) {
+	if err := reconcile.CheckPrivileges(); err != nil {
+		return nil, err
+	}
+	store := record.Store{Dir: g.stateDir}
+	lock, err := store.Lock(g.lockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	return &session{rec: &reconcile.Reconciler{Kernel: k, Store: store}, kernel: k, lock: lock}, nil
+}
+
+func (s *session) close() {
+	s.kernel.Close()
+	s.lock.Unlock()
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM, so an apply stops between actions.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func loadTopology(path string) (*topology.Topology, string, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("read topology: %w", err)
+	}
+	t, err := topology.Parse(path, data)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return t, abs, data, nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func writePlan(w io.Writer, p plan.Plan, format string) error {
+	switch format {
+	case "text", "":
+		return plan.WriteText(w, p)
+	case "json":
+		return plan.WriteJSON(w, p)
+	case "sh":
+		return plan.WriteShell(w, p)
+	}
+	return fmt.Errorf("unknown output format %q: use text, json or sh", format)
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var output, out string
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "plan FILE",
+		Short: "Show the ordered actions that would bring the kernel to the topology",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" && output != "sh" {
+				return fmt.Errorf("unknown output format %q: use text, json or sh", output)
+			}
+			t, abs, data, err := loadTopology(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx, stop := signalContext()
+			defer stop()
+			prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
+			if err != nil {
+				return err
+			}
+			if err := writePlan(cmd.OutOrStdout(), prep.Plan, output); err != nil {
+				return err
+			}
+			if out != "" {
+				b, err := json.MarshalIndent(prep.Save(sha256Hex(data)), "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+					return fmt.Errorf("save plan: %w", err)
+				}
+				if output == "text" {
+					fmt.Fprintf(cmd.OutOrStdout(), "Saved the plan to %s; carry it out with: netlab apply %s\n", out, out)
+				}
+			}
+			if detailed && !prep.Plan.Empty() {
+				return exitError{2}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sh")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, for `netlab apply PLANFILE`")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when there are changes, 1 on error")
+	return cmd
+}
+
+// readSavedPlan returns the saved plan in the file, or nil when the file is not one
+// (a topology file).
+func readSavedPlan(data []byte) (*reconcile.SavedPlan, error) {
+	var probe struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(data, &probe) != nil || probe.Format == "" {
+		return nil, nil
+	}
+	if probe.Format != reconcile.SavedPlanFormat {
+		return nil, fmt.Errorf("saved plan of unknown format %q (this netlab reads %s)", probe.Format, reconcile.SavedPlanFormat)
+	}
+	var sp reconcile.SavedPlan
+	if err := json.Unmarshal(data, &sp); err != nil {
+		return nil, fmt.Errorf("read saved plan: %w", err)
+	}
+	return &sp, nil
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "apply FILE|PLANFILE",
+		Short: "Bring the kernel to the topology (or carry out a saved plan)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := cmd.OutOrStdout()
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return fmt.Errorf("read %s: %w", args[0], err)
+			}
+			saved, err := readSavedPlan(data)
+			if err != nil {
+				return err
+			}
+			topoPath := args[0]
+			if saved != nil {
+				topoPath = saved.Topology
+			}
+			t, abs, topoData, err := loadTopology(topoPath)
+			if err != nil {
+				return err
+			}
+			if saved != nil && sha256Hex(topoData) != saved.TopologySHA256 {
+				return &reconcile.StalePlanError{Why: "the topology file " + topoPath + " has changed since it was made"}
+			}
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx, stop := signalContext()
+			defer stop()
+			prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
+			if err != nil {
+				return err
+			}
+			if saved != nil {
+				if err := prep.CheckSaved(*saved); err != nil {
+					return err
+				}
+			}
+			if prep.Plan.Empty() {
+				fmt.Fprintf(w, "No changes. Lab %s is up to date.\n", t.Name)
+				return nil
+			}
+			if err := plan.WriteText(w, prep.Plan); err != nil {
+				return err
+			}
+			if dryRun {
+				return nil
+			}
+			return execute(ctx, w, s, prep, "Apply")
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan only; change nothing")
+	return cmd
+}
+
+// execute carries out a prepared plan, printing each action as it is done.
+func execute(ctx context.Context, w io.Writer, s *session, prep *reconcile.Prepared, verb string) error {
+	fmt.Fprintln(w)
+	start := time.Now()
+	s.rec.OnAction = func(i int, a plan.Action) {
+		fmt.Fprintf(w, "  %s: done\n", a.Summary())
+	}
+	if err := s.rec.Execute(ctx, prep); err != nil {
+		return err
+	}
+	add, change, remove := prep.Plan.Summary()
+	fmt.Fprintf(w, "\n%s complete: %d added, %d changed, %d removed in %s.\n", verb, add, change, remove, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func newDestroyCmd(g *globals) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "destroy [FILE]",
+		Short: "Remove everything the lab made and restore what it changed",
+		Long: `Remove everything the lab owns (namespaces, links, addresses, routes, NAT rules) and
+restore every sysctl it changed to the value it found. Without FILE, the lab is taken
+from netlab's records (--name picks one when several are applied).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := cmd.OutOrStdout()
+			var lab, abs string
+			scope := plan.NewState()
+			if len(args) == 1 {
+				t, p, _, err := loadTopology(args[0])
+				if err != nil {
+					return err
+				}
+				if name != "" && name != t.Name {
+					return fmt.Errorf("--name %s does not match the lab %s of %s", name, t.Name, args[0])
+				}
+				lab, abs, scope = t.Name, p, t.Desired()
+			}
+			s, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			if lab == "" {
+				if lab, err = pickLab(s.rec.Store, name); err != nil {
+					return err
+				}
+				if lab == "" {
+					fmt.Fprintf(w, "Nothing to destroy: no lab is recorded in %s.\n", g.stateDir)
+					return nil
+				}
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			prep, err := s.rec.PrepareDestroy(ctx, lab, abs, scope)
+			if err != nil {
+				return err
+			}
+			if prep.Plan.Empty() {
+				fmt.Fprintf(w, "No changes. Lab %s has nothing left in the kernel.\n", lab)
+				return s.rec.Store.Save(record.Record{Lab: lab, Owned: plan.NewState()})
+			}
+			if err := plan.WriteText(w, prep.Plan); err != nil {
+				return err
+			}
+			return execute(ctx, w, s, prep, "Destroy")
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the lab to destroy, when several are applied")
+	return cmd
+}
+
+// pickLab returns the lab to destroy from the records: name if given, the only one if
+// there is one, "" if there is none.
+func pickLab(store record.Store, name string) (string, error) {
+	labs, err := store.Labs()
+	if err != nil {
+		return "", err
+	}
+	if name != "" {
+		for _, l := range labs {
+			if l == name {
+				return l, nil
+			}
+		}
+		return "", fmt.Errorf("no lab %s is recorded in %s (recorded: %v)", name, store.Dir, labs)
+	}
+	switch len(labs) {
+	case 0:
+		return "", nil
+	case 1:
+		return labs[0], nil
+	}
+	return "", errors.New(fmt.Sprint("several labs are applied: ", labs, "; pick one with --name LAB or give its file"))
+}

@@ -1,0 +1,32 @@
+// Command netlab builds Linux network labs (namespaces, veth pairs, addresses, routes,
+// forwarding and NAT) from a YAML file: validate, plan, apply, destroy.
+//
+// This file only wires flags to the topology, plan and reconcile packages and maps
+// errors to exit codes: 0 success (or no changes), 1 error, 2 changes pending with
+// `plan --detailed-exitcode`.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// exitError carries an exit code out of a command without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	root := newRootCmd()
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "netlab: "+err.Error())
+		os.Exit(1)
+	}
+}

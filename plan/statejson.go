@@ -1,0 +1,102 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+)
+
+// stateJSON is the JSON form of a State: sorted lists, since its maps have struct keys.
+// It is what the ownership record stores and what a saved plan's fingerprint hashes.
+type stateJSON struct {
+	Namespaces []NS         `json:"namespaces"`
+	Links      []linkJSON   `json:"links"`
+	Addrs      []addrJSON   `json:"addresses"`
+	Routes     []routeJSON  `json:"routes"`
+	Sysctls    []sysctlJSON `json:"sysctls"`
+	NAT        []natJSON    `json:"nat"`
+}
+
+type linkJSON struct {
+	NS       NS       `json:"ns"`
+	Name     string   `json:"name"`
+	Kind     LinkKind `json:"kind"`
+	PeerNS   NS       `json:"peer_ns,omitempty"`
+	PeerName string   `json:"peer_name,omitempty"`
+	Alias    string   `json:"alias,omitempty"`
+	Up       bool     `json:"up"`
+}
+
+type addrJSON struct {
+	NS     NS           `json:"ns"`
+	Link   string       `json:"link"`
+	Prefix netip.Prefix `json:"prefix"`
+}
+
+type routeJSON struct {
+	NS  NS           `json:"ns"`
+	To  netip.Prefix `json:"to"`
+	Via netip.Addr   `json:"via"`
+}
+
+type sysctlJSON struct {
+	NS    NS     `json:"ns"`
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type natJSON struct {
+	NS     NS           `json:"ns"`
+	Source netip.Prefix `json:"source"`
+	Out    string       `json:"out,omitempty"`
+}
+
+// MarshalJSON writes the state as sorted lists, so equal states give equal bytes.
+func (s State) MarshalJSON() ([]byte, error) {
+	j := stateJSON{Namespaces: sortedKeys(s.Namespaces, compareNS)}
+	for _, k := range sortedKeys(s.Links, compareLinkKey) {
+		l := s.Links[k]
+		j.Links = append(j.Links, linkJSON{NS: k.NS, Name: k.Name, Kind: l.Kind, PeerNS: l.Peer.NS, PeerName: l.Peer.Name, Alias: l.Alias, Up: l.Up})
+	}
+	for _, k := range sortedKeys(s.Addrs, compareAddrKey) {
+		j.Addrs = append(j.Addrs, addrJSON{NS: k.Link.NS, Link: k.Link.Name, Prefix: k.Prefix})
+	}
+	for _, k := range sortedKeys(s.Routes, compareRouteKey) {
+		j.Routes = append(j.Routes, routeJSON{NS: k.NS, To: k.To, Via: s.Routes[k].Via})
+	}
+	for _, k := range sortedKeys(s.Sysctls, compareSysctlKey) {
+		j.Sysctls = append(j.Sysctls, sysctlJSON{NS: k.NS, Name: k.Name, Value: s.Sysctls[k]})
+	}
+	for _, r := range sortedKeys(s.NAT, compareNATRule) {
+		j.NAT = append(j.NAT, natJSON{NS: r.NS, Source: r.Source, Out: r.Out})
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads a state written by MarshalJSON.
+func (s *State) UnmarshalJSON(data []byte) error {
+	var j stateJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fmt.Errorf("decode state: %w", err)
+	}
+	*s = NewState()
+	for _, ns := range j.Namespaces {
+		s.Namespaces[ns] = true
+	}
+	for _, l := range j.Links {
+		s.Links[LinkKey{l.NS, l.Name}] = Link{Kind: l.Kind, Peer: LinkKey{l.PeerNS, l.PeerName}, Alias: l.Alias, Up: l.Up}
+	}
+	for _, a := range j.Addrs {
+		s.Addrs[AddrKey{LinkKey{a.NS, a.Link}, a.Prefix}] = true
+	}
+	for _, r := range j.Routes {
+		s.Routes[RouteKey{r.NS, r.To}] = Route{Via: r.Via}
+	}
+	for _, c := range j.Sysctls {
+		s.Sysctls[SysctlKey{c.NS, c.Name}] = c.Value
+	}
+	for _, r := range j.NAT {
+		s.NAT[NATRule{r.NS, r.Source, r.Out}] = true
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/netlab-go/netlab/plan"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+func (k *Linux) applyAddr(a plan.Action, key plan.AddrKey) error {
+	h, err := k.handle(key.Link.NS)
+	if err != nil {
+		return err
+	}
+	l, err := h.nl.LinkByName(key.Link.Name)
+	if err != nil {
+		if a.Kind == plan.Delete && notFound(err) {
+			return nil
+		}
+		return fmt.Errorf("find %s: %w", key.Link.Name, err)
+	}
+	addr := &netlink.Addr{IPNet: ipNet(key.Prefix)}
+	if a.Kind == plan.Delete {
+		if err := h.nl.AddrDel(l, addr); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return err
+		}
+		return nil
+	}
+	if key.Prefix.Addr().Is6() {
+		// Duplicate address detection on a private veth only leaves the address
+		// unusable for a moment; nodad makes it usable at once.
+		addr.Flags = unix.IFA_F_NODAD
+	}
+	if err := h.nl.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	return nil
+}

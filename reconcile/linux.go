@@ -1,0 +1,186 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/netlab-go/netlab/plan"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// DefaultNetnsDir is where `ip netns` keeps its namespaces.
+const DefaultNetnsDir = "/run/netns"
+
+// Linux is the Kernel of the machine netlab runs on. It keeps one netlink handle per
+// namespace, opened on first use; Close releases them all.
+type Linux struct {
+	netnsDir string
+
+	mu      sync.Mutex
+	host    netns.NsHandle
+	handles map[plan.NS]*nsHandle
+	shared  bool // netnsDir was made a shared mount point
+}
+
+// nsHandle is an open namespace and a netlink handle whose socket lives in it.
+type nsHandle struct {
+	ns netns.NsHandle
+	nl *netlink.Handle
+}
+
+func (h *nsHandle) close() {
+	h.nl.Close()
+	h.ns.Close()
+}
+
+// NewLinux opens the kernel of the namespace the process runs in, with namespaces under
+// netnsDir (DefaultNetnsDir unless testing). The caller must Close it.
+func NewLinux(netnsDir string) (*Linux, error) {
+	host, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("open host namespace: %w", err)
+	}
+	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}}, nil
+}
+
+// Close releases every netlink handle and namespace file Linux opened.
+func (k *Linux) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for ns, h := range k.handles {
+		h.close()
+		delete(k.handles, ns)
+	}
+	return k.host.Close()
+}
+
+// handle returns the open handle of a namespace, opening it on first use.
+func (k *Linux) handle(ns plan.NS) (*nsHandle, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if h, ok := k.handles[ns]; ok {
+		return h, nil
+	}
+	var nsh netns.NsHandle
+	var err error
+	if ns == plan.Host {
+		nsh, err = netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", int(k.host)))
+	} else {
+		nsh, err = netns.GetFromPath(filepath.Join(k.netnsDir, string(ns)))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open namespace %s: %w", ns, err)
+	}
+	nl, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		nsh.Close()
+		return nil, fmt.Errorf("open netlink in namespace %s: %w", ns, err)
+	}
+	h := &nsHandle{ns: nsh, nl: nl}
+	k.handles[ns] = h
+	return h, nil
+}
+
+// forget closes the handle of a namespace that is deleted.
+func (k *Linux) forget(ns plan.NS) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if h, ok := k.handles[ns]; ok {
+		h.close()
+		delete(k.handles, ns)
+	}
+}
+
+// in runs f in the namespace: directly for the host, on a switched, locked thread
+// otherwise.
+func (k *Linux) in(ns plan.NS, f func() error) error {
+	if ns == plan.Host {
+		return f()
+	}
+	h, err := k.handle(ns)
+	if err != nil {
+		return err
+	}
+	return inNamespace(h.ns, f)
+}
+
+// Apply carries out one action.
+func (k *Linux) Apply(ctx context.Context, a plan.Action) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var err error
+	switch t := a.Target.(type) {
+	case plan.NS:
+		err = k.applyNetns(a, t)
+	case plan.LinkKey:
+		err = k.applyLink(a, t)
+	case plan.AddrKey:
+		err = k.applyAddr(a, t)
+	case plan.RouteKey:
+		err = k.applyRoute(a, t)
+	case plan.SysctlKey:
+		err = k.applySysctl(a, t)
+	case plan.NATRule:
+		err = k.applyNAT(a, t)
+	default:
+		err = fmt.Errorf("unknown target %T", a.Target)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a.Kind, a.Object(), err)
+	}
+	return nil
+}
+
+func (k *Linux) applyNetns(a plan.Action, ns plan.NS) error {
+	if a.Kind == plan.Delete {
+		k.forget(ns)
+		return deleteNamespace(k.netnsDir, string(ns))
+	}
+	k.mu.Lock()
+	if !k.shared {
+		if err := makeSharedMountPoint(k.netnsDir); err != nil {
+			k.mu.Unlock()
+			return err
+		}
+		k.shared = true
+	}
+	k.mu.Unlock()
+	k.forget(ns)
+	if err := createNamespace(k.netnsDir, string(ns)); err != nil {
+		return err
+	}
+	h, err := k.handle(ns)
+	if err != nil {
+		return err
+	}
+	lo, err := h.nl.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("find lo: %w", err)
+	}
+	if err := h.nl.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	return nil
+}
+
+// retryDump calls dump until it returns a complete result: a dump interrupted by a
+// concurrent change is incomplete and must not be taken for the truth.
+func retryDump[T any](what string, dump func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range 20 {
+		v, err = dump()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return v, fmt.Errorf("dump %s: %w", what, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,78 @@
+package reconcile
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/netlab-go/netlab/plan"
+)
+
+func newIPTables(ipv6 bool) (*iptables.IPTables, error) {
+	proto := iptables.ProtocolIPv4
+	if ipv6 {
+		proto = iptables.ProtocolIPv6
+	}
+	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Timeout(10))
+	if err != nil {
+		return nil, fmt.Errorf("find iptables (install the iptables package): %w", err)
+	}
+	return ipt, nil
+}
+
+func (k *Linux) applyNAT(a plan.Action, r plan.NATRule) error {
+	ipt, err := newIPTables(r.Source.Addr().Is6())
+	if err != nil {
+		return err
+	}
+	spec := r.RuleSpec(a.Lab)
+	return k.in(r.NS, func() error {
+		if a.Kind == plan.Delete {
+			return ipt.DeleteIfExists("nat", spec[0], spec[1:]...)
+		}
+		return ipt.AppendUnique("nat", spec[0], spec[1:]...)
+	})
+}
+
+// listNAT returns the lab's MASQUERADE rules in the nat table of the current namespace:
+// the rules of POSTROUTING that carry the lab's comment.
+func listNAT(ipt *iptables.IPTables, ns plan.NS, lab string) ([]plan.NATRule, error) {
+	lines, err := ipt.List("nat", "POSTROUTING")
+	if err != nil {
+		return nil, fmt.Errorf("list nat POSTROUTING: %w", err)
+	}
+	var rules []plan.NATRule
+	for _, line := range lines {
+		if r, ok := parseNATRule(line, ns, lab); ok {
+			rules = append(rules, r)
+		}
+	}
+	return rules, nil
+}
+
+// parseNATRule reads a line of `iptables -S` as a rule of the lab, if it is one.
+func parseNATRule(line string, ns plan.NS, lab string) (plan.NATRule, bool) {
+	f := strings.Fields(line)
+	r := plan.NATRule{NS: ns}
+	var comment, jump string
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "-s":
+			p, err := netip.ParsePrefix(f[i+1])
+			if err != nil {
+				if a, aerr := netip.ParseAddr(f[i+1]); aerr == nil {
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+			}
+			r.Source = p
+		case "-o":
+			r.Out = f[i+1]
+		case "--comment":
+			comment = strings.Trim(f[i+1], `"`)
+		case "-j":
+			jump = f[i+1]
+		}
+	}
+	return r, comment == plan.Alias(lab) && jump == "MASQUERADE" && r.Source.IsValid()
+}

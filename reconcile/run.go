@@ -1,0 +1,204 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/netlab-go/netlab/plan"
+	"github.com/netlab-go/netlab/record"
+)
+
+// Reconciler runs netlab's cycle for one lab at a time: observe the kernel, diff it
+// against the desired state and the lab's record, record the intent, apply, record the
+// result, observe again to verify. The caller holds the store's lock around it.
+type Reconciler struct {
+	Kernel Kernel
+	Store  record.Store
+	// OnAction, when set, is called after each action is done, with its index.
+	OnAction func(i int, a plan.Action)
+}
+
+// Prepared is a plan computed from the kernel and the lab's record, with what it was
+// computed from, ready to be executed.
+type Prepared struct {
+	Lab      string
+	Topology string // the topology file, "" for a destroy from the record alone
+	Desired  plan.State
+	Record   record.Record
+	Actual   plan.State
+	Plan     plan.Plan
+}
+
+// Prepare observes what the lab concerns and computes the plan to reach desired. A
+// clash with objects the lab does not own is returned as a *plan.ClashError.
+func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired plan.State) (*Prepared, error) {
+	rec, err := r.Store.Load(lab)
+	if err != nil {
+		return nil, err
+	}
+	return r.prepare(ctx, lab, topology, desired, rec, desired)
+}
+
+// PrepareDestroy computes the plan that removes everything the lab owns. Beside the
+// objects in the lab's record, it looks at those of known (the lab's topology, when
+// given), so that links and NAT rules carrying the lab's mark are found even without a
+// record.
+func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, known plan.State) (*Prepared, error) {
+	rec, err := r.Store.Load(lab)
+	if err != nil {
+		return nil, err
+	}
+	return r.prepare(ctx, lab, topology, plan.NewState(), rec, known)
+}
+
+func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State) (*Prepared, error) {
+	actual, err := r.Kernel.Observe(ctx, plan.ScopeOf(lab, known, desired, rec.Owned))
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Diff(lab, desired, actual, rec.Owned)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{Lab: lab, Topology: topology, Desired: desired, Record: rec, Actual: actual, Plan: p}, nil
+}
+
+// Fingerprint identifies what the plan was computed from: the desired state, the
+// observed kernel and the lab's record. A saved plan is carried out only while the
+// fingerprint is unchanged.
+func (p *Prepared) Fingerprint() string {
+	h := sha256.New()
+	for _, s := range []plan.State{p.Desired, p.Actual, p.Record.Owned} {
+		b, _ := json.Marshal(s) // a State always encodes
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Execute carries out a prepared plan. It first adds to the lab's record every object
+// the plan creates or changes (so a run killed midway leaves them recorded), then applies
+// the actions in order, stopping at the first failure, then records exactly the desired
+// state, and finally observes again: anything still left to do is an error naming it.
+func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
+	if p.Plan.Empty() {
+		return nil
+	}
+	intent := withIntent(p.Record, p)
+	if err := r.Store.Save(intent); err != nil {
+		return err
+	}
+	for i, a := range p.Plan.Actions {
+		if err := r.Kernel.Apply(ctx, a); err != nil {
+			return err
+		}
+		if r.OnAction != nil {
+			r.OnAction(i, a)
+		}
+	}
+	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Clone()}
+	final.Owned.Sysctls = map[plan.SysctlKey]string{}
+	for k := range p.Desired.Sysctls {
+		if orig, ok := intent.Owned.Sysctls[k]; ok {
+			final.Owned.Sysctls[k] = orig
+		}
+	}
+	if err := r.Store.Save(final); err != nil {
+		return err
+	}
+	// Verify against the intent record: it names everything the plan had to delete too.
+	after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if !after.Plan.Empty() {
+		var left []string
+		for _, a := range after.Plan.Actions {
+			left = append(left, strings.TrimSpace(a.Heading()))
+		}
+		return fmt.Errorf("the kernel differs from the plan after applying it; still to do:\n  %s", strings.Join(left, "\n  "))
+	}
+	return nil
+}
+
+// withIntent returns the record extended with every object the plan creates or
+// changes, and the value each sysctl it changes has now, unless recorded already.
+func withIntent(rec record.Record, p *Prepared) record.Record {
+	owned := rec.Owned.Clone()
+	for _, a := range p.Plan.Actions {
+		if a.Kind == plan.Delete {
+			continue
+		}
+		switch t := a.Target.(type) {
+		case plan.NS:
+			owned.Namespaces[t] = true
+		case plan.LinkKey:
+			if l, ok := p.Desired.Links[t]; ok {
+				owned.Links[t] = l
+				if l.Kind == plan.Veth {
+					owned.Links[l.Peer] = p.Desired.Links[l.Peer]
+				}
+			}
+		case plan.AddrKey:
+			owned.Addrs[t] = true
+		case plan.RouteKey:
+			owned.Routes[t] = a.After.(plan.Route)
+		case plan.SysctlKey:
+			_, want := p.Desired.Sysctls[t]
+			_, recorded := owned.Sysctls[t]
+			if v, seen := p.Actual.Sysctls[t]; want && !recorded && seen {
+				owned.Sysctls[t] = v
+			}
+		case plan.NATRule:
+			owned.NAT[t] = true
+		}
+	}
+	topology := rec.Topology
+	if p.Topology != "" {
+		topology = p.Topology
+	}
+	return record.Record{Lab: p.Lab, Topology: topology, Owned: owned}
+}
+
+// SavedPlanFormat marks a file written by `netlab plan --out`.
+const SavedPlanFormat = "netlab-saved-plan/1"
+
+// SavedPlan is a reviewed plan saved to a file, with what it was computed from. Apply
+// carries it out only if the topology file and the kernel are unchanged since.
+type SavedPlan struct {
+	Format         string        `json:"format"`
+	Lab            string        `json:"lab"`
+	Topology       string        `json:"topology"`
+	TopologySHA256 string        `json:"topology_sha256"`
+	Fingerprint    string        `json:"fingerprint"`
+	Plan           plan.JSONPlan `json:"plan"`
+}
+
+// Save returns the saved form of the prepared plan; topologySHA256 is the hash of the
+// topology file's bytes.
+func (p *Prepared) Save(topologySHA256 string) SavedPlan {
+	return SavedPlan{Format: SavedPlanFormat, Lab: p.Lab, Topology: p.Topology, TopologySHA256: topologySHA256,
+		Fingerprint: p.Fingerprint(), Plan: plan.ToJSON(p.Plan)}
+}
+
+// StalePlanError says a saved plan no longer fits the topology or the kernel.
+type StalePlanError struct {
+	Why string
+}
+
+func (e *StalePlanError) Error() string {
+	return "the saved plan is stale: " + e.Why + "; nothing was changed. Make a new one with netlab plan --out"
+}
+
+// CheckSaved returns a *StalePlanError unless p is what the saved plan was computed
+// from.
+func (p *Prepared) CheckSaved(s SavedPlan) error {
+	if p.Fingerprint() != s.Fingerprint {
+		return &StalePlanError{Why: "the kernel or the lab's record has changed since it was made"}
+	}
+	return nil
+}
