@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -48,7 +49,8 @@ const (
 // exists but is not the lab's is a clash: Diff then returns a *ClashError and no plan.
 func Diff(lab string, desired, actual, owned State) (Plan, error) {
 	d := differ{lab: lab, desired: desired, actual: actual, owned: owned,
-		nsCreated: map[NS]bool{}, nsDeleted: map[NS]bool{}, linkCreated: map[LinkKey]bool{}}
+		nsCreated: map[NS]bool{}, nsDeleted: map[NS]bool{}, linkCreated: map[LinkKey]bool{},
+		addrDeleted: map[AddrKey]bool{}}
 	d.namespaces()
 	d.links()
 	d.addrs()
@@ -69,6 +71,7 @@ type differ struct {
 	clashes                []Clash
 	nsCreated, nsDeleted   map[NS]bool
 	linkCreated            map[LinkKey]bool
+	addrDeleted            map[AddrKey]bool
 }
 
 func (d *differ) add(a Action) {
@@ -240,8 +243,24 @@ func (d *differ) addrs() {
 				continue // goes with its link
 			}
 		}
+		d.addrDeleted[k] = true
 		d.add(Action{Kind: Delete, Target: k, Reason: reasonGone})
 	}
+}
+
+// survives reports whether the gateway stays reachable through an address that this
+// plan neither deletes nor moves to a recreated link. The kernel drops a route when the
+// last address whose subnet holds its gateway goes, so such a route must be added again.
+func (d *differ) survives(ns NS, via netip.Addr) bool {
+	for k := range d.actual.Addrs {
+		if k.Link.NS != ns || !k.Prefix.Masked().Contains(via) || d.linkCreated[k.Link] || d.addrDeleted[k] {
+			continue
+		}
+		if _, linkKept := d.desired.Links[k.Link]; linkKept || !d.ownsLink(k.Link, d.actual.Links[k.Link]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *differ) routes() {
@@ -252,6 +271,8 @@ func (d *differ) routes() {
 		switch {
 		case !ok || d.nsCreated[k.NS]:
 			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned && !d.nsCreated[k.NS])})
+		case have == want && !d.survives(k.NS, have.Via):
+			d.add(Action{Kind: Create, Target: k, After: want, Reason: "the kernel drops it with the address that reaches its gateway"})
 		case !owned && !d.ownedNS(k.NS):
 			d.clash("route "+k.String(), "a route to "+destString(k.To)+" via "+have.Via.String()+" that is not this lab's is already there",
 				"delete it (ip route del "+destString(k.To)+") or route another destination")

@@ -1,0 +1,159 @@
+package tests
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netlab-go/netlab/topology"
+)
+
+// TestExamples applies every example, checks the kernel with iproute2, iptables and
+// /proc, checks that a second plan and a second apply have nothing to do, destroys, and
+// checks that the sandbox is exactly as before.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob("../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			cleanSandbox(t)
+			before := snapshot(t)
+			mustNetlab(t, "apply", file)
+			topo, err := topology.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkKernel(t, topo)
+			if r := netlab(t, "plan", "--detailed-exitcode", file); r.code != 0 || !strings.Contains(r.stdout, "No changes.") {
+				t.Errorf("re-plan is not empty: %s", r)
+			}
+			if out := mustNetlab(t, "apply", file); !strings.Contains(out, "No changes.") {
+				t.Errorf("second apply did something:\n%s", out)
+			}
+			mustNetlab(t, "destroy", file)
+			if after := snapshot(t); after != before {
+				t.Errorf("destroy did not restore the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			if out := mustNetlab(t, "destroy", file); !strings.Contains(out, "No changes.") {
+				t.Errorf("second destroy did something:\n%s", out)
+			}
+		})
+	}
+}
+
+type ipLink struct {
+	Ifname  string   `json:"ifname"`
+	Flags   []string `json:"flags"`
+	Ifalias string   `json:"ifalias"`
+	Info    struct {
+		Kind string `json:"info_kind"`
+	} `json:"linkinfo"`
+	AddrInfo []struct {
+		Local     string `json:"local"`
+		Prefixlen int    `json:"prefixlen"`
+	} `json:"addr_info"`
+}
+
+type ipRoute struct {
+	Dst     string `json:"dst"`
+	Gateway string `json:"gateway"`
+}
+
+func ipIn(node string) string {
+	if node == topology.HostNode {
+		return "ip"
+	}
+	return "ip -n " + node
+}
+
+func execIn(node string) string {
+	if node == topology.HostNode {
+		return ""
+	}
+	return "ip netns exec " + node + " "
+}
+
+// checkKernel checks, with iproute2's JSON output, iptables and /proc, that the kernel
+// holds what the topology says.
+func checkKernel(t *testing.T, topo *topology.Topology) {
+	t.Helper()
+	netns := sh(t, "ls /run/netns")
+	for _, n := range topo.Nodes {
+		if n.Name != topology.HostNode && !slices.Contains(strings.Fields(netns), n.Name) {
+			t.Errorf("namespace %s is not in /run/netns (ip netns list):\n%s", n.Name, netns)
+			continue
+		}
+		var links []ipLink
+		if err := json.Unmarshal([]byte(sh(t, ipIn(n.Name)+" -j -d addr show")), &links); err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]ipLink{}
+		for _, l := range links {
+			byName[l.Ifname] = l
+		}
+		if n.Name != topology.HostNode && !slices.Contains(byName["lo"].Flags, "UP") {
+			t.Errorf("%s: lo is not up", n.Name)
+		}
+		for _, iface := range n.Interfaces {
+			l, ok := byName[iface.Name]
+			switch {
+			case !ok:
+				t.Errorf("%s:%s does not exist", n.Name, iface.Name)
+				continue
+			case l.Info.Kind != "veth":
+				t.Errorf("%s:%s is a %q, want veth", n.Name, iface.Name, l.Info.Kind)
+			case l.Ifalias != "netlab:"+topo.Name:
+				t.Errorf("%s:%s has alias %q, want netlab:%s", n.Name, iface.Name, l.Ifalias, topo.Name)
+			case !slices.Contains(l.Flags, "UP"):
+				t.Errorf("%s:%s is not up: %v", n.Name, iface.Name, l.Flags)
+			}
+			for _, a := range iface.Addresses {
+				found := false
+				for _, ai := range l.AddrInfo {
+					found = found || ai.Local == a.Addr().String() && ai.Prefixlen == a.Bits()
+				}
+				if !found {
+					t.Errorf("%s:%s lacks address %s", n.Name, iface.Name, a)
+				}
+			}
+		}
+		var routes []ipRoute
+		for _, fam := range []string{"-4", "-6"} {
+			var rs []ipRoute
+			if err := json.Unmarshal([]byte(sh(t, ipIn(n.Name)+" "+fam+" -j route show")), &rs); err != nil {
+				t.Fatal(err)
+			}
+			routes = append(routes, rs...)
+		}
+		for _, r := range n.Routes {
+			dst := r.To.String()
+			if r.To.Bits() == 0 {
+				dst = "default"
+			}
+			if !slices.Contains(routes, ipRoute{Dst: dst, Gateway: r.Via.String()}) {
+				t.Errorf("%s: no route to %s via %s in %v", n.Name, dst, r.Via, routes)
+			}
+		}
+		if n.Forwarding != nil {
+			want := map[bool]string{true: "1", false: "0"}[*n.Forwarding]
+			if got := strings.TrimSpace(sh(t, execIn(n.Name)+"cat /proc/sys/net/ipv4/ip_forward")); got != want {
+				t.Errorf("%s: ip_forward is %s, want %s", n.Name, got, want)
+			}
+		}
+		for _, r := range n.NAT {
+			rules := sh(t, execIn(n.Name)+"iptables -t nat -S POSTROUTING")
+			want := "-A POSTROUTING -s " + r.Masquerade.String()
+			if r.Out != "" {
+				want += " -o " + r.Out
+			}
+			want += ` -m comment --comment "netlab:` + topo.Name + `" -j MASQUERADE`
+			if !strings.Contains(rules, want) {
+				t.Errorf("%s: no rule %q in:\n%s", n.Name, want, rules)
+			}
+		}
+	}
+}

@@ -1,0 +1,340 @@
+package tests
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTwoNamespacesReachability checks SEEDS scenario 2's table: from testns1, every
+// address answers with forwarding on; testns2 (192.168.10.102) does not with it off.
+func TestTwoNamespacesReachability(t *testing.T) {
+	cleanSandbox(t)
+	on := "../examples/two-namespaces.yaml"
+	mustNetlab(t, "apply", on)
+	targets := []struct {
+		addr    string
+		withOff bool // answers with forwarding off
+	}{
+		{"192.168.20.101", true}, {"192.168.20.102", true}, {"192.168.10.101", true}, {"192.168.10.102", false},
+	}
+	for _, tg := range targets {
+		if !ping("testns1", tg.addr) {
+			t.Errorf("forwarding on: NG from testns1 ping to %s, want OK", tg.addr)
+		}
+		if !ping("", tg.addr) {
+			t.Errorf("forwarding on: NG from the host ping to %s, want OK", tg.addr)
+		}
+	}
+	// testns1's traffic is masqueraded: the rule counted the forwarded ping.
+	if out := sh(t, "iptables -t nat -L POSTROUTING -v -x -n | awk '/netlab:twons/ {print $1}'"); strings.TrimSpace(out) == "0" {
+		t.Errorf("the MASQUERADE rule counted no packet")
+	}
+
+	off := writeFile(t, "off.yaml", strings.Replace(readExample(t, "two-namespaces.yaml"), "forwarding: true", "forwarding: false", 1))
+	out := mustNetlab(t, "apply", off)
+	if !strings.Contains(out, "Plan: 0 to add, 1 to change, 0 to remove.") {
+		t.Errorf("turning forwarding off should change one sysctl:\n%s", out)
+	}
+	for _, tg := range targets {
+		if got := ping("testns1", tg.addr); got != tg.withOff {
+			t.Errorf("forwarding off: from testns1 ping to %s answered=%v, want %v", tg.addr, got, tg.withOff)
+		}
+		if !ping("", tg.addr) {
+			t.Errorf("forwarding off: NG from the host ping to %s, want OK", tg.addr)
+		}
+	}
+	mustNetlab(t, "destroy")
+	if got := strings.TrimSpace(sh(t, "cat /proc/sys/net/ipv4/ip_forward")); got != "0" {
+		t.Errorf("ip_forward after destroy = %s, want the original 0", got)
+	}
+}
+
+// TestRouterNAT proves MASQUERADE with an upstream namespace that has no route back to
+// the client network: the client reaches it only because the router rewrites the
+// source; without the rule, it does not.
+func TestRouterNAT(t *testing.T) {
+	cleanSandbox(t)
+	mustNetlab(t, "apply", "../examples/router-nat.yaml")
+	if !ping("client", "203.0.113.2") {
+		t.Fatal("client cannot reach upstream through the router's NAT")
+	}
+	noNAT := writeFile(t, "nonat.yaml", strings.Replace(readExample(t, "router-nat.yaml"),
+		"    nat:\n      - {masquerade: 10.0.1.0/24, out: wan0}\n", "", 1))
+	out := mustNetlab(t, "apply", noNAT)
+	if !strings.Contains(out, "Plan: 0 to add, 0 to change, 1 to remove.") {
+		t.Errorf("removing the nat rule should remove one object:\n%s", out)
+	}
+	sh(t, "ip netns exec router conntrack -F 2>/dev/null || true")
+	if ping("client", "203.0.113.2") {
+		t.Error("client reaches upstream without NAT: the test proves nothing")
+	}
+	mustNetlab(t, "destroy", noNAT)
+}
+
+// TestMinimalChange applies a changed topology: only the difference changes, and a
+// namespace that stays keeps its identity.
+func TestMinimalChange(t *testing.T) {
+	cleanSandbox(t)
+	orig := readExample(t, "two-namespaces.yaml")
+	mustNetlab(t, "apply", writeFile(t, "a.yaml", orig))
+	inode := sh(t, "stat -L -c %i /run/netns/testns1")
+
+	changed := strings.NewReplacer(
+		"  testns2:\n    interfaces: {s2: {addresses: [192.168.10.102/24]}}\n    routes: [{to: default, via: 192.168.10.101}]\n",
+		"  testns3: {}\n",
+		"      m2: {addresses: [192.168.10.101/24]}\n", "",
+		"  - [host:m2, testns2:s2]\n", "",
+		"192.168.20.102/24", "192.168.20.103/24",
+	).Replace(orig)
+	file := writeFile(t, "b.yaml", changed)
+	out := mustNetlab(t, "plan", file)
+	want := []string{
+		"- address 192.168.20.102/24 on testns1:s1",
+		"- link host:m2",
+		"- netns testns2",
+		"+ netns testns3",
+		"+ address 192.168.20.103/24 on testns1:s1",
+		// Deleting .102 takes the default route with it: the plan adds it back.
+		"+ route testns1: default via 192.168.20.101  # the kernel drops it with the address that reaches its gateway",
+		"Plan: 3 to add, 0 to change, 3 to remove.",
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("plan lacks %q:\n%s", w, out)
+		}
+	}
+	mustNetlab(t, "apply", file)
+	if got := sh(t, "stat -L -c %i /run/netns/testns1"); got != inode {
+		t.Errorf("testns1 was recreated (inode %s, was %s)", got, inode)
+	}
+	if !ping("testns1", "192.168.20.101") || ping("testns1", "192.168.10.102") {
+		t.Error("after the change, testns1 should reach the host on m1 and nothing of testns2")
+	}
+	if shOK("ip link show m2") {
+		t.Error("m2 is still there")
+	}
+	mustNetlab(t, "destroy", file)
+}
+
+// TestDriftRepair deletes objects by hand: plan shows exactly those and apply puts them
+// back.
+func TestDriftRepair(t *testing.T) {
+	cases := []struct {
+		name, damage string
+		want         []string
+	}{
+		{"address", "ip -n testns1 addr del 192.168.20.102/24 dev s1",
+			// The kernel drops the default route with the address that reaches its gateway.
+			[]string{"+ address 192.168.20.102/24 on testns1:s1", "+ route testns1: default via 192.168.20.101", "Plan: 2 to add, 0 to change, 0 to remove."}},
+		{"route", "ip -n testns2 route del default",
+			[]string{"+ route testns2: default via 192.168.10.101", "Plan: 1 to add, 0 to change, 0 to remove."}},
+		{"link", "ip link del m2",
+			[]string{"+ veth host:m2 <-> testns2:s2", "+ address 192.168.10.101/24 on host:m2", "+ address 192.168.10.102/24 on testns2:s2",
+				"+ route testns2: default via 192.168.10.101", "Plan: 4 to add, 0 to change, 0 to remove."}},
+		{"link down", "ip -n testns1 link set s1 down",
+			// A link going down takes the routes through it.
+			[]string{"~ link testns1:s1 (down -> up)", "+ route testns1: default via 192.168.20.101", "Plan: 1 to add, 1 to change, 0 to remove."}},
+		{"namespace", "ip netns del testns1; sleep 0.2",
+			[]string{"+ netns testns1", "+ veth host:m1 <-> testns1:s1", "Plan: 5 to add, 0 to change, 0 to remove."}},
+		{"sysctl", "echo 0 > /proc/sys/net/ipv4/ip_forward",
+			[]string{"~ sysctl host: net.ipv4.ip_forward (0 -> 1)", "Plan: 0 to add, 1 to change, 0 to remove."}},
+		{"nat rule", "iptables -t nat -F POSTROUTING",
+			[]string{"+ nat host: masquerade 192.168.20.0/24", "Plan: 1 to add, 0 to change, 0 to remove."}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cleanSandbox(t)
+			file := "../examples/two-namespaces.yaml"
+			mustNetlab(t, "apply", file)
+			sh(t, c.damage)
+			r := netlab(t, "plan", "--detailed-exitcode", file)
+			if r.code != 2 {
+				t.Fatalf("plan after damage should exit 2: %s", r)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("plan lacks %q:\n%s", w, r.stdout)
+				}
+			}
+			mustNetlab(t, "apply", file)
+			if r := netlab(t, "plan", "--detailed-exitcode", file); r.code != 0 {
+				t.Errorf("apply did not repair: %s", r)
+			}
+			if !ping("testns1", "192.168.10.102") {
+				t.Error("after repair, testns1 does not reach testns2")
+			}
+			mustNetlab(t, "destroy")
+		})
+	}
+}
+
+// TestClashRefused pre-creates objects netlab does not own with the names the lab
+// wants: apply must refuse with exit 1, name the object and change nothing.
+func TestClashRefused(t *testing.T) {
+	cases := []struct{ name, setup, want string }{
+		{"namespace", "ip netns add testns1", "netns testns1: /run/netns/testns1 exists and was not made by this lab"},
+		{"interface", "ip link add m2 type veth peer name other0", "link host:m2: an interface m2"},
+		{"address", "ip link add other0 type veth peer name other1; ip addr add 192.168.20.101/32 dev other0",
+			"address 192.168.20.101/24 on host:m1: the address is already on host:other0"},
+		{"route", "ip link add other0 type veth peer name other1; ip link set other0 up; ip addr add 10.9.9.1/24 dev other0; ip route add 10.1.0.0/16 via 10.9.9.2",
+			"route host: 10.1.0.0/16"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cleanSandbox(t)
+			sh(t, c.setup)
+			file := "../examples/two-namespaces.yaml"
+			if c.name == "route" {
+				file = writeFile(t, "route.yaml", strings.Replace(readExample(t, "two-namespaces.yaml"),
+					"      m2: {addresses: [192.168.10.101/24]}\n",
+					"      m2: {addresses: [192.168.10.101/24]}\n    routes: [{to: 10.1.0.0/16, via: 192.168.10.102}]\n", 1))
+			}
+			before := snapshot(t)
+			for _, cmd := range []string{"plan", "apply"} {
+				r := netlab(t, cmd, file)
+				if r.code != 1 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "nothing was changed") {
+					t.Errorf("%s: want exit 1 naming %q: %s", cmd, c.want, r)
+				}
+			}
+			if after := snapshot(t); after != before {
+				t.Errorf("a refused apply changed the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
+	}
+}
+
+// TestKilledApplyConverges kills netlab in the middle of applying a lab, at several
+// moments: the next apply must converge and destroy must leave the sandbox as it was.
+func TestKilledApplyConverges(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: killed\nnodes:\n  host:\n    forwarding: true\n    nat: [{masquerade: 10.200.0.0/16}]\n    interfaces:\n")
+	for i := range 60 {
+		fmt.Fprintf(&b, "      h%d: {addresses: [10.200.%d.1/24]}\n", i, i)
+	}
+	for i := range 60 {
+		fmt.Fprintf(&b, "  n%d:\n    interfaces: {e0: {addresses: [10.200.%d.2/24]}}\n    routes: [{to: default, via: 10.200.%d.1}]\n", i, i, i)
+	}
+	b.WriteString("links:\n")
+	for i := range 60 {
+		fmt.Fprintf(&b, "  - [host:h%d, n%d:e0]\n", i, i)
+	}
+	file := writeFile(t, "killed.yaml", b.String())
+	for _, delay := range []string{"0.005", "0.02", "0.05", "0.1"} {
+		t.Run("after "+delay+"s", func(t *testing.T) {
+			cleanSandbox(t)
+			before := snapshot(t)
+			sh(t, netlabBin()+" apply "+file+" >/dev/null 2>&1 & pid=$!; sleep "+delay+"; kill -9 $pid; wait $pid || true")
+			mustNetlab(t, "apply", file)
+			if r := netlab(t, "plan", "--detailed-exitcode", file); r.code != 0 {
+				t.Errorf("apply after a kill did not converge: %s", r)
+			}
+			mustNetlab(t, "destroy")
+			if after := snapshot(t); after != before {
+				t.Errorf("destroy after a kill did not restore the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
+	}
+}
+
+// TestKilledApplyThenDestroy kills netlab midway and destroys straight away, from the
+// record alone.
+func TestKilledApplyThenDestroy(t *testing.T) {
+	cleanSandbox(t)
+	before := snapshot(t)
+	sh(t, netlabBin()+" apply ../examples/two-namespaces.yaml >/dev/null 2>&1 & pid=$!; sleep 0.01; kill -9 $pid; wait $pid || true")
+	mustNetlab(t, "destroy")
+	if after := snapshot(t); after != before {
+		t.Errorf("destroy after a kill did not restore the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestSavedPlan carries out a saved plan, and refuses a stale one.
+func TestSavedPlan(t *testing.T) {
+	cleanSandbox(t)
+	file := writeFile(t, "twons.yaml", readExample(t, "two-namespaces.yaml"))
+	planFile := writeFile(t, "reviewed.plan", "")
+	mustNetlab(t, "plan", file, "--out", planFile)
+	mustNetlab(t, "apply", planFile)
+	if r := netlab(t, "plan", "--detailed-exitcode", file); r.code != 0 {
+		t.Errorf("the saved plan left work: %s", r)
+	}
+
+	// The kernel changes after the plan is saved: apply refuses and changes nothing.
+	sh(t, "ip -n testns1 addr del 192.168.20.102/24 dev s1")
+	mustNetlab(t, "plan", file, "--out", planFile)
+	sh(t, "ip -n testns2 route del default")
+	before := snapshot(t)
+	r := netlab(t, "apply", planFile)
+	if r.code != 1 || !strings.Contains(r.stderr, "stale") {
+		t.Errorf("a stale plan was not refused: %s", r)
+	}
+	if after := snapshot(t); after != before {
+		t.Error("a refused stale plan changed the sandbox")
+	}
+
+	// The topology changes after the plan is saved.
+	mustNetlab(t, "plan", file, "--out", planFile)
+	sh(t, "sed -i 's/192.168.20.102/192.168.20.105/' "+file)
+	if r := netlab(t, "apply", planFile); r.code != 1 || !strings.Contains(r.stderr, "topology file") {
+		t.Errorf("a plan of a changed topology was not refused: %s", r)
+	}
+	mustNetlab(t, "destroy")
+}
+
+// TestLockHeld: a second netlab waits for the lock, then fails naming the holder.
+func TestLockHeld(t *testing.T) {
+	cleanSandbox(t)
+	r := runCmdShell(t, "exec 9>/run/netlab/lock; flock 9; echo 4242 >&9; "+netlabBin()+" --lock-timeout 300ms apply ../examples/veth-host.yaml")
+	if r.code != 1 || !strings.Contains(r.stderr, "locked by netlab process 4242") {
+		t.Errorf("want a lock error naming PID 4242: %s", r)
+	}
+	if shOK("ip netns list | grep -q .") {
+		t.Error("a run that could not lock changed the sandbox")
+	}
+}
+
+// TestDestroyFromRecord destroys without a file, picking labs by --name.
+func TestDestroyFromRecord(t *testing.T) {
+	cleanSandbox(t)
+	before := snapshot(t)
+	mustNetlab(t, "apply", "../examples/veth-host.yaml")
+	mustNetlab(t, "apply", "../examples/router-nat.yaml")
+	if r := netlab(t, "destroy"); r.code != 1 || !strings.Contains(r.stderr, "--name") {
+		t.Errorf("destroy with two labs and no --name should ask for one: %s", r)
+	}
+	mustNetlab(t, "destroy", "--name", "router-nat")
+	if shOK("ip netns list | grep -q router") || !shOK("ip netns list | grep -q netns01") {
+		t.Error("destroy --name router-nat touched the wrong lab")
+	}
+	mustNetlab(t, "destroy")
+	if out := mustNetlab(t, "destroy"); !strings.Contains(out, "Nothing to destroy") {
+		t.Errorf("destroy with nothing applied: %s", out)
+	}
+	if after := snapshot(t); after != before {
+		t.Errorf("sandbox not restored.\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestUnprivileged: validate works as any user; plan, apply and destroy stop before
+// doing anything.
+func TestUnprivileged(t *testing.T) {
+	cleanSandbox(t)
+	file := writeFile(t, "veth.yaml", readExample(t, "veth-host.yaml"))
+	dir := filepath.Dir(file)
+	sh(t, "chmod 755 "+dir+" "+filepath.Dir(dir))
+	asNobody := "setpriv --reuid=65534 --regid=65534 --clear-groups " + netlabBin() + " "
+	if r := runCmdShell(t, asNobody+"validate "+file); r.code != 0 {
+		t.Errorf("validate as nobody: %s", r)
+	}
+	for _, cmd := range []string{"plan " + file, "apply " + file, "destroy"} {
+		r := runCmdShell(t, asNobody+cmd)
+		if r.code != 1 || !strings.Contains(r.stderr, "needs root") {
+			t.Errorf("%s as nobody: want exit 1 asking for root: %s", cmd, r)
+		}
+	}
+	if shOK("ip netns list | grep -q .") {
+		t.Error("an unprivileged run changed the sandbox")
+	}
+}
