@@ -36,6 +36,7 @@ const (
 	reasonNew       = "in the topology, not in the kernel"
 	reasonDrift     = "applied before but missing from the kernel (removed by hand?)"
 	reasonGone      = "no longer in the topology"
+	reasonDestroy   = "the lab is destroyed"
 	reasonRestore   = "restore the value found before the lab changed it"
 	reasonDriftDiff = "differs from the topology"
 )
@@ -76,6 +77,9 @@ type differ struct {
 
 func (d *differ) add(a Action) {
 	a.Lab = d.lab
+	if a.Reason == reasonGone && d.desired.Empty() {
+		a.Reason = reasonDestroy
+	}
 	d.actions = append(d.actions, a)
 }
 
@@ -94,10 +98,6 @@ func missingReason(owned bool) string {
 // ownedNS reports whether ns is a namespace the lab made (and so may hold only the
 // lab's objects).
 func (d *differ) ownedNS(ns NS) bool { return ns != Host && d.owned.Namespaces[ns] }
-
-// gone reports whether objects in ns vanish with the namespace in this plan, or were
-// never there because the namespace is new.
-func (d *differ) inFreshOrDeletedNS(ns NS) bool { return d.nsCreated[ns] || d.nsDeleted[ns] }
 
 func (d *differ) namespaces() {
 	for _, ns := range sortedKeys(d.desired.Namespaces, compareNS) {

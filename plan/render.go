@@ -143,6 +143,7 @@ func ToJSON(p Plan) JSONPlan {
 func WriteJSON(w io.Writer, p Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(ToJSON(p))
 }
 

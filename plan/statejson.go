@@ -68,7 +68,7 @@ func (s State) MarshalJSON() ([]byte, error) {
 		j.Sysctls = append(j.Sysctls, sysctlJSON{NS: k.NS, Name: k.Name, Value: s.Sysctls[k]})
 	}
 	for _, r := range sortedKeys(s.NAT, compareNATRule) {
-		j.NAT = append(j.NAT, natJSON{NS: r.NS, Source: r.Source, Out: r.Out})
+		j.NAT = append(j.NAT, natJSON(r))
 	}
 	return json.Marshal(j)
 }
@@ -96,7 +96,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 		s.Sysctls[SysctlKey{c.NS, c.Name}] = c.Value
 	}
 	for _, r := range j.NAT {
-		s.NAT[NATRule{r.NS, r.Source, r.Out}] = true
+		s.NAT[NATRule(r)] = true
 	}
 	return nil
 }

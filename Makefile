@@ -1,0 +1,41 @@
+# netlab: build, test and demo. `make test` is what CI runs (.ci/run).
+GO        ?= go
+BIN       ?= bin/netlab
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: build test unit e2e lint deps demo clean
+
+## build: a static netlab binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/netlab
+
+## test: lint, unit tests, and the end-to-end tests against the real kernel in a sandbox
+test: deps lint
+	$(GO) test -count=1 ./...
+
+## unit: the tests that need no root (topology, plan, record, the fake kernel)
+unit:
+	$(GO) test -count=1 ./topology/... ./plan/... ./record/... ./reconcile/...
+
+## e2e: only the end-to-end tests (root; they sandbox themselves)
+e2e: deps
+	$(GO) test -count=1 -v ./tests/
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## deps: the programs the tests drive (ip, iptables, ping), installed when missing
+deps:
+	@scripts/ensure-deps.sh
+
+## demo: build, then plan, apply, ping, re-plan and destroy examples/two-namespaces.yaml
+## inside a throwaway sandbox (changes nothing on this machine)
+demo: build deps
+	unshare --net --mount --propagation private scripts/demo.sh $(BIN) examples/two-namespaces.yaml
+
+clean:
+	rm -rf bin

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Made by `netlab plan -o sh` for lab router-nat: the plan's commands, in order.
+# Needs iproute2 (and sysctl, iptables where used) and root; not netlab.
+set -e
+
+# + netns client
+ip netns add client
+ip -n client link set lo up
+
+# + netns router
+ip netns add router
+ip -n router link set lo up
+
+# + netns upstream
+ip netns add upstream
+ip -n upstream link set lo up
+
+# + veth client:eth0 <-> router:lan0
+ip -n client link add eth0 type veth peer name lan0 netns router
+ip -n client link set eth0 alias netlab:router-nat up
+ip -n router link set lan0 alias netlab:router-nat up
+
+# + veth router:wan0 <-> upstream:eth0
+ip -n router link add wan0 type veth peer name eth0 netns upstream
+ip -n router link set wan0 alias netlab:router-nat up
+ip -n upstream link set eth0 alias netlab:router-nat up
+
+# + address 10.0.1.2/24 on client:eth0
+ip -n client addr add 10.0.1.2/24 dev eth0
+
+# + address 10.0.1.1/24 on router:lan0
+ip -n router addr add 10.0.1.1/24 dev lan0
+
+# + address 203.0.113.1/24 on router:wan0
+ip -n router addr add 203.0.113.1/24 dev wan0
+
+# + address 203.0.113.2/24 on upstream:eth0
+ip -n upstream addr add 203.0.113.2/24 dev eth0
+
+# + route client: default via 10.0.1.1
+ip -n client route add default via 10.0.1.1
+
+# ~ sysctl router: net.ipv4.ip_forward (set to 1)
+ip netns exec router sysctl -w net.ipv4.ip_forward=1
+
+# + nat router: masquerade 10.0.1.0/24 out wan0
+ip netns exec router iptables -t nat -A POSTROUTING -s 10.0.1.0/24 -o wan0 -m comment --comment netlab:router-nat -j MASQUERADE
+
+# Plan: 11 to add, 1 to change, 0 to remove.

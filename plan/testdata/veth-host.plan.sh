@@ -1,0 +1,21 @@
+#!/bin/sh
+# Made by `netlab plan -o sh` for lab veth-host: the plan's commands, in order.
+# Needs iproute2 (and sysctl, iptables where used) and root; not netlab.
+set -e
+
+# + netns netns01
+ip netns add netns01
+ip -n netns01 link set lo up
+
+# + veth host:veth0-host <-> netns01:veth0-ns
+ip link add veth0-host type veth peer name veth0-ns netns netns01
+ip link set veth0-host alias netlab:veth-host up
+ip -n netns01 link set veth0-ns alias netlab:veth-host up
+
+# + address 10.10.10.10/24 on host:veth0-host
+ip addr add 10.10.10.10/24 dev veth0-host
+
+# + address 10.10.10.11/24 on netns01:veth0-ns
+ip -n netns01 addr add 10.10.10.11/24 dev veth0-ns
+
+# Plan: 4 to add, 0 to change, 0 to remove.

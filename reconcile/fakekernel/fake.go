@@ -1,0 +1,254 @@
+// Package fakekernel is an in-memory kernel for tests that need no root. It keeps
+// state rather than scripting expected calls, and it behaves as the kernel does where
+// it matters to the planner: deleting a namespace deletes its links and their veth
+// peers elsewhere, deleting a veth end deletes its peer, a route needs a gateway in a
+// connected subnet of an up link, and removing that address or taking the link down
+// drops the route.
+package fakekernel
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/netlab-go/netlab/plan"
+)
+
+// Kernel is the fake. Its zero value is not ready: use New. It is not safe for
+// concurrent use.
+type Kernel struct {
+	// State is everything in the fake kernel, with veth peers known. The host
+	// namespace always exists and is not listed in State.Namespaces.
+	State plan.State
+	// FailAfter, when positive, makes Apply fail once that many actions have been
+	// applied, as a netlab killed midway would stop.
+	FailAfter int
+	// Applied counts the actions applied so far.
+	Applied int
+}
+
+// New returns a fake kernel holding a host with lo and eth0 (10.0.2.15/24 and a
+// default route via 10.0.2.2), ip_forward 0 and nothing else.
+func New() *Kernel {
+	s := plan.NewState()
+	s.Links[plan.LinkKey{NS: plan.Host, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
+	eth0 := plan.LinkKey{NS: plan.Host, Name: "eth0"}
+	s.Links[eth0] = plan.Link{Kind: "device", Up: true}
+	s.Addrs[plan.AddrKey{Link: eth0, Prefix: netip.MustParsePrefix("10.0.2.15/24")}] = true
+	s.Routes[plan.RouteKey{NS: plan.Host, To: netip.MustParsePrefix("0.0.0.0/0")}] = plan.Route{Via: netip.MustParseAddr("10.0.2.2")}
+	s.Sysctls[plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}] = "0"
+	return &Kernel{State: s}
+}
+
+// ErrStopped is returned by Apply when FailAfter is reached.
+var ErrStopped = fmt.Errorf("fake kernel: stopped (FailAfter)")
+
+func (k *Kernel) exists(ns plan.NS) bool { return ns == plan.Host || k.State.Namespaces[ns] }
+
+// Observe returns what the scope shows, as Linux observes it: no veth peers, sysctls
+// read only where asked (a fresh namespace has ip_forward 0), NAT rules of the lab only.
+func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error) {
+	s := plan.NewState()
+	in := map[plan.NS]bool{}
+	for _, ns := range scope.Namespaces {
+		if !k.exists(ns) {
+			continue
+		}
+		in[ns] = true
+		if ns != plan.Host {
+			s.Namespaces[ns] = true
+		}
+	}
+	for key, l := range k.State.Links {
+		if in[key.NS] {
+			l.Peer = plan.LinkKey{}
+			s.Links[key] = l
+		}
+	}
+	for key := range k.State.Addrs {
+		if in[key.Link.NS] {
+			s.Addrs[key] = true
+		}
+	}
+	for key, r := range k.State.Routes {
+		if in[key.NS] {
+			s.Routes[key] = r
+		}
+	}
+	for _, key := range scope.Sysctls {
+		if in[key.NS] {
+			v, ok := k.State.Sysctls[key]
+			if !ok {
+				v = "0"
+			}
+			s.Sysctls[key] = v
+		}
+	}
+	for r := range k.State.NAT {
+		if in[r.NS] && slices.Contains(scope.NAT, plan.NATTable{NS: r.NS, IPv6: r.Source.Addr().Is6()}) {
+			s.NAT[r] = true
+		}
+	}
+	return s, nil
+}
+
+// Apply carries out one action on the fake state, idempotently.
+func (k *Kernel) Apply(_ context.Context, a plan.Action) error {
+	if k.FailAfter > 0 && k.Applied >= k.FailAfter {
+		return ErrStopped
+	}
+	k.Applied++
+	s := k.State
+	switch t := a.Target.(type) {
+	case plan.NS:
+		if a.Kind == plan.Delete {
+			k.deleteNamespace(t)
+			return nil
+		}
+		if s.Namespaces[t] {
+			return fmt.Errorf("create netns %s: file exists", t)
+		}
+		s.Namespaces[t] = true
+		s.Links[plan.LinkKey{NS: t, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
+	case plan.LinkKey:
+		return k.applyLink(a, t)
+	case plan.AddrKey:
+		if a.Kind == plan.Delete {
+			delete(s.Addrs, t)
+			k.dropUnreachableRoutes(t.Link.NS)
+			return nil
+		}
+		if _, ok := s.Links[t.Link]; !ok {
+			return fmt.Errorf("add address %s: no such device", t)
+		}
+		s.Addrs[t] = true
+	case plan.RouteKey:
+		if a.Kind == plan.Delete {
+			delete(s.Routes, t)
+			return nil
+		}
+		r := a.After.(plan.Route)
+		if !k.reachable(t.NS, r.Via) {
+			return fmt.Errorf("add route %s: Nexthop has invalid gateway", t)
+		}
+		if _, ok := s.Routes[t]; ok && a.Kind == plan.Create {
+			return fmt.Errorf("add route %s: file exists", t)
+		}
+		s.Routes[t] = r
+	case plan.SysctlKey:
+		if !k.exists(t.NS) {
+			return fmt.Errorf("set %s: no such namespace", t)
+		}
+		s.Sysctls[t] = a.After.(string)
+	case plan.NATRule:
+		if a.Kind == plan.Delete {
+			delete(s.NAT, t)
+		} else {
+			s.NAT[t] = true
+		}
+	}
+	return nil
+}
+
+func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
+	s := k.State
+	switch a.Kind {
+	case plan.Create:
+		want := a.After.(plan.Link)
+		if !k.exists(key.NS) || !k.exists(want.Peer.NS) {
+			return fmt.Errorf("create veth %s: no such namespace", key)
+		}
+		if _, ok := s.Links[key]; ok {
+			return fmt.Errorf("create veth %s: file exists", key)
+		}
+		if _, ok := s.Links[want.Peer]; ok {
+			return fmt.Errorf("create veth peer %s: file exists", want.Peer)
+		}
+		s.Links[key] = plan.Link{Kind: plan.Veth, Peer: want.Peer, Alias: want.Alias, Up: want.Up}
+		s.Links[want.Peer] = plan.Link{Kind: plan.Veth, Peer: key, Alias: want.Alias, Up: want.Up}
+	case plan.Delete:
+		k.deleteLink(key)
+	case plan.Update:
+		l, ok := s.Links[key]
+		if !ok {
+			return fmt.Errorf("set %s: no such device", key)
+		}
+		want := a.After.(plan.Link)
+		l.Alias, l.Up = want.Alias, want.Up
+		s.Links[key] = l
+		k.dropUnreachableRoutes(key.NS)
+	}
+	return nil
+}
+
+func (k *Kernel) deleteLink(key plan.LinkKey) {
+	l, ok := k.State.Links[key]
+	if !ok {
+		return
+	}
+	delete(k.State.Links, key)
+	for a := range k.State.Addrs {
+		if a.Link == key {
+			delete(k.State.Addrs, a)
+		}
+	}
+	k.dropUnreachableRoutes(key.NS)
+	if l.Kind == plan.Veth {
+		k.deleteLink(l.Peer)
+	}
+}
+
+func (k *Kernel) deleteNamespace(ns plan.NS) {
+	for key := range k.State.Links {
+		if key.NS == ns {
+			k.deleteLink(key)
+		}
+	}
+	for key := range k.State.Routes {
+		if key.NS == ns {
+			delete(k.State.Routes, key)
+		}
+	}
+	for key := range k.State.Sysctls {
+		if key.NS == ns {
+			delete(k.State.Sysctls, key)
+		}
+	}
+	for r := range k.State.NAT {
+		if r.NS == ns {
+			delete(k.State.NAT, r)
+		}
+	}
+	delete(k.State.Namespaces, ns)
+}
+
+// reachable reports whether via is in the subnet of an address on an up link.
+func (k *Kernel) reachable(ns plan.NS, via netip.Addr) bool {
+	for a := range k.State.Addrs {
+		if a.Link.NS == ns && a.Prefix.Masked().Contains(via) && k.State.Links[a.Link].Up {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *Kernel) dropUnreachableRoutes(ns plan.NS) {
+	for key, r := range k.State.Routes {
+		if key.NS == ns && !k.reachable(ns, r.Via) {
+			delete(k.State.Routes, key)
+		}
+	}
+}
+
+// MoveAway removes one end of a veth pair from its namespace without its peer, with its
+// addresses and the routes they carried, as `ip link set DEV netns OTHER` does.
+func (k *Kernel) MoveAway(key plan.LinkKey) {
+	delete(k.State.Links, key)
+	for a := range k.State.Addrs {
+		if a.Link == key {
+			delete(k.State.Addrs, a)
+		}
+	}
+	k.dropUnreachableRoutes(key.NS)
+}

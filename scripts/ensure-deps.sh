@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what netlab's tests and demo drive, when it is missing: iproute2 (ip),
+# iptables, iputils-ping (ping) and util-linux (unshare, setpriv, flock). Debian/Ubuntu.
+set -e
+missing=""
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+command -v iptables >/dev/null 2>&1 || missing="$missing iptables"
+command -v ping >/dev/null 2>&1 || missing="$missing iputils-ping"
+command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "missing:$missing; install them (as root, with apt-get)" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
