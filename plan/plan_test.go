@@ -305,15 +305,15 @@ func readFile(t *testing.T, path string) string {
 func TestAnyStateReachesAnyOther(t *testing.T) {
 	base := readFile(t, "../examples/two-namespaces.yaml")
 	variants := map[string]string{
-		"base": base,
+		"base":            base,
 		"address changed": strings.Replace(base, "192.168.20.102/24", "192.168.20.103/24", 1),
 		"link removed": strings.NewReplacer("  testns2:\n    interfaces: {s2: {addresses: [192.168.10.102/24]}}\n    routes: [{to: default, via: 192.168.10.101}]\n", "",
 			"      m2: {addresses: [192.168.10.101/24]}\n", "", "  - [host:m2, testns2:s2]\n", "").Replace(base),
-		"namespace added": strings.Replace(base, "links:\n", "  testns3:\n    interfaces: {s3: {addresses: [\"fd00:3::2/64\"]}}\n    routes: [{to: default, via: \"fd00:3::1\"}]\n  router:\n    forwarding: true\n    interfaces: {r3: {addresses: [\"fd00:3::1/64\"]}}\nlinks:\n  - [router:r3, testns3:s3]\n", 1),
-		"forwarding off": strings.Replace(base, "forwarding: true", "forwarding: false", 1),
-		"no nat": strings.Replace(base, "    nat:\n      - masquerade: 192.168.20.0/24       # iptables -t nat -A POSTROUTING -s 192.168.20.0/24 -j MASQUERADE\n", "", 1),
-		"route moved": strings.Replace(base, "routes: [{to: default, via: 192.168.20.101}]", "routes: [{to: 192.168.10.0/24, via: 192.168.20.101}]", 1),
-		"address moved": strings.NewReplacer("m1: {addresses: [192.168.20.101/24]}", "m1: {addresses: [192.168.20.101/24, 10.77.0.1/24]}").Replace(base),
+		"namespace added":    strings.Replace(base, "links:\n", "  testns3:\n    interfaces: {s3: {addresses: [\"fd00:3::2/64\"]}}\n    routes: [{to: default, via: \"fd00:3::1\"}]\n  router:\n    forwarding: true\n    interfaces: {r3: {addresses: [\"fd00:3::1/64\"]}}\nlinks:\n  - [router:r3, testns3:s3]\n", 1),
+		"forwarding off":     strings.Replace(base, "forwarding: true", "forwarding: false", 1),
+		"no nat":             strings.Replace(base, "    nat:\n      - masquerade: 192.168.20.0/24       # iptables -t nat -A POSTROUTING -s 192.168.20.0/24 -j MASQUERADE\n", "", 1),
+		"route moved":        strings.Replace(base, "routes: [{to: default, via: 192.168.20.101}]", "routes: [{to: 192.168.10.0/24, via: 192.168.20.101}]", 1),
+		"address moved":      strings.NewReplacer("m1: {addresses: [192.168.20.101/24]}", "m1: {addresses: [192.168.20.101/24, 10.77.0.1/24]}").Replace(base),
 		"address moved back": strings.NewReplacer("m2: {addresses: [192.168.10.101/24]}", "m2: {addresses: [192.168.10.101/24, 10.77.0.1/24]}").Replace(base),
 	}
 	names := make([]string, 0, len(variants))

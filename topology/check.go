@@ -58,7 +58,12 @@ func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
 	addrs := map[netip.Addr]seenAddr{}
 	var connected []netip.Prefix
 	for _, iface := range n.Interfaces {
-		if _, ok := used[n.Name+":"+iface.Name]; !ok {
+		// An interface or node whose name is already reported gets no follow-on error.
+		nameOK := ifaceNameProblem(iface.Name) == ""
+		if problem, _ := nodeNameProblem(n.Name); problem != "" {
+			nameOK = false
+		}
+		if _, ok := used[n.Name+":"+iface.Name]; !ok && nameOK {
 			p.errorAt(iface.Pos, fmt.Sprintf("add a link like [%s:%s, OTHER:IFACE] or remove the interface", n.Name, iface.Name),
 				"interface %s:%s is in no link", n.Name, iface.Name)
 		}

@@ -242,20 +242,28 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 }
 
 func (p *parser) nodeName(name string, k *yaml.Node) {
-	switch {
-	case name != HostNode && strings.EqualFold(name, HostNode):
+	if name != HostNode && strings.EqualFold(name, HostNode) {
 		p.errorf(k, "the one reserved node is `host` (lowercase), the namespace netlab runs in; name this one otherwise",
 			"node %q looks like the reserved node host", name)
-	case name == "" || name == "." || name == "..":
-		p.errorf(k, "use letters, digits, '-', '_' and '.'", "node name %q cannot be a file name under /run/netns", name)
-	case strings.ContainsAny(name, "/\x00"):
-		p.errorf(k, "use letters, digits, '-', '_' and '.'", "node name %q cannot be a file name under /run/netns: it contains '/'", name)
-	case len(name) > 255:
-		p.errorf(k, "use at most 255 bytes", "node name %q is too long for a file name under /run/netns", name)
-	case !safeName.MatchString(name):
-		p.errorf(k, "use letters, digits, '-', '_' and '.', starting with a letter or digit",
-			"node name %q is not usable as a namespace name under /run/netns and in commands", name)
+	} else if problem, hint := nodeNameProblem(name); problem != "" {
+		p.errorf(k, hint, "node name %q %s", name, problem)
 	}
+}
+
+// nodeNameProblem says what keeps a name from naming a namespace file under
+// /run/netns (and a word in a shell command), with a hint, or "".
+func nodeNameProblem(name string) (problem, hint string) {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return "cannot be a file name under /run/netns", "use letters, digits, '-', '_' and '.'"
+	case strings.ContainsAny(name, "/\x00"):
+		return "cannot be a file name under /run/netns: it contains '/'", "use letters, digits, '-', '_' and '.'"
+	case len(name) > 255:
+		return "is too long for a file name under /run/netns", "use at most 255 bytes"
+	case !safeName.MatchString(name):
+		return "is not usable as a namespace name under /run/netns and in commands", "use letters, digits, '-', '_' and '.', starting with a letter or digit"
+	}
+	return "", ""
 }
 
 // ifaceNameProblem says what is wrong with an interface name, as the kernel's

@@ -1,0 +1,179 @@
+package topology
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netlab-go/netlab/plan"
+)
+
+// valid is a small topology that the error cases below break one piece at a time.
+const valid = `name: lab
+nodes:
+  host:
+    forwarding: true
+    nat:
+      - masquerade: 10.1.0.0/24
+    interfaces:
+      m1: {addresses: [10.1.0.1/24]}
+  ns1:
+    interfaces:
+      e0: {addresses: [10.1.0.2/24, "fd00::2/64"]}
+    routes:
+      - {to: default, via: 10.1.0.1}
+      - {to: "fd00:9::/64", via: "fd00::1"}
+links:
+  - [host:m1, ns1:e0]
+`
+
+func TestValid(t *testing.T) {
+	topo, err := Parse("lab.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topo.Name != "lab" || len(topo.Nodes) != 2 || topo.Nodes[0].Name != "host" || len(topo.Links) != 1 {
+		t.Fatalf("parsed %+v", topo)
+	}
+	s := topo.Desired()
+	wantLink := plan.Link{Kind: plan.Veth, Peer: plan.LinkKey{NS: "ns1", Name: "e0"}, Alias: "netlab:lab", Up: true}
+	if got := s.Links[plan.LinkKey{NS: plan.Host, Name: "m1"}]; got != wantLink {
+		t.Errorf("host:m1 = %+v, want %+v", got, wantLink)
+	}
+	if !s.Namespaces["ns1"] || s.Namespaces["host"] {
+		t.Errorf("namespaces = %v", s.Namespaces)
+	}
+	if s.Links[plan.LinkKey{NS: "ns1", Name: "lo"}] != (plan.Link{Kind: plan.Loopback, Up: true}) {
+		t.Error("ns1's lo is not brought up")
+	}
+	if r := s.Routes[plan.RouteKey{NS: "ns1", To: netip.MustParsePrefix("0.0.0.0/0")}]; r.Via != netip.MustParseAddr("10.1.0.1") {
+		t.Errorf("default route = %+v", r)
+	}
+	if !s.Addrs[plan.AddrKey{Link: plan.LinkKey{NS: "ns1", Name: "e0"}, Prefix: netip.MustParsePrefix("fd00::2/64")}] {
+		t.Error("IPv6 address missing")
+	}
+	if s.Sysctls[plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}] != "1" {
+		t.Error("forwarding is not net.ipv4.ip_forward=1")
+	}
+	if !s.NAT[plan.NATRule{NS: plan.Host, Source: netip.MustParsePrefix("10.1.0.0/24")}] {
+		t.Error("nat rule missing")
+	}
+}
+
+func TestExamplesAreValid(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no examples")
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestErrors breaks the valid topology one way at a time and checks the exact message,
+// position and hint.
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		src  string // the whole file, or a replacement of valid: "OLD=>NEW"
+		want string // one diagnostic, or several joined by newlines
+	}{
+		{"empty file", "", "lab.yaml:1:1: the file is empty; write a topology: name:, nodes: and links: (see examples/)"},
+		{"comments only", "# nothing\n", "lab.yaml:1:1: the file is empty; write a topology: name:, nodes: and links: (see examples/)"},
+		{"not YAML", "name: lab\nnodes: [\n  host:\n", "lab.yaml:3:1: not valid YAML: did not find expected node content; fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)"},
+		{"not a mapping", "- a\n- b\n", "lab.yaml:1:1: the file is not a topology; a topology is a mapping with the fields name, nodes and links"},
+		{"unknown top field", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nlinkz: []\n",
+			`lab.yaml:17:1: unknown field "linkz" in the topology; did you mean "links"? the fields of the topology are name, nodes, links`},
+		{"unknown interface field", "m1: {addresses:=>m1: {adresses:",
+			`lab.yaml:8:12: unknown field "adresses" in interface host:m1; did you mean "addresses"? the fields of interface host:m1 are addresses`},
+		{"unknown node field", "    forwarding: true=>    forwarding: true\n    fowarding: true",
+			`lab.yaml:5:5: unknown field "fowarding" in node host; did you mean "forwarding"? the fields of node host are forwarding, nat, interfaces, routes`},
+		{"bad CIDR", "10.1.0.1/24]=>10.1.0.300/24]",
+			`lab.yaml:8:24: bad address "10.1.0.300/24": IPv4 field has value >255; write an address and prefix length, like 10.0.0.1/24`},
+		{"no prefix length", "10.1.0.1/24]=>10.1.0.1]",
+			`lab.yaml:8:24: address "10.1.0.1" has no prefix length; write it with its prefix length, like 10.1.0.1/24`},
+		{"route host bits", `{to: "fd00:9::/64"=>{to: "fd00:9::1/64"`,
+			`lab.yaml:14:14: route destination "fd00:9::1/64" has host bits set; write fd00:9::/64`},
+		{"gateway in no connected subnet", "via: 10.1.0.1}=>via: 10.2.0.1}",
+			"lab.yaml:13:9: gateway 10.2.0.1 of the route to default is in no connected subnet of node ns1; use a gateway in a connected subnet of node ns1: 10.1.0.0/24"},
+		{"gateway of another family", `via: "fd00::1"}=>via: 10.1.0.1}`,
+			"lab.yaml:14:34: gateway 10.1.0.1 and destination fd00:9::/64 are of different IP families; use a gateway of the destination's family"},
+		{"gateway is own address", "via: 10.1.0.1}=>via: 10.1.0.2}",
+			"lab.yaml:13:9: gateway 10.1.0.2 of the route to default is node ns1's own address; the gateway is the next hop: write the address of the node at the other end of the link"},
+		{"duplicate address", `"fd00::2/64"]=>"fd00::2/64", 10.1.0.2/16]`,
+			"lab.yaml:11:51: address 10.1.0.2 is already in node ns1; an address appears once per namespace; the first is on e0 at line 11"},
+		{"interface name too long", strings.ReplaceAll(valid, "m1", "averyveryverylongname"),
+			`lab.yaml:8:7: interface name "averyveryverylongname" is 21 bytes long; the kernel allows at most 15; use a short name like eth0 or veth-a (at most 15 bytes, no '/', ':' or spaces)`},
+		{"interface name with slash", strings.NewReplacer("m1: {", `"a/b": {`, "host:m1", "host:a/b").Replace(valid),
+			`lab.yaml:8:7: interface name "a/b" contains '/' or ':', which the kernel does not allow; use a short name like eth0 or veth-a (at most 15 bytes, no '/', ':' or spaces)`},
+		{"interface name with space", "      e0: {=>      \"e 0\": {",
+			`lab.yaml:11:7: interface name "e 0" contains whitespace or a control character, which the kernel does not allow; use a short name like eth0 or veth-a (at most 15 bytes, no '/', ':' or spaces)
+lab.yaml:16:15: link endpoint "ns1:e0" names interface "e0", which node ns1 does not declare; did you mean ns1:e 0? or declare it under nodes.ns1.interfaces (` + "`e0: {}`" + ` for no address)`},
+		{"node name with slash", "  ns1:=>  \"a/b\":",
+			`lab.yaml:9:3: node name "a/b" cannot be a file name under /run/netns: it contains '/'; use letters, digits, '-', '_' and '.'
+lab.yaml:16:15: link endpoint "ns1:e0" names unknown node "ns1"; nodes are host, a/b`},
+		{"node name dot-dot", "  ns1:=>  \"..\": {}\n  ns1:",
+			`lab.yaml:9:3: node name ".." cannot be a file name under /run/netns; use letters, digits, '-', '_' and '.'`},
+		{"unknown node in link", "[host:m1, ns1:e0]=>[host:m1, nsl:e0]",
+			`lab.yaml:11:7: interface ns1:e0 is in no link; add a link like [ns1:e0, OTHER:IFACE] or remove the interface
+lab.yaml:16:15: link endpoint "nsl:e0" names unknown node "nsl"; did you mean "ns1"? nodes are host, ns1`},
+		{"interface used by two links", "  - [host:m1, ns1:e0]=>  - [host:m1, ns1:e0]\n  - [host:m1, ns1:e0]",
+			`lab.yaml:17:6: interface host:m1 is used by two links; an interface is one end of one link; its other link is at line 16; declare another interface
+lab.yaml:17:15: interface ns1:e0 is used by two links; an interface is one end of one link; its other link is at line 16; declare another interface`},
+		{"second host-like name", "  ns1:=>  Host:\n    interfaces: {}\n  ns1:",
+			"lab.yaml:9:3: node \"Host\" looks like the reserved node host; the one reserved node is `host` (lowercase), the namespace netlab runs in; name this one otherwise"},
+		{"duplicate node", "  ns1:=>  host:\n    interfaces: {}\n  ns1:",
+			`lab.yaml:9:3: "host" appears twice in nodes; keep one; the first is at line 3`},
+		{"forwarding not bool", "forwarding: true=>forwarding: yes",
+			`lab.yaml:4:17: forwarding must be true or false, not "yes"; write ` + "`forwarding: true` or `forwarding: false`"},
+		{"link not a pair", "  - [host:m1, ns1:e0]=>  - [host:m1]",
+			`lab.yaml:8:7: interface host:m1 is in no link; add a link like [host:m1, OTHER:IFACE] or remove the interface
+lab.yaml:11:7: interface ns1:e0 is in no link; add a link like [ns1:e0, OTHER:IFACE] or remove the interface
+lab.yaml:16:5: a link must list exactly two endpoints; write a link as a pair of endpoints, like [host:m1, testns1:s1]`},
+		{"no name", "name: lab\n=>", "lab.yaml:1:1: the topology has no name; add a line `name: mylab`: the lab's name marks everything it creates"},
+		{"bad lab name", "name: lab=>name: my lab", `lab.yaml:1:7: lab name "my lab" is not usable: it marks interfaces (alias netlab:NAME) and names the state file; use at most 64 letters, digits, '-', '_' and '.', starting with a letter or digit`},
+		{"nat host bits", "masquerade: 10.1.0.0/24=>masquerade: 10.1.0.1/24", `lab.yaml:6:21: masquerade source "10.1.0.1/24" has host bits set; write 10.1.0.0/24`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := c.src
+			if old, repl, ok := strings.Cut(c.src, "=>"); ok {
+				if !strings.Contains(valid, old) {
+					t.Fatalf("%q is not in the valid topology", old)
+				}
+				src = strings.Replace(valid, old, repl, 1)
+			}
+			_, err := Parse("lab.yaml", []byte(src))
+			if err == nil {
+				t.Fatalf("no error for:\n%s", src)
+			}
+			if _, ok := err.(Diagnostics); !ok {
+				t.Fatalf("error is a %T, not Diagnostics", err)
+			}
+			if err.Error() != c.want {
+				t.Errorf("got:\n%s\nwant:\n%s", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Errorf("want a not-exist error, got %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
