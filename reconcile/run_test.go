@@ -1,0 +1,180 @@
+package reconcile_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netlab-go/netlab/plan"
+	"github.com/netlab-go/netlab/reconcile"
+	"github.com/netlab-go/netlab/reconcile/fakekernel"
+	"github.com/netlab-go/netlab/record"
+	"github.com/netlab-go/netlab/topology"
+)
+
+func load(t *testing.T, name string) *topology.Topology {
+	t.Helper()
+	topo, err := topology.Load(filepath.Join("..", "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+func stateJSON(t *testing.T, s plan.State) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func run(t *testing.T, r *reconcile.Reconciler, lab string, desired plan.State) (*reconcile.Prepared, error) {
+	t.Helper()
+	p, err := r.Prepare(context.Background(), lab, "lab.yaml", desired)
+	if err != nil {
+		return nil, err
+	}
+	return p, r.Execute(context.Background(), p)
+}
+
+func destroy(t *testing.T, r *reconcile.Reconciler, lab string) error {
+	t.Helper()
+	p, err := r.PrepareDestroy(context.Background(), lab, "", plan.NewState())
+	if err != nil {
+		return err
+	}
+	return r.Execute(context.Background(), p)
+}
+
+// TestStoppedAtEveryStep stops the apply after each number of actions, as a netlab
+// killed there would: the record written before the change must let the next apply
+// converge, and destroy must restore the kernel exactly.
+func TestStoppedAtEveryStep(t *testing.T) {
+	topo := load(t, "two-namespaces.yaml")
+	full, err := (&reconcile.Reconciler{Kernel: fakekernel.New(), Store: record.Store{Dir: t.TempDir()}}).
+		Prepare(context.Background(), topo.Name, "", topo.Desired())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stop := 1; stop < len(full.Plan.Actions); stop++ {
+		k := fakekernel.New()
+		initial := stateJSON(t, k.State)
+		r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: t.TempDir()}}
+		k.FailAfter = stop
+		if _, err := run(t, r, topo.Name, topo.Desired()); !errors.Is(err, fakekernel.ErrStopped) {
+			t.Fatalf("stop %d: want the fake to stop, got %v", stop, err)
+		}
+		k.FailAfter = 0
+		if stop%2 == 0 {
+			// Converge, then destroy.
+			if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
+				t.Fatalf("stop %d: apply after a stop: %v", stop, err)
+			}
+			if p, _ := r.Prepare(context.Background(), topo.Name, "", topo.Desired()); !p.Plan.Empty() {
+				t.Errorf("stop %d: not converged", stop)
+			}
+		}
+		// Or destroy straight from the half-applied state.
+		if err := destroy(t, r, topo.Name); err != nil {
+			t.Fatalf("stop %d: destroy: %v", stop, err)
+		}
+		if got := stateJSON(t, k.State); got != initial {
+			t.Errorf("stop %d: destroy left the kernel changed:\n got %s\nwant %s", stop, got, initial)
+		}
+		if labs, _ := r.Store.Labs(); len(labs) != 0 {
+			t.Errorf("stop %d: a record is left: %v", stop, labs)
+		}
+	}
+}
+
+// TestRecord checks what the record holds after apply: the desired objects and the
+// sysctl's original value; and that destroy removes the file.
+func TestRecord(t *testing.T) {
+	dir := t.TempDir()
+	k := fakekernel.New()
+	r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: dir}}
+	topo := load(t, "two-namespaces.yaml")
+	if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := r.Store.Load(topo.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Owned.Sysctls[plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}]; got != "0" {
+		t.Errorf("recorded original ip_forward = %q, want 0", got)
+	}
+	if !rec.Owned.Namespaces["testns1"] || len(rec.Owned.Links) != 6 || rec.Topology != "lab.yaml" {
+		t.Errorf("record = %+v", rec)
+	}
+	info, err := os.Stat(filepath.Join(dir, "twons.json"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("record file: %v, mode %v", err, info.Mode())
+	}
+	if dinfo, _ := os.Stat(dir); dinfo.Mode().Perm() != 0o700 {
+		t.Errorf("state directory mode %v, want 0700", dinfo.Mode().Perm())
+	}
+	// A second apply writes nothing and changes nothing.
+	p, err := run(t, r, topo.Name, topo.Desired())
+	if err != nil || !p.Plan.Empty() {
+		t.Errorf("second apply: %v, %d actions", err, len(p.Plan.Actions))
+	}
+	if err := destroy(t, r, topo.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "twons.json")); !os.IsNotExist(err) {
+		t.Errorf("destroy left the record: %v", err)
+	}
+}
+
+// TestVerifyFails: a kernel that accepts an action without doing it is caught by the
+// observation after apply.
+func TestVerifyFails(t *testing.T) {
+	k := &lazyKernel{Kernel: fakekernel.New()}
+	r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: t.TempDir()}}
+	topo := load(t, "two-namespaces.yaml")
+	_, err := run(t, r, topo.Name, topo.Desired())
+	if err == nil || !strings.Contains(err.Error(), "still to do:\n  + nat host: masquerade 192.168.20.0/24") {
+		t.Errorf("want a verify error naming the NAT rule, got %v", err)
+	}
+}
+
+// lazyKernel pretends to add NAT rules.
+type lazyKernel struct{ *fakekernel.Kernel }
+
+func (k *lazyKernel) Apply(ctx context.Context, a plan.Action) error {
+	if _, ok := a.Target.(plan.NATRule); ok {
+		return nil
+	}
+	return k.Kernel.Apply(ctx, a)
+}
+
+// TestSavedPlan: a saved plan's fingerprint holds while nothing changes and breaks when
+// the kernel does.
+func TestSavedPlan(t *testing.T) {
+	k := fakekernel.New()
+	r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: t.TempDir()}}
+	topo := load(t, "veth-host.yaml")
+	p1, err := r.Prepare(context.Background(), topo.Name, "lab.yaml", topo.Desired())
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := p1.Save("sha")
+	p2, _ := r.Prepare(context.Background(), topo.Name, "lab.yaml", topo.Desired())
+	if err := p2.CheckSaved(saved); err != nil {
+		t.Errorf("unchanged kernel: %v", err)
+	}
+	k.State.Namespaces["intruder"] = true
+	k.State.Links[plan.LinkKey{NS: plan.Host, Name: "veth0-host"}] = plan.Link{Kind: plan.Veth, Alias: "netlab:veth-host"}
+	p3, _ := r.Prepare(context.Background(), topo.Name, "lab.yaml", topo.Desired())
+	var stale *reconcile.StalePlanError
+	if err := p3.CheckSaved(saved); !errors.As(err, &stale) {
+		t.Errorf("changed kernel: want a stale plan error, got %v", err)
+	}
+}
