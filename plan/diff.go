@@ -51,9 +51,10 @@ const (
 func Diff(lab string, desired, actual, owned State) (Plan, error) {
 	d := differ{lab: lab, desired: desired, actual: actual, owned: owned,
 		nsCreated: map[NS]bool{}, nsDeleted: map[NS]bool{}, linkCreated: map[LinkKey]bool{},
-		addrDeleted: map[AddrKey]bool{}}
+		addrDeleted: map[AddrKey]bool{}, nsTakes: map[NS][]LinkKey{}}
 	d.namespaces()
 	d.links()
+	d.noteTakenLinks()
 	d.addrs()
 	d.routes()
 	d.sysctls()
@@ -73,6 +74,7 @@ type differ struct {
 	nsCreated, nsDeleted   map[NS]bool
 	linkCreated            map[LinkKey]bool
 	addrDeleted            map[AddrKey]bool
+	nsTakes                map[NS][]LinkKey // links elsewhere that go with a deleted namespace
 }
 
 func (d *differ) add(a Action) {
@@ -115,6 +117,22 @@ func (d *differ) namespaces() {
 			d.nsDeleted[ns] = true
 			d.add(Action{Kind: Delete, Target: ns, Reason: reasonGone})
 		}
+	}
+}
+
+// noteTakenLinks adds to each namespace deletion's reason the links in other
+// namespaces that go with it, so the plan still shows them.
+func (d *differ) noteTakenLinks() {
+	for i, a := range d.actions {
+		ns, ok := a.Target.(NS)
+		if !ok || a.Kind != Delete || len(d.nsTakes[ns]) == 0 {
+			continue
+		}
+		names := make([]string, len(d.nsTakes[ns]))
+		for j, k := range d.nsTakes[ns] {
+			names[j] = k.String()
+		}
+		d.actions[i].Reason += "; takes " + strings.Join(names, ", ") + " with it"
 	}
 }
 
@@ -186,8 +204,10 @@ func (d *differ) links() {
 		d.add(Action{Kind: Create, Target: p, After: d.desired.Links[p], Reason: missingReason(recorded && !d.nsCreated[k.NS])})
 	}
 	// Links the lab owns and no longer wants. Deleting one end of a veth deletes the
-	// other; ends in namespaces being deleted go with them, but an end in a namespace
-	// that stays is deleted explicitly, so that it is really gone when destroy returns.
+	// other, and deleting a namespace deletes its links and their peers elsewhere. The
+	// kernel does the latter asynchronously but in one batch, far faster than deleting
+	// each end (each LinkDel waits for an RCU grace period); the reconciler waits for
+	// those peers to be gone before it reports success.
 	for _, k := range sortedKeys(d.actual.Links, compareLinkKey) {
 		have := d.actual.Links[k]
 		if _, want := d.desired.Links[k]; want || have.Kind == Loopback || !d.ownsLink(k, have) {
@@ -197,6 +217,10 @@ func (d *differ) links() {
 			continue
 		}
 		peer := d.owned.Links[k].Peer
+		if d.nsDeleted[peer.NS] {
+			d.nsTakes[peer.NS] = append(d.nsTakes[peer.NS], k)
+			continue
+		}
 		if deleted[peer] {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/record"
@@ -111,7 +112,7 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 		return err
 	}
 	// Verify against the intent record: it names everything the plan had to delete too.
-	after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired)
+	after, err := r.settle(ctx, p, intent)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -123,6 +124,50 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 		return fmt.Errorf("the kernel differs from the plan after applying it; still to do:\n  %s", strings.Join(left, "\n  "))
 	}
 	return nil
+}
+
+// SettleTimeout bounds how long Execute waits for the kernel to finish tearing down
+// deleted namespaces.
+const SettleTimeout = 2 * time.Minute
+
+// settle observes the kernel after a plan is carried out. The kernel deletes a
+// namespace's links, and their veth peers in other namespaces, asynchronously after the
+// namespace is unmounted; while the only thing left is such links to delete, settle
+// observes again, so that netlab returns only when the kernel has let go of them and an
+// immediate re-apply cannot meet a leftover interface.
+func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Record) (*Prepared, error) {
+	deadline := time.Now().Add(SettleTimeout)
+	wait := time.Millisecond
+	for {
+		after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired)
+		if err != nil || !onlyPendingDeletes(after.Plan, p.Plan) || time.Now().After(deadline) {
+			return after, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// onlyPendingDeletes reports whether every action left is the deletion of a link that
+// vanishes with a namespace the done plan deleted.
+func onlyPendingDeletes(left, done plan.Plan) bool {
+	deleted := map[plan.NS]bool{}
+	for _, a := range done.Actions {
+		if ns, ok := a.Target.(plan.NS); ok && a.Kind == plan.Delete {
+			deleted[ns] = true
+		}
+	}
+	for _, a := range left.Actions {
+		l, ok := a.Before.(plan.Link)
+		if _, isLink := a.Target.(plan.LinkKey); !isLink || a.Kind != plan.Delete || !ok || !deleted[l.Peer.NS] {
+			return false
+		}
+	}
+	return !left.Empty()
 }
 
 // withIntent returns the record extended with every object the plan creates or
