@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -350,7 +351,10 @@ func pickLab(store record.Store, name string) (string, error) {
 				return l, nil
 			}
 		}
-		return "", fmt.Errorf("no lab %s is recorded in %s (recorded: %v)", name, store.Dir, labs)
+		if len(labs) == 0 {
+			return "", fmt.Errorf("no lab %s is recorded in %s: no lab is applied", name, store.Dir)
+		}
+		return "", fmt.Errorf("no lab %s is recorded in %s; applied labs: %s", name, store.Dir, strings.Join(labs, ", "))
 	}
 	switch len(labs) {
 	case 0:
@@ -358,5 +362,5 @@ func pickLab(store record.Store, name string) (string, error) {
 	case 1:
 		return labs[0], nil
 	}
-	return "", errors.New(fmt.Sprint("several labs are applied: ", labs, "; pick one with --name LAB or give its file"))
+	return "", errors.New("several labs are applied: " + strings.Join(labs, ", ") + "; pick one with --name LAB or give its file")
 }

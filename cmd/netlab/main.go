@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/netlab-go/netlab/topology"
 )
 
 // exitError carries an exit code out of a command without printing anything more.
@@ -21,10 +23,15 @@ func main() {
 	root := newRootCmd()
 	err := root.Execute()
 	var ee exitError
+	var diags topology.Diagnostics
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
 		os.Exit(ee.code)
+	case errors.As(err, &diags):
+		// FILE:LINE:COL: lines, as compilers print them, for editors to jump to.
+		fmt.Fprintln(os.Stderr, diags.Error())
+		os.Exit(1)
 	default:
 		fmt.Fprintln(os.Stderr, "netlab: "+err.Error())
 		os.Exit(1)
