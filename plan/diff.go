@@ -74,7 +74,8 @@ type differ struct {
 	nsCreated, nsDeleted   map[NS]bool
 	linkCreated            map[LinkKey]bool
 	addrDeleted            map[AddrKey]bool
-	nsTakes                map[NS][]LinkKey // links elsewhere that go with a deleted namespace
+	nsTakes                map[NS][]LinkKey      // links elsewhere that go with a deleted namespace
+	kept                   map[NS][]netip.Prefix // subnets that stay connected; see survives
 }
 
 func (d *differ) add(a Action) {
@@ -238,17 +239,20 @@ func (d *differ) addrs() {
 	// interface already.
 	type nsIP struct {
 		ns NS
-		ip string
+		ip netip.Addr
 	}
-	where := map[nsIP]AddrKey{}
-	for _, k := range sortedKeys(d.actual.Addrs, compareAddrKey) {
-		where[nsIP{k.Link.NS, k.Prefix.Addr().String()}] = k
+	where := make(map[nsIP]AddrKey, len(d.actual.Addrs))
+	for k := range d.actual.Addrs {
+		// Two interfaces with one IP: keep the lesser, so the clash names one for sure.
+		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr()}]; !ok || compareAddrKey(k, other) < 0 {
+			where[nsIP{k.Link.NS, k.Prefix.Addr()}] = k
+		}
 	}
 	for _, k := range sortedKeys(d.desired.Addrs, compareAddrKey) {
 		if d.actual.Addrs[k] && !d.linkFresh(k.Link) {
 			continue
 		}
-		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr().String()}]; ok && other != k && !d.nsCreated[k.Link.NS] {
+		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr()}]; ok && other != k && !d.nsCreated[k.Link.NS] {
 			leaving := d.owned.Addrs[other] && !d.desired.Addrs[other]
 			if !leaving {
 				d.clash("address "+k.String(), "the address is already on "+other.Link.String()+" as "+other.Prefix.String(),
@@ -276,11 +280,19 @@ func (d *differ) addrs() {
 // plan neither deletes nor moves to a recreated link. The kernel drops a route when the
 // last address whose subnet holds its gateway goes, so such a route must be added again.
 func (d *differ) survives(ns NS, via netip.Addr) bool {
-	for k := range d.actual.Addrs {
-		if k.Link.NS != ns || !k.Prefix.Masked().Contains(via) || d.linkCreated[k.Link] || d.addrDeleted[k] {
-			continue
+	if d.kept == nil {
+		d.kept = map[NS][]netip.Prefix{}
+		for k := range d.actual.Addrs {
+			if d.linkCreated[k.Link] || d.addrDeleted[k] {
+				continue
+			}
+			if _, linkKept := d.desired.Links[k.Link]; linkKept || !d.ownsLink(k.Link, d.actual.Links[k.Link]) {
+				d.kept[k.Link.NS] = append(d.kept[k.Link.NS], k.Prefix.Masked())
+			}
 		}
-		if _, linkKept := d.desired.Links[k.Link]; linkKept || !d.ownsLink(k.Link, d.actual.Links[k.Link]) {
+	}
+	for _, p := range d.kept[ns] {
+		if p.Contains(via) {
 			return true
 		}
 	}

@@ -53,9 +53,7 @@ func compareTarget(a, b Action) int {
 }
 
 // order sorts actions by phase, then kind (a replaced link is deleted before it is
-// created), then key, and fills in DependsOn: each action depends on the previous
-// action in each namespace it touches, so the actions of one namespace keep their
-// order and independent namespaces may proceed in parallel.
+// created), then key, and fills in DependsOn (see dependencies).
 func order(actions []Action) []Action {
 	slices.SortStableFunc(actions, func(a, b Action) int {
 		// Not cmp.Or: it evaluates every argument, and compareTarget needs equal types.
@@ -64,16 +62,105 @@ func order(actions []Action) []Action {
 		}
 		return compareTarget(a, b)
 	})
-	last := map[NS]int{}
-	for i := range actions {
-		actions[i].DependsOn = nil
-		for _, ns := range actions[i].Namespaces() {
-			if j, ok := last[ns]; ok && !slices.Contains(actions[i].DependsOn, j) {
-				actions[i].DependsOn = append(actions[i].DependsOn, j)
-			}
-			last[ns] = i
-		}
-		slices.Sort(actions[i].DependsOn)
-	}
+	dependencies(actions)
 	return actions
+}
+
+// dependencies sets each action's DependsOn to the earlier actions it really needs,
+// object by object, so that independent work (the veths of a thousand namespaces, all
+// created from the host) can run in parallel:
+//   - anything in a namespace waits for the namespace's creation;
+//   - a veth waits for the deletion of a link it replaces; an address waits for its
+//     link's creation and for the address deletions of its namespace (an address may
+//     move between interfaces);
+//   - a route waits for the addresses that reach its gateway, for links brought up and
+//     addresses deleted in its namespace (which may drop it);
+//   - NAT rules of a namespace keep their order;
+//   - a namespace's deletion waits for every other action in it.
+func dependencies(actions []Action) {
+	nsCreate := map[NS]int{}
+	linkCreate := map[LinkKey]int{}
+	linkDelete := map[LinkKey]int{}
+	addrCreates := map[NS][]int{}
+	addrDeletes := map[NS][]int{}
+	linkUpdates := map[NS][]int{}
+	lastNAT := map[NS]int{}
+	touching := map[NS][]int{}
+	for i := range actions {
+		a := &actions[i]
+		var deps []int
+		need := func(m map[NS]int, ns NS) {
+			if j, ok := m[ns]; ok {
+				deps = append(deps, j)
+			}
+		}
+		switch t := a.Target.(type) {
+		case NS:
+			if a.Kind == Delete {
+				deps = append(deps, touching[t]...)
+			} else {
+				nsCreate[t] = i
+			}
+		case LinkKey:
+			ends := []LinkKey{t}
+			if l, ok := a.After.(Link); ok && l.Kind == Veth {
+				ends = append(ends, l.Peer)
+			} else if l, ok := a.Before.(Link); ok && l.Kind == Veth && l.Peer.NS != "" {
+				ends = append(ends, l.Peer)
+			}
+			switch a.Kind {
+			case Create:
+				for _, e := range ends {
+					need(nsCreate, e.NS)
+					if j, ok := linkDelete[e]; ok {
+						deps = append(deps, j)
+					}
+					linkCreate[e] = i
+				}
+			case Update:
+				need(nsCreate, t.NS)
+				linkUpdates[t.NS] = append(linkUpdates[t.NS], i)
+			case Delete:
+				for _, e := range ends {
+					linkDelete[e] = i
+				}
+			}
+		case AddrKey:
+			if a.Kind == Delete {
+				addrDeletes[t.Link.NS] = append(addrDeletes[t.Link.NS], i)
+				break
+			}
+			if j, ok := linkCreate[t.Link]; ok {
+				deps = append(deps, j) // which waited for the namespace
+			} else {
+				need(nsCreate, t.Link.NS)
+			}
+			deps = append(deps, addrDeletes[t.Link.NS]...)
+			addrCreates[t.Link.NS] = append(addrCreates[t.Link.NS], i)
+		case RouteKey:
+			if a.Kind == Delete {
+				break
+			}
+			need(nsCreate, t.NS)
+			via := a.After.(Route).Via
+			for _, j := range addrCreates[t.NS] {
+				if actions[j].Target.(AddrKey).Prefix.Masked().Contains(via) {
+					deps = append(deps, j)
+				}
+			}
+			deps = append(deps, linkUpdates[t.NS]...)
+			deps = append(deps, addrDeletes[t.NS]...)
+		case SysctlKey:
+			need(nsCreate, t.NS)
+		case NATRule:
+			need(nsCreate, t.NS)
+			need(lastNAT, t.NS)
+			lastNAT[t.NS] = i
+		}
+		for _, ns := range a.Namespaces() {
+			touching[ns] = append(touching[ns], i)
+		}
+		slices.Sort(deps)
+		a.DependsOn = slices.Compact(deps)
+	}
 }

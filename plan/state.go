@@ -183,6 +183,10 @@ func (s State) Empty() bool {
 type Scope struct {
 	Lab        string
 	Namespaces []NS // sorted, Host first when present
+	// ExistenceOnly lists namespaces whose contents Diff never needs (the lab owns
+	// them and no longer wants them: they are deleted whole); Observe only checks that
+	// they exist.
+	ExistenceOnly map[NS]bool
 	Sysctls    []SysctlKey
 	// NAT lists the nat tables to read; empty when the lab has no rule, so a lab without
 	// NAT needs no iptables.
@@ -244,6 +248,18 @@ func ScopeOf(lab string, states ...State) Scope {
 		Sysctls:    sortedKeys(sysctls, compareSysctlKey),
 		NAT:        sortedKeys(nat, compareNATTable),
 	}
+}
+
+// WithoutContentsOf marks in the scope the namespaces that owned has and desired does
+// not: Diff deletes them whole, so their contents need not be read.
+func (sc Scope) WithoutContentsOf(desired, owned State) Scope {
+	sc.ExistenceOnly = map[NS]bool{}
+	for ns := range owned.Namespaces {
+		if !desired.Namespaces[ns] {
+			sc.ExistenceOnly[ns] = true
+		}
+	}
+	return sc
 }
 
 // Alias is the mark netlab sets as the interface alias of every link a lab creates, and

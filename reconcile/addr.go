@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 
@@ -29,16 +28,10 @@ func (k *Linux) applyAddr(a plan.Action, key plan.AddrKey) error {
 	if err != nil {
 		return err
 	}
-	l, err := h.nl.LinkByName(key.Link.Name)
-	if err != nil {
-		if a.Kind == plan.Delete && notFound(err) {
-			return nil
-		}
-		return fmt.Errorf("find %s: %w", key.Link.Name, err)
-	}
 	addr := &netlink.Addr{IPNet: ipNet(key.Prefix)}
 	if a.Kind == plan.Delete {
-		if err := h.nl.AddrDel(l, addr); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+		err := k.byIndex(h, key.Link, func(l netlink.Link) error { return h.nl.AddrDel(l, addr) })
+		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !notFound(err) {
 			return err
 		}
 		return nil
@@ -48,7 +41,8 @@ func (k *Linux) applyAddr(a plan.Action, key plan.AddrKey) error {
 		// unusable for a moment; nodad makes it usable at once.
 		addr.Flags = unix.IFA_F_NODAD
 	}
-	if err := h.nl.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+	err = k.byIndex(h, key.Link, func(l netlink.Link) error { return h.nl.AddrAdd(l, addr) })
+	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return err
 	}
 	return nil

@@ -43,13 +43,17 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 		}
 		return nil
 	}
-	return markUp(h, key.Name, a.After.(plan.Link))
+	l, err := h.nl.LinkByName(key.Name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", key.Name, err)
+	}
+	return markUp(h, l, a.After.(plan.Link))
 }
 
-// createVeth creates a veth pair with the peer made straight in its namespace, then
-// marks both ends with the lab's alias and brings them up. The kernel ignores an alias
-// given at creation, hence the second step; a run killed in between leaves links that the
-// ownership record still names as the lab's.
+// createVeth creates a veth pair with the peer made straight in its namespace and its
+// own end already up, then marks both ends with the lab's alias and brings the peer
+// up. The kernel ignores an alias given at creation, hence the second step; a run
+// killed in between leaves links that the ownership record still names as the lab's.
 func (k *Linux) createVeth(h *nsHandle, key plan.LinkKey, want plan.Link) error {
 	peer, err := k.handle(want.Peer.NS)
 	if err != nil {
@@ -61,21 +65,30 @@ func (k *Linux) createVeth(h *nsHandle, key plan.LinkKey, want plan.Link) error 
 		PeerNamespace: netlink.NsFd(int(peer.ns)),
 	}
 	veth.Name = key.Name
+	if want.Up {
+		veth.Flags = net.FlagUp
+	}
 	if err := h.nl.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth %s with peer %s: %w", key, want.Peer, err)
 	}
-	if err := markUp(h, key.Name, want); err != nil {
-		return err
+	if veth.Index == 0 {
+		return fmt.Errorf("create veth %s: the kernel did not report its index", key)
 	}
-	return markUp(peer, want.Peer.Name, want)
+	k.remember(key, veth.Index)
+	if err := h.nl.LinkSetAlias(veth, want.Alias); err != nil {
+		return fmt.Errorf("set alias of %s: %w", key, err)
+	}
+	p, err := peer.nl.LinkByName(want.Peer.Name)
+	if err != nil {
+		return fmt.Errorf("find peer %s: %w", want.Peer, err)
+	}
+	k.remember(want.Peer, p.Attrs().Index)
+	return markUp(peer, p, want)
 }
 
 // markUp sets the link's alias and brings it up (or down) as want says.
-func markUp(h *nsHandle, name string, want plan.Link) error {
-	l, err := h.nl.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", name, err)
-	}
+func markUp(h *nsHandle, l netlink.Link, want plan.Link) error {
+	name := l.Attrs().Name
 	if want.Alias != "" && l.Attrs().Alias != want.Alias {
 		if err := h.nl.LinkSetAlias(l, want.Alias); err != nil {
 			return fmt.Errorf("set alias of %s: %w", name, err)

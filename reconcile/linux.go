@@ -10,6 +10,7 @@ import (
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultNetnsDir is where `ip netns` keeps its namespaces.
@@ -24,6 +25,9 @@ type Linux struct {
 	host    netns.NsHandle
 	handles map[plan.NS]*nsHandle
 	shared  bool // netnsDir was made a shared mount point
+	// index remembers interface indexes seen or made in this run, to spare a lookup
+	// by name before each address; a remembered index that has gone falls back to one.
+	index map[plan.LinkKey]int
 }
 
 // nsHandle is an open namespace and a netlink handle whose socket lives in it.
@@ -44,7 +48,7 @@ func NewLinux(netnsDir string) (*Linux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open host namespace: %w", err)
 	}
-	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}}, nil
+	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, index: map[plan.LinkKey]int{}}, nil
 }
 
 // Close releases every netlink handle and namespace file Linux opened.
@@ -85,7 +89,7 @@ func (k *Linux) handle(ns plan.NS) (*nsHandle, error) {
 	return h, nil
 }
 
-// forget closes the handle of a namespace that is deleted.
+// forget closes the handle of a namespace that is deleted, and drops its indexes.
 func (k *Linux) forget(ns plan.NS) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -93,6 +97,54 @@ func (k *Linux) forget(ns plan.NS) {
 		h.close()
 		delete(k.handles, ns)
 	}
+	for key := range k.index {
+		if key.NS == ns {
+			delete(k.index, key)
+		}
+	}
+}
+
+// remember records the index of an interface.
+func (k *Linux) remember(key plan.LinkKey, index int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.index[key] = index
+}
+
+// link returns the interface as a netlink.Link that netlink calls taking an index
+// accept: from the remembered index, or looked up by name.
+func (k *Linux) link(h *nsHandle, key plan.LinkKey) (netlink.Link, error) {
+	k.mu.Lock()
+	i, ok := k.index[key]
+	k.mu.Unlock()
+	if ok {
+		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: i, Name: key.Name}}, nil
+	}
+	l, err := h.nl.LinkByName(key.Name)
+	if err == nil {
+		k.remember(key, l.Attrs().Index)
+	}
+	return l, err
+}
+
+// byIndex calls f with the interface found by its remembered index and, if that index
+// is gone (ENODEV), once more with the interface looked up by name.
+func (k *Linux) byIndex(h *nsHandle, key plan.LinkKey, f func(netlink.Link) error) error {
+	l, err := k.link(h, key)
+	if err != nil {
+		return err
+	}
+	err = f(l)
+	if errors.Is(err, unix.ENODEV) {
+		k.mu.Lock()
+		delete(k.index, key)
+		k.mu.Unlock()
+		if l, err = k.link(h, key); err != nil {
+			return err
+		}
+		err = f(l)
+	}
+	return err
 }
 
 // in runs f in the namespace: directly for the host, on a switched, locked thread
@@ -158,11 +210,8 @@ func (k *Linux) applyNetns(a plan.Action, ns plan.NS) error {
 	if err != nil {
 		return err
 	}
-	lo, err := h.nl.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("find lo: %w", err)
-	}
-	if err := h.nl.LinkSetUp(lo); err != nil {
+	// The loopback is the first interface of every new namespace: index 1.
+	if err := h.nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	return nil

@@ -3,8 +3,11 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"path/filepath"
+	"runtime"
+	"sync"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -13,52 +16,61 @@ import (
 
 // Observe reads the objects of the scope from the kernel: every link, address and
 // gateway route of each namespace in the scope that exists, the sysctls named, and the
-// lab's NAT rules.
+// lab's NAT rules. Namespaces are read in parallel, GOMAXPROCS at a time.
 func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
 	s := plan.NewState()
-	live := map[plan.NS]bool{}
-	for _, ns := range scope.Namespaces {
-		if ns == plan.Host {
-			live[ns] = true
-			continue
+	live := map[plan.NS]bool{plan.Host: true}
+	var mu sync.Mutex // guards s and live
+	err := forEach(ctx, len(scope.Namespaces), func(i int) error {
+		ns := scope.Namespaces[i]
+		if ns != plan.Host {
+			ok, err := isNamespaceFile(filepath.Join(k.netnsDir, string(ns)))
+			if err != nil || !ok {
+				k.forget(ns) // a handle to a namespace that is gone is stale
+				return err
+			}
 		}
-		ok, err := isNamespaceFile(filepath.Join(k.netnsDir, string(ns)))
-		if err != nil {
-			return s, err
+		part := plan.NewState()
+		if !scope.ExistenceOnly[ns] {
+			if err := k.observeNamespace(ns, &part); err != nil {
+				return fmt.Errorf("observe namespace %s: %w", ns, err)
+			}
 		}
-		if ok {
+		mu.Lock()
+		defer mu.Unlock()
+		if ns != plan.Host {
 			live[ns] = true
 			s.Namespaces[ns] = true
-		} else {
-			k.forget(ns) // a handle to a namespace that is gone is stale
 		}
+		maps.Copy(s.Links, part.Links)
+		maps.Copy(s.Addrs, part.Addrs)
+		maps.Copy(s.Routes, part.Routes)
+		return nil
+	})
+	if err != nil {
+		return s, err
 	}
-	for _, ns := range scope.Namespaces {
-		if err := ctx.Err(); err != nil {
-			return s, err
+	err = forEach(ctx, len(scope.Sysctls), func(i int) error {
+		key := scope.Sysctls[i]
+		if !live[key.NS] || scope.ExistenceOnly[key.NS] {
+			return nil
 		}
-		if !live[ns] {
-			continue
-		}
-		if err := k.observeNamespace(ns, &s); err != nil {
-			return s, fmt.Errorf("observe namespace %s: %w", ns, err)
-		}
-	}
-	for _, key := range scope.Sysctls {
-		if !live[key.NS] {
-			continue
-		}
-		err := k.in(key.NS, func() error {
+		return k.in(key.NS, func() error {
 			v, err := readSysctl(key.Name)
+			if err != nil {
+				return fmt.Errorf("observe %s: %w", key, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
 			s.Sysctls[key] = v
-			return err
+			return nil
 		})
-		if err != nil {
-			return s, fmt.Errorf("observe %s: %w", key, err)
-		}
+	})
+	if err != nil {
+		return s, err
 	}
 	for _, t := range scope.NAT {
-		if !live[t.NS] {
+		if !live[t.NS] || scope.ExistenceOnly[t.NS] {
 			continue
 		}
 		ipt, err := newIPTables(t.IPv6)
@@ -79,6 +91,41 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	return s, nil
 }
 
+// forEach calls f for 0..n-1 on GOMAXPROCS goroutines and returns the first error.
+func forEach(ctx context.Context, n int, f func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range n {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
 // observeNamespace dumps links, addresses and routes of one namespace: one dump per
 // object kind, never one query per object.
 func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
@@ -94,6 +141,7 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 	for _, l := range links {
 		a := l.Attrs()
 		names[a.Index] = a.Name
+		k.remember(plan.LinkKey{NS: ns, Name: a.Name}, a.Index)
 		s.Links[plan.LinkKey{NS: ns, Name: a.Name}] = plan.Link{
 			Kind: linkKind(l), Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0,
 		}

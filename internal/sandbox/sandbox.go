@@ -37,8 +37,8 @@ var Dirs = []string{"/run/netns", "/run/netlab", "/etc/netns"}
 // the module cache are at hand); it returns environment variables for the child and a
 // cleanup to run when the child is done.
 func Main(m *testing.M, prepare func() (env []string, cleanup func(), err error)) {
-	if os.Getenv(envInside) == "1" {
-		if err := enter(); err != nil {
+	if Inside() {
+		if err := Enter(); err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox:", err)
 			os.Exit(1)
 		}
@@ -61,35 +61,48 @@ func Main(m *testing.M, prepare func() (env []string, cleanup func(), err error)
 			os.Exit(1)
 		}
 	}
+	code := Reexec(env)
+	cleanup()
+	os.Exit(code)
+}
+
+// Inside reports whether this process is the re-executed child of Reexec.
+func Inside() bool { return os.Getenv(envInside) == "1" }
+
+// Reexec runs this program again, with the same arguments and env added, in a new
+// network and mount namespace, and returns its exit code. The child must call Enter
+// before doing anything else.
+func Reexec(env []string) int {
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
-		os.Exit(1)
+		return 1
 	}
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	parentNS, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
-		os.Exit(1)
+		return 1
 	}
+	cmd := exec.Command(self, os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(append(os.Environ(), envInside+"=1", envParentNS+"="+parentNS), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET | unix.CLONE_NEWNS}
 	err = cmd.Run()
-	cleanup()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		os.Exit(0)
+		return 0
 	case errors.As(err, &ee):
-		os.Exit(ee.ExitCode())
+		return ee.ExitCode()
 	}
-	fmt.Fprintln(os.Stderr, "sandbox: start tests in a new namespace:", err)
-	os.Exit(1)
+	fmt.Fprintln(os.Stderr, "sandbox: start in a new namespace:", err)
+	return 1
 }
 
-// enter finishes the sandbox in the re-executed child.
-func enter() error {
+// Enter finishes the sandbox in the re-executed child: it checks that the process is in
+// a network namespace of its own, makes every mount private, mounts tmpfs over Dirs and
+// brings lo up.
+func Enter() error {
 	self, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		return err

@@ -11,13 +11,16 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/netlab-go/netlab/plan"
 )
 
-// Kernel is the fake. Its zero value is not ready: use New. It is not safe for
-// concurrent use.
+// Kernel is the fake. Its zero value is not ready: use New. Observe and Apply may be
+// called concurrently; the fields may be read and changed between calls only.
 type Kernel struct {
+	mu sync.Mutex
+
 	// State is everything in the fake kernel, with veth peers known. The host
 	// namespace always exists and is not listed in State.Namespaces.
 	State plan.State
@@ -49,6 +52,8 @@ func (k *Kernel) exists(ns plan.NS) bool { return ns == plan.Host || k.State.Nam
 // Observe returns what the scope shows, as Linux observes it: no veth peers, sysctls
 // read only where asked (a fresh namespace has ip_forward 0), NAT rules of the lab only.
 func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	s := plan.NewState()
 	in := map[plan.NS]bool{}
 	for _, ns := range scope.Namespaces {
@@ -59,6 +64,9 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 		if ns != plan.Host {
 			s.Namespaces[ns] = true
 		}
+	}
+	for ns := range scope.ExistenceOnly {
+		delete(in, ns) // listed in s.Namespaces, contents not read
 	}
 	for key, l := range k.State.Links {
 		if in[key.NS] {
@@ -95,6 +103,8 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 
 // Apply carries out one action on the fake state, idempotently.
 func (k *Kernel) Apply(_ context.Context, a plan.Action) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.FailAfter > 0 && k.Applied >= k.FailAfter {
 		return ErrStopped
 	}

@@ -1,0 +1,234 @@
+// Command floor builds, dumps and tears down the benchmark's star lab with only the
+// netlink calls it needs: no planning, no state, no checks, as many workers as CPUs.
+// It is the floor netlab is measured against; run it only inside a sandbox (make bench
+// does).
+//
+//	floor build N     create n0..nN-1 with their veth pairs, addresses, routes, forwarding and NAT
+//	floor dump N      dump links, addresses and routes of every namespace, one handle each
+//	floor teardown N  delete the namespaces, NAT and forwarding, and wait until the host's
+//	                  veth ends are gone
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/netlab-go/netlab/bench/labgen"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+const netnsDir = "/run/netns"
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: floor build|dump|teardown N")
+		os.Exit(2)
+	}
+	n, err := strconv.Atoi(os.Args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "build":
+		err = build(n)
+	case "dump":
+		err = parallel(n, dump)
+	case "teardown":
+		err = teardown(n)
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+}
+
+// parallel runs f for 0..n-1 on one worker per CPU, each with its own host handle.
+func parallel(n int, f func(host *netlink.Handle, i int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, runtime.NumCPU())
+	for w := range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			host, err := netlink.NewHandle()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer host.Close()
+			for i := w; i < n; i += runtime.NumCPU() {
+				if err := f(host, i); err != nil {
+					errs <- fmt.Errorf("n%d: %w", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func build(n int) error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if err := parallel(n, buildOne); err != nil {
+		return err
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0); err != nil {
+		return err
+	}
+	return exec.Command("iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "10.0.0.0/8", "-j", "MASQUERADE").Run()
+}
+
+// newNamespace creates and bind-mounts a namespace on a locked thread, then switches the
+// thread back.
+func newNamespace(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return err
+	}
+	err = unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "none", unix.MS_BIND, "")
+	if serr := netns.Set(orig); serr != nil {
+		return serr // the thread stays locked and ends with its goroutine
+	}
+	runtime.UnlockOSThread()
+	return err
+}
+
+func buildOne(host *netlink.Handle, i int) error {
+	path := filepath.Join(netnsDir, fmt.Sprintf("n%d", i))
+	if err := newNamespace(path); err != nil {
+		return err
+	}
+	fd, err := netns.GetFromPath(path)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	h, err := netlink.NewHandleAt(fd)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	hAddr, eAddr := labgen.Subnet(i)
+	veth := &netlink.Veth{LinkAttrs: netlink.NewLinkAttrs(), PeerName: fmt.Sprintf("e%d", i), PeerNamespace: netlink.NsFd(int(fd))}
+	veth.Name, veth.Flags = fmt.Sprintf("h%d", i), net.FlagUp
+	if err := host.LinkAdd(veth); err != nil {
+		return err
+	}
+	if err := host.AddrAdd(veth, addr(hAddr)); err != nil {
+		return err
+	}
+	peer, err := h.LinkByName(veth.PeerName)
+	if err != nil {
+		return err
+	}
+	if err := h.AddrAdd(peer, addr(eAddr)); err != nil {
+		return err
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return err
+	}
+	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
+		return err
+	}
+	return h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: net.ParseIP(hAddr)})
+}
+
+func addr(s string) *netlink.Addr {
+	return &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(s), Mask: net.CIDRMask(30, 32)}}
+}
+
+func dump(_ *netlink.Handle, i int) error {
+	fd, err := netns.GetFromPath(filepath.Join(netnsDir, fmt.Sprintf("n%d", i)))
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	h, err := netlink.NewHandleAt(fd)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if _, err := h.LinkList(); err != nil {
+		return err
+	}
+	if _, err := h.AddrList(nil, netlink.FAMILY_ALL); err != nil {
+		return err
+	}
+	_, err = h.RouteList(nil, netlink.FAMILY_ALL)
+	return err
+}
+
+func teardown(n int) error {
+	err := parallel(n, func(_ *netlink.Handle, i int) error {
+		path := filepath.Join(netnsDir, fmt.Sprintf("n%d", i))
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			return err
+		}
+		return os.Remove(path)
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("0"), 0); err != nil {
+		return err
+	}
+	if err := exec.Command("iptables", "-t", "nat", "-D", "POSTROUTING", "-s", "10.0.0.0/8", "-j", "MASQUERADE").Run(); err != nil {
+		return err
+	}
+	return WaitVethsGone(time.Minute)
+}
+
+// WaitVethsGone waits until the host has no veth left: the kernel deletes a
+// namespace's interfaces, and their peers, asynchronously after the last unmount.
+func WaitVethsGone(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		links, err := netlink.LinkList()
+		if err != nil && !strings.Contains(err.Error(), "interrupted") {
+			return err
+		}
+		left := 0
+		for _, l := range links {
+			if l.Type() == "veth" {
+				left++
+			}
+		}
+		if err == nil && left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d veths still on the host after %s", left, timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
