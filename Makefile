@@ -2,8 +2,10 @@
 GO        ?= go
 BIN       ?= bin/netlab
 STATICCHECK_VERSION ?= v0.8.2
+N         ?= 10,100,1000
+RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean
+.PHONY: build test unit e2e lint deps demo clean bench
 
 ## build: a static netlab binary in bin/
 build:
@@ -39,3 +41,8 @@ demo: build deps
 
 clean:
 	rm -rf bin
+
+## bench: star and chain labs at N=10, 100, 1000 against the floor, naive shell and
+## ip -batch, in a sandbox; prints the table and rewrites README.md's (see bench/README.md)
+bench: deps
+	$(GO) run ./bench -n $(N) -runs $(RUNS) -readme README.md

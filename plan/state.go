@@ -187,7 +187,7 @@ type Scope struct {
 	// them and no longer wants them: they are deleted whole); Observe only checks that
 	// they exist.
 	ExistenceOnly map[NS]bool
-	Sysctls    []SysctlKey
+	Sysctls       []SysctlKey
 	// NAT lists the nat tables to read; empty when the lab has no rule, so a lab without
 	// NAT needs no iptables.
 	NAT []NATTable

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/coreos/go-iptables/iptables"
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -28,6 +29,7 @@ type Linux struct {
 	// index remembers interface indexes seen or made in this run, to spare a lookup
 	// by name before each address; a remembered index that has gone falls back to one.
 	index map[plan.LinkKey]int
+	ipt   map[bool]*iptables.IPTables // by IPv6
 }
 
 // nsHandle is an open namespace and a netlink handle whose socket lives in it.
@@ -48,7 +50,7 @@ func NewLinux(netnsDir string) (*Linux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open host namespace: %w", err)
 	}
-	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, index: map[plan.LinkKey]int{}}, nil
+	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, index: map[plan.LinkKey]int{}, ipt: map[bool]*iptables.IPTables{}}, nil
 }
 
 // Close releases every netlink handle and namespace file Linux opened.

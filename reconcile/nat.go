@@ -9,7 +9,15 @@ import (
 	"github.com/netlab-go/netlab/plan"
 )
 
-func newIPTables(ipv6 bool) (*iptables.IPTables, error) {
+// iptables returns the iptables (or ip6tables) of the run, made on first use: making
+// one runs `iptables --version`, so it is made once. It only names the program; each
+// call runs it in the namespace of the calling thread.
+func (k *Linux) iptables(ipv6 bool) (*iptables.IPTables, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ipt := k.ipt[ipv6]; ipt != nil {
+		return ipt, nil
+	}
 	proto := iptables.ProtocolIPv4
 	if ipv6 {
 		proto = iptables.ProtocolIPv6
@@ -18,11 +26,12 @@ func newIPTables(ipv6 bool) (*iptables.IPTables, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find iptables (install the iptables package): %w", err)
 	}
+	k.ipt[ipv6] = ipt
 	return ipt, nil
 }
 
 func (k *Linux) applyNAT(a plan.Action, r plan.NATRule) error {
-	ipt, err := newIPTables(r.Source.Addr().Is6())
+	ipt, err := k.iptables(r.Source.Addr().Is6())
 	if err != nil {
 		return err
 	}

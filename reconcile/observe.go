@@ -73,7 +73,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 		if !live[t.NS] || scope.ExistenceOnly[t.NS] {
 			continue
 		}
-		ipt, err := newIPTables(t.IPv6)
+		ipt, err := k.iptables(t.IPv6)
 		if err != nil {
 			return s, err
 		}

@@ -128,15 +128,11 @@ func buildOne(host *netlink.Handle, i int) error {
 	if err := newNamespace(path); err != nil {
 		return err
 	}
-	fd, err := netns.GetFromPath(path)
+	fd, h, err := open(path)
 	if err != nil {
 		return err
 	}
 	defer fd.Close()
-	h, err := netlink.NewHandleAt(fd)
-	if err != nil {
-		return err
-	}
 	defer h.Close()
 	hAddr, eAddr := labgen.Subnet(i)
 	veth := &netlink.Veth{LinkAttrs: netlink.NewLinkAttrs(), PeerName: fmt.Sprintf("e%d", i), PeerNamespace: netlink.NsFd(int(fd))}
@@ -167,16 +163,25 @@ func addr(s string) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(s), Mask: net.CIDRMask(30, 32)}}
 }
 
+// open opens the namespace at path and a netlink handle in it; the caller closes both.
+func open(path string) (netns.NsHandle, *netlink.Handle, error) {
+	fd, err := netns.GetFromPath(path)
+	if err != nil {
+		return fd, nil, err
+	}
+	h, err := netlink.NewHandleAt(fd)
+	if err != nil {
+		fd.Close()
+	}
+	return fd, h, err
+}
+
 func dump(_ *netlink.Handle, i int) error {
-	fd, err := netns.GetFromPath(filepath.Join(netnsDir, fmt.Sprintf("n%d", i)))
+	fd, h, err := open(filepath.Join(netnsDir, fmt.Sprintf("n%d", i)))
 	if err != nil {
 		return err
 	}
 	defer fd.Close()
-	h, err := netlink.NewHandleAt(fd)
-	if err != nil {
-		return err
-	}
 	defer h.Close()
 	if _, err := h.LinkList(); err != nil {
 		return err

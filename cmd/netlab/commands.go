@@ -120,9 +120,18 @@ func (s *session) close() {
 	s.lock.Unlock()
 }
 
-// signalContext is cancelled on SIGINT or SIGTERM, so an apply stops between actions.
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// withSession opens a session (privileges, lock, kernel), calls f with it under a
+// context that SIGINT and SIGTERM cancel (an apply then stops between actions), and
+// closes the session.
+func (g *globals) withSession(f func(ctx context.Context, s *session) error) error {
+	s, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return f(ctx, s)
 }
 
 func loadTopology(path string) (*topology.Topology, string, []byte, error) {
@@ -173,14 +182,11 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := g.open()
-			if err != nil {
+			var prep *reconcile.Prepared
+			err = g.withSession(func(ctx context.Context, s *session) error {
+				prep, err = s.rec.Prepare(ctx, t.Name, abs, t.Desired())
 				return err
-			}
-			defer s.close()
-			ctx, stop := signalContext()
-			defer stop()
-			prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
+			})
 			if err != nil {
 				return err
 			}
@@ -257,33 +263,28 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if saved != nil && sha256Hex(topoData) != saved.TopologySHA256 {
 				return &reconcile.StalePlanError{Why: "the topology file " + topoPath + " has changed since it was made"}
 			}
-			s, err := g.open()
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			ctx, stop := signalContext()
-			defer stop()
-			prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
-			if err != nil {
-				return err
-			}
-			if saved != nil {
-				if err := prep.CheckSaved(*saved); err != nil {
+			return g.withSession(func(ctx context.Context, s *session) error {
+				prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
+				if err != nil {
 					return err
 				}
-			}
-			if prep.Plan.Empty() {
-				fmt.Fprintf(w, "No changes. Lab %s is up to date.\n", t.Name)
-				return nil
-			}
-			if err := plan.WriteText(w, prep.Plan); err != nil {
-				return err
-			}
-			if dryRun {
-				return nil
-			}
-			return execute(ctx, w, s, prep, "Apply")
+				if saved != nil {
+					if err := prep.CheckSaved(*saved); err != nil {
+						return err
+					}
+				}
+				if prep.Plan.Empty() {
+					fmt.Fprintf(w, "No changes. Lab %s is up to date.\n", t.Name)
+					return nil
+				}
+				if err := plan.WriteText(w, prep.Plan); err != nil {
+					return err
+				}
+				if dryRun {
+					return nil
+				}
+				return execute(ctx, w, s, prep, "Apply")
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan only; change nothing")
@@ -328,34 +329,30 @@ from netlab's records (--name picks one when several are applied).`,
 				}
 				lab, abs, scope = t.Name, p, t.Desired()
 			}
-			s, err := g.open()
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			if lab == "" {
-				if lab, err = pickLab(s.rec.Store, name); err != nil {
+			return g.withSession(func(ctx context.Context, s *session) error {
+				if lab == "" {
+					var err error
+					if lab, err = pickLab(s.rec.Store, name); err != nil {
+						return err
+					}
+					if lab == "" {
+						fmt.Fprintf(w, "Nothing to destroy: no lab is recorded in %s.\n", g.stateDir)
+						return nil
+					}
+				}
+				prep, err := s.rec.PrepareDestroy(ctx, lab, abs, scope)
+				if err != nil {
 					return err
 				}
-				if lab == "" {
-					fmt.Fprintf(w, "Nothing to destroy: no lab is recorded in %s.\n", g.stateDir)
-					return nil
+				if prep.Plan.Empty() {
+					fmt.Fprintf(w, "No changes. Lab %s has nothing left in the kernel.\n", lab)
+					return s.rec.Store.Save(record.Record{Lab: lab, Owned: plan.NewState()})
 				}
-			}
-			ctx, stop := signalContext()
-			defer stop()
-			prep, err := s.rec.PrepareDestroy(ctx, lab, abs, scope)
-			if err != nil {
-				return err
-			}
-			if prep.Plan.Empty() {
-				fmt.Fprintf(w, "No changes. Lab %s has nothing left in the kernel.\n", lab)
-				return s.rec.Store.Save(record.Record{Lab: lab, Owned: plan.NewState()})
-			}
-			if err := plan.WriteText(w, prep.Plan); err != nil {
-				return err
-			}
-			return execute(ctx, w, s, prep, "Destroy")
+				if err := plan.WriteText(w, prep.Plan); err != nil {
+					return err
+				}
+				return execute(ctx, w, s, prep, "Destroy")
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the lab to destroy, when several are applied")

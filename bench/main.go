@@ -1,0 +1,303 @@
+// Command bench measures netlab against the kernel's floor and against the ways people
+// build labs by hand, inside a throwaway sandbox: make bench.
+//
+// For each N it builds and tears down the star lab (see bench/labgen) with netlab, with
+// the raw-netlink floor (bench/floor), with the naive shell script of a tutorial (one ip
+// process per command) and with iproute2 batch mode, and the chain lab with netlab.
+// Every figure is a median over -runs runs; the ratios are taken within one run of
+// this command, on one machine, because that is what holds on noisy machines.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/netlab-go/netlab/bench/labgen"
+	"github.com/netlab-go/netlab/internal/sandbox"
+	"github.com/vishvananda/netlink"
+)
+
+func main() {
+	sizes := flag.String("n", "10,100,1000", "lab sizes, comma-separated")
+	runs := flag.Int("runs", 3, "runs per measurement; the table shows medians")
+	readme := flag.String("readme", "", "rewrite the table between the bench markers of this file")
+	flag.Parse()
+	var ns []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fatal(fmt.Errorf("bad size %q", s))
+		}
+		ns = append(ns, n)
+	}
+	if !sandbox.Inside() {
+		if os.Geteuid() != 0 {
+			fatal(fmt.Errorf("the benchmark needs root: it builds labs in a sandbox of its own"))
+		}
+		dir, err := os.MkdirTemp("", "netlab-bench-")
+		if err != nil {
+			fatal(err)
+		}
+		env, err := buildTools(dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			fatal(err)
+		}
+		code := sandbox.Reexec(env)
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	if err := sandbox.Enter(); err != nil {
+		fatal(err)
+	}
+	b := &bench{netlab: os.Getenv("BENCH_NETLAB"), floor: os.Getenv("BENCH_FLOOR"), dir: os.Getenv("BENCH_DIR")}
+	var rows []row
+	for _, n := range ns {
+		r, err := b.measure(n, *runs)
+		if err != nil {
+			fatal(fmt.Errorf("N=%d: %w", n, err))
+		}
+		rows = append(rows, r)
+		fmt.Fprintf(os.Stderr, "N=%d done\n", n)
+	}
+	table := render(rows, *runs)
+	fmt.Print(table)
+	if *readme != "" {
+		if err := rewriteReadme(*readme, table); err != nil {
+			fatal(err)
+		}
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// buildTools builds netlab and the floor into dir, before entering the sandbox (which
+// has no network for the module proxy).
+func buildTools(dir string) ([]string, error) {
+	for _, pkg := range []string{"./cmd/netlab", "./bench/floor"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(pkg)), pkg)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("build %s: %w", pkg, err)
+		}
+	}
+	return []string{"BENCH_NETLAB=" + filepath.Join(dir, "netlab"), "BENCH_FLOOR=" + filepath.Join(dir, "floor"), "BENCH_DIR=" + dir}, nil
+}
+
+type bench struct {
+	netlab, floor, dir string
+}
+
+// sample is one timed command: wall time and the peak RSS of the process it ran.
+type sample struct {
+	wall time.Duration
+	rss  int64 // KiB
+}
+
+// timed runs a command and measures it; a failure is an error with its output.
+func timed(name string, args ...string) (sample, error) {
+	cmd := exec.Command(name, args...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(out))
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return sample{wall: wall, rss: rss}, nil
+}
+
+func tail(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+}
+
+// waitClean waits until the kernel has let go of every veth in the sandbox and no
+// namespace is left under /run/netns: how a teardown's end is measured.
+func waitClean() error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		links, err := netlink.LinkList()
+		veths := 0
+		for _, l := range links {
+			if l.Type() == "veth" {
+				veths++
+			}
+		}
+		entries, _ := os.ReadDir("/run/netns")
+		if err == nil && veths == 0 && len(entries) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not clean after 2 minutes: %d veths, %d namespaces", veths, len(entries))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// row holds the medians for one N.
+type row struct {
+	n                                                 int
+	apply, plan, noop, destroy                        sample
+	floorBuild, floorDump, floorTeardown              sample
+	shellBuild, shellTeardown, batchBuild, batchTeard sample
+	chainApply, chainPlan, chainDestroy               sample
+}
+
+func (b *bench) measure(n, runs int) (row, error) {
+	star := filepath.Join(b.dir, fmt.Sprintf("star%d.yaml", n))
+	chain := filepath.Join(b.dir, fmt.Sprintf("chain%d.yaml", n))
+	shellB, shellT := labgen.StarShell(n)
+	batchB, batchT := labgen.StarBatch(n)
+	files := map[string]string{star: labgen.StarYAML(n), chain: labgen.ChainYAML(n),
+		b.dir + "/shell-build.sh": shellB, b.dir + "/shell-teardown.sh": shellT,
+		b.dir + "/batch-build.sh": batchB, b.dir + "/batch-teardown.sh": batchT}
+	for path, content := range files {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			return row{}, err
+		}
+	}
+	samples := map[string][]sample{}
+	add := func(key string, s sample, err error) error {
+		samples[key] = append(samples[key], s)
+		return err
+	}
+	// teardown runs a teardown command and counts the time until the kernel is clean.
+	teardown := func(key, name string, args ...string) error {
+		start := time.Now()
+		s, err := timed(name, args...)
+		if err != nil {
+			return err
+		}
+		if err := waitClean(); err != nil {
+			return err
+		}
+		s.wall = time.Since(start)
+		return add(key, s, nil)
+	}
+	nl := func(args ...string) (sample, error) { return timed(b.netlab, args...) }
+	for range runs {
+		steps := []func() error{
+			func() error { s, err := nl("apply", star); return add("apply", s, err) },
+			func() error { s, err := nl("plan", "--detailed-exitcode", star); return add("plan", s, err) },
+			func() error { s, err := nl("apply", star); return add("noop", s, err) },
+			func() error { return teardown("destroy", b.netlab, "destroy", star) },
+			func() error { s, err := timed(b.floor, "build", strconv.Itoa(n)); return add("floorBuild", s, err) },
+			func() error { s, err := timed(b.floor, "dump", strconv.Itoa(n)); return add("floorDump", s, err) },
+			func() error { return teardown("floorTeardown", b.floor, "teardown", strconv.Itoa(n)) },
+			func() error { s, err := timed("bash", b.dir+"/batch-build.sh"); return add("batchBuild", s, err) },
+			func() error { return teardown("batchTeard", "bash", b.dir+"/batch-teardown.sh") },
+			func() error { s, err := timed("bash", b.dir+"/shell-build.sh"); return add("shellBuild", s, err) },
+			func() error { return teardown("shellTeardown", "bash", b.dir+"/shell-teardown.sh") },
+			func() error { s, err := nl("apply", chain); return add("chainApply", s, err) },
+			func() error { s, err := nl("plan", "--detailed-exitcode", chain); return add("chainPlan", s, err) },
+			func() error { return teardown("chainDestroy", b.netlab, "destroy", chain) },
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return row{}, err
+			}
+		}
+	}
+	m := func(key string) sample { return median(samples[key]) }
+	return row{n: n, apply: m("apply"), plan: m("plan"), noop: m("noop"), destroy: m("destroy"),
+		floorBuild: m("floorBuild"), floorDump: m("floorDump"), floorTeardown: m("floorTeardown"),
+		shellBuild: m("shellBuild"), shellTeardown: m("shellTeardown"), batchBuild: m("batchBuild"), batchTeard: m("batchTeard"),
+		chainApply: m("chainApply"), chainPlan: m("chainPlan"), chainDestroy: m("chainDestroy")}, nil
+}
+
+// median returns the median wall time and the largest peak RSS of the samples.
+func median(ss []sample) sample {
+	walls := make([]time.Duration, len(ss))
+	var rss int64
+	for i, s := range ss {
+		walls[i] = s.wall
+		rss = max(rss, s.rss)
+	}
+	slices.Sort(walls)
+	return sample{wall: walls[len(walls)/2], rss: rss}
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2fx", a.Seconds()/b.Seconds()) }
+
+func render(rows []row, runs int) string {
+	var b strings.Builder
+	kernel, _ := exec.Command("uname", "-r").Output()
+	fmt.Fprintf(&b, "Measured by `make bench` on %d CPUs (%s), Linux %s, %s; medians of %d runs.\n\n",
+		runtime.NumCPU(), cpuModel(), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"), runs)
+	b.WriteString("Star lab (host + N namespaces, one veth pair, a /30, a default route each; forwarding and one MASQUERADE rule):\n\n")
+	b.WriteString("| N | netlab apply | floor build | apply / floor | naive shell | shell / netlab | ip -batch | netlab plan (no changes) | floor dump | plan / dump | apply again | netlab destroy | floor teardown | destroy / floor | peak RSS |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		rss := max(r.apply.rss, r.plan.rss, r.noop.rss, r.destroy.rss)
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f MiB |\n", r.n,
+			secs(r.apply.wall), secs(r.floorBuild.wall), ratio(r.apply.wall, r.floorBuild.wall),
+			secs(r.shellBuild.wall), ratio(r.shellBuild.wall, r.apply.wall), secs(r.batchBuild.wall),
+			secs(r.plan.wall), secs(r.floorDump.wall), ratio(r.plan.wall, r.floorDump.wall),
+			secs(r.noop.wall), secs(r.destroy.wall), secs(r.floorTeardown.wall), ratio(r.destroy.wall, r.floorTeardown.wall),
+			float64(rss)/1024)
+	}
+	b.WriteString("\nTeardowns are timed until the kernel has let go of every veth (namespace deletion is asynchronous). ")
+	b.WriteString("Naive shell and ip -batch teardowns: ")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "N=%d %s and %s", r.n, secs(r.shellTeardown.wall), secs(r.batchTeard.wall))
+	}
+	b.WriteString(".\n\nCost per namespace, and the chain lab (n1 - n2 - ... - nN, each a router to the next: namespace-to-namespace links):\n\n")
+	b.WriteString("| N | apply per namespace | destroy per namespace | chain apply | chain plan | chain destroy |\n|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %.2f ms | %.2f ms | %s | %s | %s |\n", r.n,
+			float64(r.apply.wall.Microseconds())/1000/float64(r.n), float64(r.destroy.wall.Microseconds())/1000/float64(r.n),
+			secs(r.chainApply.wall), secs(r.chainPlan.wall), secs(r.chainDestroy.wall))
+	}
+	return b.String()
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+const beginMark, endMark = "<!-- bench:begin (make bench rewrites this) -->", "<!-- bench:end -->"
+
+// rewriteReadme replaces the text between the bench markers of the file.
+func rewriteReadme(path, table string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(data)
+	i, j := strings.Index(s, beginMark), strings.Index(s, endMark)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no bench markers", path)
+	}
+	s = s[:i+len(beginMark)] + "\n" + table + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
