@@ -64,7 +64,7 @@ func main() {
 	for _, n := range ns {
 		r, err := b.measure(n, *runs)
 		if err != nil {
-			fatal(fmt.Errorf("N=%d: %w", n, err))
+			fatal(fmt.Errorf("lab size %d: %w", n, err))
 		}
 		rows = append(rows, r)
 		fmt.Fprintf(os.Stderr, "N=%d done\n", n)
