@@ -16,10 +16,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/netlab-go/netlab/plan"
-	"golang.org/x/sys/unix"
 )
 
 // DefaultDir is the state directory unless --state-dir or NETLAB_STATE_DIR says another.
@@ -154,11 +154,11 @@ func (s Store) Lock(timeout time.Duration) (*Lock, error) {
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
 			return nil, fmt.Errorf("lock state directory: %w", err)
 		}

@@ -18,8 +18,6 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // envInside marks the re-executed child; envParentNS gives it the network namespace it
@@ -86,7 +84,7 @@ func Reexec(env []string) int {
 	cmd := exec.Command(self, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(append(os.Environ(), envInside+"=1", envParentNS+"="+parentNS), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET | unix.CLONE_NEWNS}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS}
 	err = cmd.Run()
 	var ee *exec.ExitError
 	switch {
@@ -110,14 +108,14 @@ func Enter() error {
 	if parent := os.Getenv(envParentNS); parent == "" || self == parent {
 		return errors.New("refusing to run: not in a network namespace of its own")
 	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
 	for _, d := range Dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
-		if err := unix.Mount("tmpfs", d, "tmpfs", 0, "mode=0755"); err != nil {
+		if err := syscall.Mount("tmpfs", d, "tmpfs", 0, "mode=0755"); err != nil {
 			return fmt.Errorf("mount tmpfs on %s: %w", d, err)
 		}
 	}
