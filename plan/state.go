@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 )
@@ -148,27 +149,15 @@ func NewState() State {
 	}
 }
 
-// Clone returns a deep copy of s.
+// Clone returns a deep copy of s (its keys and values are plain values).
 func (s State) Clone() State {
 	c := NewState()
-	for k, v := range s.Namespaces {
-		c.Namespaces[k] = v
-	}
-	for k, v := range s.Links {
-		c.Links[k] = v
-	}
-	for k, v := range s.Addrs {
-		c.Addrs[k] = v
-	}
-	for k, v := range s.Routes {
-		c.Routes[k] = v
-	}
-	for k, v := range s.Sysctls {
-		c.Sysctls[k] = v
-	}
-	for k, v := range s.NAT {
-		c.NAT[k] = v
-	}
+	maps.Copy(c.Namespaces, s.Namespaces)
+	maps.Copy(c.Links, s.Links)
+	maps.Copy(c.Addrs, s.Addrs)
+	maps.Copy(c.Routes, s.Routes)
+	maps.Copy(c.Sysctls, s.Sysctls)
+	maps.Copy(c.NAT, s.NAT)
 	return c
 }
 

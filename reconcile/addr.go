@@ -30,7 +30,7 @@ func (k *Linux) applyAddr(a plan.Action, key plan.AddrKey) error {
 	}
 	addr := &netlink.Addr{IPNet: ipNet(key.Prefix)}
 	if a.Kind == plan.Delete {
-		err := k.byIndex(h, key.Link, func(l netlink.Link) error { return h.nl.AddrDel(l, addr) })
+		err := k.byIndex(h, key.Link.Name, func(l netlink.Link) error { return h.nl.AddrDel(l, addr) })
 		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !notFound(err) {
 			return err
 		}
@@ -41,7 +41,7 @@ func (k *Linux) applyAddr(a plan.Action, key plan.AddrKey) error {
 		// unusable for a moment; nodad makes it usable at once.
 		addr.Flags = unix.IFA_F_NODAD
 	}
-	err = k.byIndex(h, key.Link, func(l netlink.Link) error { return h.nl.AddrAdd(l, addr) })
+	err = k.byIndex(h, key.Link.Name, func(l netlink.Link) error { return h.nl.AddrAdd(l, addr) })
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return err
 	}

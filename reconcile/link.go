@@ -74,7 +74,7 @@ func (k *Linux) createVeth(h *nsHandle, key plan.LinkKey, want plan.Link) error 
 	if veth.Index == 0 {
 		return fmt.Errorf("create veth %s: the kernel did not report its index", key)
 	}
-	k.remember(key, veth.Index)
+	k.remember(h, key.Name, veth.Index)
 	if err := h.nl.LinkSetAlias(veth, want.Alias); err != nil {
 		return fmt.Errorf("set alias of %s: %w", key, err)
 	}
@@ -82,7 +82,7 @@ func (k *Linux) createVeth(h *nsHandle, key plan.LinkKey, want plan.Link) error 
 	if err != nil {
 		return fmt.Errorf("find peer %s: %w", want.Peer, err)
 	}
-	k.remember(want.Peer, p.Attrs().Index)
+	k.remember(peer, want.Peer.Name, p.Attrs().Index)
 	return markUp(peer, p, want)
 }
 
@@ -99,7 +99,7 @@ func markUp(h *nsHandle, l netlink.Link, want plan.Link) error {
 		set = h.nl.LinkSetUp
 	}
 	if err := set(l); err != nil {
-		return fmt.Errorf("set %s up: %w", name, err)
+		return fmt.Errorf("set %s up or down: %w", name, err)
 	}
 	return nil
 }

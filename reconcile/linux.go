@@ -25,17 +25,18 @@ type Linux struct {
 	mu      sync.Mutex
 	host    netns.NsHandle
 	handles map[plan.NS]*nsHandle
-	shared  bool // netnsDir was made a shared mount point
-	// index remembers interface indexes seen or made in this run, to spare a lookup
-	// by name before each address; a remembered index that has gone falls back to one.
-	index map[plan.LinkKey]int
-	ipt   map[bool]*iptables.IPTables // by IPv6
+	shared  bool                        // netnsDir was made a shared mount point
+	ipt     map[bool]*iptables.IPTables // by IPv6
 }
 
-// nsHandle is an open namespace and a netlink handle whose socket lives in it.
+// nsHandle is an open namespace and a netlink handle whose socket lives in it. index
+// remembers the interface indexes seen or made in the namespace during this run, to
+// spare a lookup by name before each address; it goes with the handle (guarded by
+// Linux.mu).
 type nsHandle struct {
-	ns netns.NsHandle
-	nl *netlink.Handle
+	ns    netns.NsHandle
+	nl    *netlink.Handle
+	index map[string]int
 }
 
 func (h *nsHandle) close() {
@@ -50,7 +51,7 @@ func NewLinux(netnsDir string) (*Linux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open host namespace: %w", err)
 	}
-	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, index: map[plan.LinkKey]int{}, ipt: map[bool]*iptables.IPTables{}}, nil
+	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, ipt: map[bool]*iptables.IPTables{}}, nil
 }
 
 // Close releases every netlink handle and namespace file Linux opened.
@@ -86,12 +87,12 @@ func (k *Linux) handle(ns plan.NS) (*nsHandle, error) {
 		nsh.Close()
 		return nil, fmt.Errorf("open netlink in namespace %s: %w", ns, err)
 	}
-	h := &nsHandle{ns: nsh, nl: nl}
+	h := &nsHandle{ns: nsh, nl: nl, index: map[string]int{}}
 	k.handles[ns] = h
 	return h, nil
 }
 
-// forget closes the handle of a namespace that is deleted, and drops its indexes.
+// forget closes the handle of a namespace that is deleted, with its indexes.
 func (k *Linux) forget(ns plan.NS) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -99,49 +100,44 @@ func (k *Linux) forget(ns plan.NS) {
 		h.close()
 		delete(k.handles, ns)
 	}
-	for key := range k.index {
-		if key.NS == ns {
-			delete(k.index, key)
-		}
-	}
 }
 
-// remember records the index of an interface.
-func (k *Linux) remember(key plan.LinkKey, index int) {
+// remember records the index of an interface of h's namespace.
+func (k *Linux) remember(h *nsHandle, name string, index int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.index[key] = index
+	h.index[name] = index
 }
 
 // link returns the interface as a netlink.Link that netlink calls taking an index
 // accept: from the remembered index, or looked up by name.
-func (k *Linux) link(h *nsHandle, key plan.LinkKey) (netlink.Link, error) {
+func (k *Linux) link(h *nsHandle, name string) (netlink.Link, error) {
 	k.mu.Lock()
-	i, ok := k.index[key]
+	i, ok := h.index[name]
 	k.mu.Unlock()
 	if ok {
-		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: i, Name: key.Name}}, nil
+		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: i, Name: name}}, nil
 	}
-	l, err := h.nl.LinkByName(key.Name)
+	l, err := h.nl.LinkByName(name)
 	if err == nil {
-		k.remember(key, l.Attrs().Index)
+		k.remember(h, name, l.Attrs().Index)
 	}
 	return l, err
 }
 
 // byIndex calls f with the interface found by its remembered index and, if that index
 // is gone (ENODEV), once more with the interface looked up by name.
-func (k *Linux) byIndex(h *nsHandle, key plan.LinkKey, f func(netlink.Link) error) error {
-	l, err := k.link(h, key)
+func (k *Linux) byIndex(h *nsHandle, name string, f func(netlink.Link) error) error {
+	l, err := k.link(h, name)
 	if err != nil {
 		return err
 	}
 	err = f(l)
 	if errors.Is(err, unix.ENODEV) {
 		k.mu.Lock()
-		delete(k.index, key)
+		delete(h.index, name)
 		k.mu.Unlock()
-		if l, err = k.link(h, key); err != nil {
+		if l, err = k.link(h, name); err != nil {
 			return err
 		}
 		err = f(l)

@@ -19,8 +19,9 @@ import (
 // lab's NAT rules. Namespaces are read in parallel, GOMAXPROCS at a time.
 func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
 	s := plan.NewState()
-	live := map[plan.NS]bool{plan.Host: true}
-	var mu sync.Mutex // guards s and live
+	var mu sync.Mutex // guards s
+	// live reports whether a namespace exists; read it only after the first pass.
+	live := func(ns plan.NS) bool { return ns == plan.Host || s.Namespaces[ns] }
 	err := forEach(ctx, len(scope.Namespaces), func(i int) error {
 		ns := scope.Namespaces[i]
 		if ns != plan.Host {
@@ -39,7 +40,6 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 		mu.Lock()
 		defer mu.Unlock()
 		if ns != plan.Host {
-			live[ns] = true
 			s.Namespaces[ns] = true
 		}
 		maps.Copy(s.Links, part.Links)
@@ -52,7 +52,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	}
 	err = forEach(ctx, len(scope.Sysctls), func(i int) error {
 		key := scope.Sysctls[i]
-		if !live[key.NS] || scope.ExistenceOnly[key.NS] {
+		if !live(key.NS) || scope.ExistenceOnly[key.NS] {
 			return nil
 		}
 		return k.in(key.NS, func() error {
@@ -70,7 +70,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 		return s, err
 	}
 	for _, t := range scope.NAT {
-		if !live[t.NS] || scope.ExistenceOnly[t.NS] {
+		if !live(t.NS) || scope.ExistenceOnly[t.NS] {
 			continue
 		}
 		ipt, err := k.iptables(t.IPv6)
@@ -141,7 +141,7 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 	for _, l := range links {
 		a := l.Attrs()
 		names[a.Index] = a.Name
-		k.remember(plan.LinkKey{NS: ns, Name: a.Name}, a.Index)
+		k.remember(h, a.Name, a.Index)
 		s.Links[plan.LinkKey{NS: ns, Name: a.Name}] = plan.Link{
 			Kind: linkKind(l), Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0,
 		}

@@ -89,8 +89,9 @@ func (p *Prepared) Fingerprint() string {
 
 // Execute carries out a prepared plan. It first adds to the lab's record every object
 // the plan creates or changes (so a run killed midway leaves them recorded), then applies
-// the actions in order, stopping at the first failure, then records exactly the desired
-// state, and finally observes again: anything still left to do is an error naming it.
+// the actions, each after those it depends on and up to Parallel at once, stopping at
+// the first failure, then records exactly the desired state, and finally observes
+// again: anything still left to do is an error naming it.
 func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	if p.Plan.Empty() {
 		return nil

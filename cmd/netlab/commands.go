@@ -155,16 +155,11 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func writePlan(w io.Writer, p plan.Plan, format string) error {
-	switch format {
-	case "text", "":
-		return plan.WriteText(w, p)
-	case "json":
-		return plan.WriteJSON(w, p)
-	case "sh":
-		return plan.WriteShell(w, p)
-	}
-	return fmt.Errorf("unknown output format %q: use text, json or sh", format)
+// planWriters renders a plan in each format of `plan -o`.
+var planWriters = map[string]func(io.Writer, plan.Plan) error{
+	"text": plan.WriteText,
+	"json": plan.WriteJSON,
+	"sh":   plan.WriteShell,
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -175,7 +170,8 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Show the ordered actions that would bring the kernel to the topology",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" && output != "sh" {
+			writePlan, ok := planWriters[output]
+			if !ok {
 				return fmt.Errorf("unknown output format %q: use text, json or sh", output)
 			}
 			t, abs, data, err := loadTopology(args[0])
@@ -190,7 +186,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writePlan(cmd.OutOrStdout(), prep.Plan, output); err != nil {
+			if err := writePlan(cmd.OutOrStdout(), prep.Plan); err != nil {
 				return err
 			}
 			if out != "" {
