@@ -118,7 +118,7 @@ func normaliseDump(t *testing.T, raw string) string {
 			for _, part := range strings.Split(strings.TrimSpace(body), "\n") {
 				var routes []struct {
 					Type, Dst, Gateway, Dev, Protocol, Scope, Table string
-					Metric                                         int
+					Metric                                          int
 				}
 				decode(t, part, &routes)
 				for _, r := range routes {
