@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
+		"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -70,7 +71,7 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g))
+	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g))
 	return root
 }
 
@@ -380,4 +381,91 @@ func pickLab(store record.Store, name string) (string, error) {
 		return labs[0], nil
 	}
 	return "", errors.New("several labs are applied: " + strings.Join(labs, ", ") + "; pick one with --name LAB or give its file")
+}
+
+func newExecCmd(g *globals) *cobra.Command {
+	var file, name string
+	cmd := &cobra.Command{
+		Use:   "exec [-f FILE | --name LAB] NODE -- CMD [ARGS...]",
+		Short: "Run a command inside a node, as `ip netns exec NODE` does",
+		Long: `Run a command inside a lab node exactly as 'ip netns exec NODE' would: in the node's
+network namespace, with /sys showing its interfaces and the files of /etc/netns/NODE
+(hosts, resolv.conf) over those of /etc. The exit status and standard streams are the
+command's own. The lab comes from FILE, or from netlab's records (--name picks one when
+several are applied).`,
+		Example: `  netlab exec testns1 -- ping -c1 testns2
+  netlab exec -f examples/two-namespaces.yaml testns2 -- ip addr`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			// Flags end at NODE (SetInterspersed(false)), so the command's own flags and a
+			// "--" after NODE reach us as they were typed.
+			node, argv := args[0], args[1:]
+			if argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return errors.New("no command given: netlab exec NODE -- CMD [ARGS...]")
+			}
+			if err := reconcile.CheckPrivileges(); err != nil {
+				return err
+			}
+			nodes, lab, err := labNodes(g, file, name)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(nodes, node) {
+				return fmt.Errorf("lab %s has no node %s; its nodes: %s", lab, node, strings.Join(nodes, ", "))
+			}
+			nsPath := "" // the host node: netlab's own namespaces
+			if node != topology.HostNode {
+				nsPath = filepath.Join(reconcile.DefaultNetnsDir, node)
+			}
+			code, err := reconcile.Exec(nsPath, node, argv)
+			if err != nil {
+				return err
+			}
+			return exitError{code}
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the lab's topology file (default: the applied lab, from netlab's records)")
+	cmd.Flags().StringVar(&name, "name", "", "the applied lab, when several are")
+	return cmd
+}
+
+// labNodes returns the node names of the lab in file, or of the applied lab from the
+// records (name picks one when several are applied).
+func labNodes(g *globals, file, name string) ([]string, string, error) {
+	if file != "" {
+		t, err := topology.Load(file)
+		if err != nil {
+			return nil, "", err
+		}
+		if name != "" && name != t.Name {
+			return nil, "", fmt.Errorf("--name %s does not match the lab %s of %s", name, t.Name, file)
+		}
+		var nodes []string
+		for _, n := range t.Nodes {
+			nodes = append(nodes, n.Name)
+		}
+		return nodes, t.Name, nil
+	}
+	store := record.Store{Dir: g.stateDir}
+	lab, err := pickLab(store, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if lab == "" {
+		return nil, "", fmt.Errorf("no lab is applied (none is recorded in %s); give the topology with -f FILE", store.Dir)
+	}
+	r, err := store.Load(lab)
+	if err != nil {
+		return nil, "", err
+	}
+	nodes := []string{topology.HostNode}
+	for ns := range r.Owned.Namespaces {
+		nodes = append(nodes, string(ns))
+	}
+	slices.Sort(nodes[1:])
+	return nodes, lab, nil
 }

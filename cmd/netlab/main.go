@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/netlab-go/netlab/reconcile"
 	"github.com/netlab-go/netlab/topology"
 )
 
@@ -21,6 +22,9 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
+	if reconcile.IsExecChild() {
+		reconcile.RunExecChild() // `netlab exec` re-executed in the node; returns only on failure
+	}
 	// netlab is short-lived and its heap small (tens of MiB for a thousand namespaces):
 	// collecting less often saves a tenth of a large plan's time.
 	debug.SetGCPercent(400)

@@ -1,0 +1,60 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestExec runs commands inside a node with `netlab exec`, as `ip netns exec` would:
+// the node's interfaces in /sys, /etc/netns/NODE files over /etc, the command's own
+// streams and exit status, and nothing mounted in the sandbox afterwards.
+func TestExec(t *testing.T) {
+	cleanSandbox(t)
+	file := "../examples/two-namespaces.yaml"
+	mustNetlab(t, "apply", file)
+	sysBefore := sh(t, "ls /sys/class/net; cat /proc/self/mountinfo | wc -l")
+	sh(t, "mkdir -p /etc/netns/testns1 && echo '192.168.10.102 far-away' > /etc/netns/testns1/hosts")
+
+	cases := []struct {
+		name   string
+		args   []string
+		stdin  string
+		stdout string
+		code   int
+	}{
+		{"sys shows the node's links", []string{"exec", "testns1", "--", "ls", "/sys/class/net"}, "", "lo\ns1\n", 0},
+		{"etc/netns files bound over etc", []string{"exec", "testns1", "--", "grep", "far-away", "/etc/hosts"}, "", "192.168.10.102 far-away\n", 0},
+		{"other node keeps the host's hosts", []string{"exec", "testns2", "--", "grep", "-c", "far-away", "/etc/hosts"}, "", "0\n", 1},
+		{"exit status is the command's", []string{"exec", "testns2", "--", "sh", "-c", "exit 7"}, "", "", 7},
+		{"stdin reaches the command", []string{"exec", "testns2", "--", "cat"}, "hello\n", "hello\n", 0},
+		{"signal death is 128+N", []string{"exec", "testns2", "--", "sh", "-c", "kill -TERM $$"}, "", "", 143},
+		{"command flags need no --", []string{"exec", "testns1", "ip", "-br", "-4", "addr", "show", "dev", "s1"}, "", "", 0},
+		{"from the lab file", []string{"exec", "-f", file, "testns2", "--", "ls", "/sys/class/net"}, "", "lo\ns2\n", 0},
+		{"by lab name", []string{"exec", "--name", "twons", "testns2", "--", "true"}, "", "", 0},
+		{"the host node", []string{"exec", "host", "--", "sh", "-c", "exit 3"}, "", "", 3},
+		{"unknown command", []string{"exec", "testns1", "--", "no-such-command"}, "", "", 127},
+		{"unknown node", []string{"exec", "testns9", "--", "true"}, "", "", 1},
+		{"unknown lab", []string{"exec", "--name", "nolab", "testns1", "--", "true"}, "", "", 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(netlabBin(), c.args...)
+			cmd.Stdin = strings.NewReader(c.stdin)
+			r := runCmd(t, cmd)
+			if r.code != c.code || (c.stdout != "" && r.stdout != c.stdout) {
+				t.Errorf("netlab %s: want exit %d and %q, got %s", strings.Join(c.args, " "), c.code, c.stdout, r)
+			}
+		})
+	}
+	// The ping goes to an address of the lab's own namespace.
+	if out := mustNetlab(t, "exec", "testns1", "--", "ping", "-c1", "-W2", "192.168.10.102"); !strings.Contains(out, "1 received") {
+		t.Errorf("ping from testns1: %s", out)
+	}
+	if after := sh(t, "ls /sys/class/net; cat /proc/self/mountinfo | wc -l"); after != sysBefore {
+		t.Errorf("exec left mounts or links behind:\nbefore %s\nafter %s", sysBefore, after)
+	}
+	os.RemoveAll("/etc/netns/testns1")
+	mustNetlab(t, "destroy", file)
+}
