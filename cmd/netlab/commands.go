@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-		"os/signal"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
