@@ -231,3 +231,12 @@ func retryDump[T any](what string, dump func() (T, error)) (T, error) {
 	}
 	return v, nil
 }
+
+// HasNamespace reports whether the lab namespace ns exists (is a live namespace file).
+func (k *Linux) HasNamespace(ns plan.NS) bool {
+	if ns == plan.Host {
+		return true
+	}
+	ok, err := isNamespaceFile(filepath.Join(k.netnsDir, string(ns)))
+	return ok && err == nil
+}

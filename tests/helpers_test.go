@@ -149,3 +149,12 @@ func ping(from, addr string) bool {
 	}
 	return shOK(cmd)
 }
+
+// squeeze collapses the runs of spaces in each line of s (tables pad their columns).
+func squeeze(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
+}

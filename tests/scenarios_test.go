@@ -27,12 +27,18 @@ func TestTwoNamespacesReachability(t *testing.T) {
 			t.Errorf("forwarding on: NG from the host ping to %s, want OK", tg.addr)
 		}
 	}
+	// netlab check proves the same table from the file's expect: section.
+	if r := netlab(t, "check", on); r.code != 0 || !strings.Contains(squeeze(r.stdout), "OK from testns1 ping to 192.168.10.102 as expected") ||
+		!strings.Contains(r.stdout, "Check passed: all 6 expectation(s) hold.") {
+		t.Errorf("netlab check with forwarding on: %s", r)
+	}
 	// testns1's traffic is masqueraded: the rule counted the forwarded ping.
 	if out := sh(t, "iptables -t nat -L POSTROUTING -v -x -n | awk '/netlab:twons/ {print $1}'"); strings.TrimSpace(out) == "0" {
 		t.Errorf("the MASQUERADE rule counted no packet")
 	}
 
-	off := writeFile(t, "off.yaml", strings.Replace(readExample(t, "two-namespaces.yaml"), "forwarding: true", "forwarding: false", 1))
+	off := writeFile(t, "off.yaml", strings.NewReplacer("forwarding: true", "forwarding: false",
+		"192.168.10.101, 192.168.10.102]", "192.168.10.101]\n    unreachable: [192.168.10.102]").Replace(readExample(t, "two-namespaces.yaml")))
 	out := mustNetlab(t, "apply", off)
 	if !strings.Contains(out, "Plan: 0 to add, 1 to change, 0 to remove.") {
 		t.Errorf("turning forwarding off should change one sysctl:\n%s", out)
@@ -44,6 +50,13 @@ func TestTwoNamespacesReachability(t *testing.T) {
 		if !ping("", tg.addr) {
 			t.Errorf("forwarding off: NG from the host ping to %s, want OK", tg.addr)
 		}
+	}
+	if r := netlab(t, "check", off); r.code != 0 || !strings.Contains(squeeze(r.stdout), "NG from testns1 ping to 192.168.10.102 as expected") {
+		t.Errorf("netlab check of the forwarding-off copy: %s", r)
+	}
+	if r := netlab(t, "check", on); r.code != 1 || !strings.Contains(squeeze(r.stdout), "NG from testns1 ping to 192.168.10.102 UNEXPECTED: should answer") ||
+		!strings.Contains(r.stdout, "Check failed: 1 of 6 expectation(s) do not hold.") {
+		t.Errorf("netlab check with the forwarding-on expectations and forwarding off: %s", r)
 	}
 	mustNetlab(t, "destroy")
 	if got := strings.TrimSpace(sh(t, "cat /proc/sys/net/ipv4/ip_forward")); got != "0" {
@@ -77,7 +90,7 @@ func TestRouterNAT(t *testing.T) {
 // namespace that stays keeps its identity.
 func TestMinimalChange(t *testing.T) {
 	cleanSandbox(t)
-	orig := readExample(t, "two-namespaces.yaml")
+	orig, _, _ := strings.Cut(readExample(t, "two-namespaces.yaml"), "# The reachability table") // without expect:
 	mustNetlab(t, "apply", writeFile(t, "a.yaml", orig))
 	inode := sh(t, "stat -L -c %i /run/netns/testns1")
 

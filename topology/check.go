@@ -48,6 +48,41 @@ func (p *parser) check(t *Topology) {
 	for _, n := range t.Nodes {
 		p.checkNode(n, used)
 	}
+	p.checkExpect(t, nodeNames)
+}
+
+// checkExpect checks that every expectation starts from a node and targets a node with
+// an address or an address of the lab (any address with --external).
+func (p *parser) checkExpect(t *Topology, nodeNames []string) {
+	labAddrs := map[netip.Addr]bool{}
+	for _, n := range t.Nodes {
+		for _, a := range n.Addresses() {
+			labAddrs[a] = true
+		}
+	}
+	unknownNode := func(pos Pos, what, name string) {
+		hint := "nodes are " + strings.Join(nodeNames, ", ")
+		if s := suggest(name, nodeNames); s != "" {
+			hint = fmt.Sprintf("did you mean %q? ", s) + hint
+		}
+		p.errorAt(pos, hint, "%s names unknown node %q", what, name)
+	}
+	for _, e := range t.Expect {
+		if e.From != "" && t.Node(e.From) == nil {
+			unknownNode(e.Pos, "expectation", e.From)
+		}
+		for _, tg := range append(append([]Target{}, e.Reach...), e.Unreachable...) {
+			switch {
+			case tg.Node != "" && t.Node(tg.Node) == nil:
+				unknownNode(tg.Pos, "target", tg.Node)
+			case tg.Node != "" && len(t.Node(tg.Node).Addresses()) == 0:
+				p.errorAt(tg.Pos, "give it an address, or name an address instead", "target node %s has no address to ping", tg.Node)
+			case tg.Addr.IsValid() && !labAddrs[tg.Addr] && !p.opts.ExternalTargets:
+				p.errorAt(tg.Pos, "name a lab node or one of its addresses; `netlab check --external` allows other addresses",
+					"target %s is not an address of the lab", tg.Addr)
+			}
+		}
+	}
 }
 
 func (p *parser) checkNode(n *Node, used map[string]Endpoint) {

@@ -16,17 +16,31 @@ import (
 // Load reads and checks the topology file at path. A file that is not a valid topology
 // gives Diagnostics listing every problem; a file that cannot be read gives the I/O
 // error.
-func Load(path string) (*Topology, error) {
+func Load(path string) (*Topology, error) { return LoadWith(path, Options{}) }
+
+// Options changes what Load and Parse accept.
+type Options struct {
+	// ExternalTargets lets expect: name addresses outside the lab (`netlab check
+	// --external`). Without it such a target is an error, so that a check never sends a
+	// packet beyond the lab by accident.
+	ExternalTargets bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts Options) (*Topology, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read topology: %w", err)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, opts)
 }
 
 // Parse checks the topology in data; file names it in diagnostics.
-func Parse(file string, data []byte) (*Topology, error) {
-	p := &parser{file: file}
+func Parse(file string, data []byte) (*Topology, error) { return ParseWith(file, data, Options{}) }
+
+// ParseWith is Parse with options.
+func ParseWith(file string, data []byte, opts Options) (*Topology, error) {
+	p := &parser{file: file, opts: opts}
 	t := p.parse(data)
 	if len(p.diags) > 0 {
 		p.diags.sort()
@@ -37,6 +51,7 @@ func Parse(file string, data []byte) (*Topology, error) {
 
 type parser struct {
 	file  string
+	opts  Options
 	diags Diagnostics
 }
 
@@ -84,7 +99,7 @@ func (p *parser) parse(data []byte) *Topology {
 	}
 	t := &Topology{File: p.file}
 	var nodesNode, nameNode *yaml.Node
-	p.fields(root, "the topology", []string{"name", "nodes", "links"}, func(key string, k, v *yaml.Node) {
+	p.fields(root, "the topology", []string{"name", "nodes", "links", "expect"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			nameNode = v
@@ -94,6 +109,8 @@ func (p *parser) parse(data []byte) *Topology {
 			t.Nodes = p.nodes(v)
 		case "links":
 			t.Links = p.links(v)
+		case "expect":
+			t.Expect = p.expect(v)
 		}
 	})
 	if nameNode == nil {
@@ -471,4 +488,48 @@ func (p *parser) links(n *yaml.Node) []Link {
 		links = append(links, Link{Pos: posOf(item), A: ends[0], B: ends[1]})
 	})
 	return links
+}
+
+func (p *parser) expect(n *yaml.Node) []Expectation {
+	var exps []Expectation
+	p.list(n, "expect", "`expect: [{from: testns1, reach: [testns2]}]`", func(item *yaml.Node) {
+		e := Expectation{Pos: posOf(item)}
+		p.fields(item, "an expectation", []string{"from", "reach", "unreachable"}, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "from":
+				e.From, _ = p.scalar(v, "from", "the node that pings, like `from: testns1`")
+			case "reach", "unreachable":
+				var targets []Target
+				p.list(v, key, "`"+key+": [testns2, 192.168.10.102]`", func(t *yaml.Node) {
+					s, ok := p.scalar(t, "a target", "a lab node or address, like testns2 or 192.168.10.102")
+					if !ok {
+						return
+					}
+					tg := Target{Pos: posOf(t)}
+					if a, err := netip.ParseAddr(s); err == nil {
+						tg.Addr = a
+					} else {
+						tg.Node = s
+					}
+					targets = append(targets, tg)
+				})
+				if key == "reach" {
+					e.Reach = targets
+				} else {
+					e.Unreachable = targets
+				}
+			}
+		})
+		if item.Kind != yaml.MappingNode {
+			return
+		}
+		if e.From == "" {
+			p.errorf(item, "add `from: NODE`, the node the pings start from", "expectation has no from")
+		}
+		if len(e.Reach)+len(e.Unreachable) == 0 {
+			p.errorf(item, "add `reach: [...]` and/or `unreachable: [...]`", "expectation has no targets")
+		}
+		exps = append(exps, e)
+	})
+	return exps
 }

@@ -12,6 +12,43 @@ type Topology struct {
 	Name  string
 	Nodes []*Node
 	Links []Link
+	// Expect states what must and must not be reachable, for `netlab check`.
+	Expect []Expectation
+}
+
+// Expectation is one entry of expect: from a node, targets that must answer a ping
+// (Reach) and targets that must not (Unreachable).
+type Expectation struct {
+	Pos         Pos
+	From        string
+	Reach       []Target
+	Unreachable []Target
+}
+
+// Target is what a node pings: a lab node (all its addresses) or one address. A node
+// target has Node set and Addr zero.
+type Target struct {
+	Pos  Pos
+	Node string
+	Addr netip.Addr
+}
+
+func (t Target) String() string {
+	if t.Node != "" {
+		return t.Node
+	}
+	return t.Addr.String()
+}
+
+// Addresses returns every address of the node's interfaces, in interface order.
+func (n *Node) Addresses() []netip.Addr {
+	var addrs []netip.Addr
+	for _, i := range n.Interfaces {
+		for _, a := range i.Addresses {
+			addrs = append(addrs, a.Addr())
+		}
+	}
+	return addrs
 }
 
 // Node is a network namespace of the lab: the host, or one netlab creates under

@@ -87,7 +87,7 @@ func TestErrors(t *testing.T) {
 		{"not YAML", "name: lab\nnodes: [\n  host:\n", "lab.yaml:3:1: not valid YAML: did not find expected node content; fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)"},
 		{"not a mapping", "- a\n- b\n", "lab.yaml:1:1: the file is not a topology; a topology is a mapping with the fields name, nodes and links"},
 		{"unknown top field", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nlinkz: []\n",
-			`lab.yaml:17:1: unknown field "linkz" in the topology; did you mean "links"? the fields of the topology are name, nodes, links`},
+			`lab.yaml:17:1: unknown field "linkz" in the topology; did you mean "links"? the fields of the topology are name, nodes, links, expect`},
 		{"unknown interface field", "m1: {addresses:=>m1: {adresses:",
 			`lab.yaml:8:12: unknown field "adresses" in interface host:m1; did you mean "addresses"? the fields of interface host:m1 are addresses`},
 		{"unknown node field", "    forwarding: true=>    forwarding: true\n    fowarding: true",
@@ -137,6 +137,13 @@ lab.yaml:16:5: a link must list exactly two endpoints; write a link as a pair of
 		{"no name", "name: lab\n=>", "lab.yaml:1:1: the topology has no name; add a line `name: mylab`: the lab's name marks everything it creates"},
 		{"bad lab name", "name: lab=>name: my lab", `lab.yaml:1:7: lab name "my lab" is not usable: it marks interfaces (alias netlab:NAME) and names the state file; use at most 64 letters, digits, '-', '_' and '.', starting with a letter or digit`},
 		{"nat host bits", "masquerade: 10.1.0.0/24=>masquerade: 10.1.0.1/24", `lab.yaml:6:21: masquerade source "10.1.0.1/24" has host bits set; write 10.1.0.0/24`},
+		{"expect from unknown node", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nexpect:\n  - {from: ns2, reach: [ns1]}\n",
+			`lab.yaml:18:5: expectation names unknown node "ns2"; did you mean "ns1"? nodes are host, ns1`},
+		{"expect external address", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nexpect:\n  - {from: ns1, reach: [10.1.0.1, 8.8.8.8], unreachable: [nsx]}\n",
+			"lab.yaml:18:35: target 8.8.8.8 is not an address of the lab; name a lab node or one of its addresses; `netlab check --external` allows other addresses\n" +
+				`lab.yaml:18:59: target names unknown node "nsx"; did you mean "ns1"? nodes are host, ns1`},
+		{"expect without targets", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nexpect:\n  - from: ns1\n",
+			"lab.yaml:18:5: expectation has no targets; add `reach: [...]` and/or `unreachable: [...]`"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -158,6 +165,21 @@ lab.yaml:16:5: a link must list exactly two endpoints; write a link as a pair of
 				t.Errorf("got:\n%s\nwant:\n%s", err, c.want)
 			}
 		})
+	}
+}
+
+func TestExternalTargets(t *testing.T) {
+	src := valid + "expect:\n  - {from: ns1, reach: [host, 10.1.0.1], unreachable: [192.0.2.1]}\n"
+	if _, err := Parse("lab.yaml", []byte(src)); err == nil {
+		t.Fatal("an address outside the lab is accepted without ExternalTargets")
+	}
+	topo, err := ParseWith("lab.yaml", []byte(src), Options{ExternalTargets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := topo.Expect[0]
+	if e.From != "ns1" || e.Reach[0].Node != "host" || e.Reach[1].Addr != netip.MustParseAddr("10.1.0.1") || e.Unreachable[0].String() != "192.0.2.1" {
+		t.Errorf("parsed %+v", e)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/netlab-go/netlab/plan"
+	"github.com/netlab-go/netlab/reach"
 	"github.com/netlab-go/netlab/reconcile"
 	"github.com/netlab-go/netlab/record"
 	"github.com/netlab-go/netlab/topology"
@@ -71,7 +73,7 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g))
+	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd())
 	return root
 }
 
@@ -468,4 +470,66 @@ func labNodes(g *globals, file, name string) ([]string, string, error) {
 	}
 	slices.Sort(nodes[1:])
 	return nodes, lab, nil
+}
+
+func newCheckCmd() *cobra.Command {
+	var all, external bool
+	var tries, parallel int
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "check FILE",
+		Short: "Ping from the lab's nodes and check the file's expect: section",
+		Long: `Ping (ICMP echo, from inside each node) the targets of the file's expect: section and
+print the reachability table: OK or NG for each ping, and whether that was expected.
+Exit 0 when every expectation holds, 1 otherwise. --all also pings every lab address
+from every node. Targets must be lab nodes or addresses unless --external is given.`,
+		Example: `  netlab check examples/two-namespaces.yaml
+  netlab check --all examples/two-namespaces.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := topology.LoadWith(args[0], topology.Options{ExternalTargets: external})
+			if err != nil {
+				return err
+			}
+			probes := reach.Probes(t, all)
+			if len(probes) == 0 {
+				return fmt.Errorf("%s states no expectations: add an expect: section (see the README), or use --all", args[0])
+			}
+			if err := reconcile.CheckPrivileges(); err != nil {
+				return err
+			}
+			k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			for _, n := range t.Nodes {
+				if n.Name != topology.HostNode && !k.HasNamespace(plan.NS(n.Name)) {
+					return fmt.Errorf("node %s is not in the kernel (/run/netns/%s): apply the lab first (netlab apply %s)", n.Name, n.Name, args[0])
+				}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			results, err := reach.Run(ctx, probes, func(ctx context.Context, from string, addr netip.Addr) (bool, error) {
+				return k.Ping(ctx, plan.NS(from), addr, tries, timeout)
+			}, parallel)
+			if err != nil {
+				return err
+			}
+			failed, err := reach.WriteTable(cmd.OutOrStdout(), results)
+			if err != nil {
+				return err
+			}
+			if failed > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "also ping every lab address from every node")
+	cmd.Flags().BoolVar(&external, "external", false, "allow expect: targets outside the lab (pings leave the lab)")
+	cmd.Flags().IntVar(&tries, "count", 3, "echo requests per target before it counts as NG")
+	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "how long to wait for each reply")
+	cmd.Flags().IntVar(&parallel, "parallel", 32, "how many pings run at once")
+	return cmd
 }

@@ -1,0 +1,171 @@
+// Package reach turns a topology's expect: section into pings to make, runs them through
+// a Pinger in parallel, and prints the reachability table the tutorials print by hand:
+// "OK from testns1 ping to 192.168.10.102". It knows nothing of the kernel: the pinger
+// is reconcile's.
+package reach
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/netlab-go/netlab/topology"
+)
+
+// Probe is one ping to make: from a node to an address.
+type Probe struct {
+	From string
+	// Target is what the topology named: a node or an address.
+	Target string
+	Addr   netip.Addr
+	// Want is true when the address must answer, false when it must not, and nil when
+	// nothing is expected (the --all matrix).
+	Want *bool
+}
+
+// Label names the target as the table prints it: the address, with the node it stands
+// for when the topology named a node.
+func (p Probe) Label() string {
+	if p.Target == p.Addr.String() {
+		return p.Target
+	}
+	return p.Target + " (" + p.Addr.String() + ")"
+}
+
+// Probes returns the pings that check the topology's expectations; with all, also one
+// from every node to every lab address that no expectation covers. A node target stands
+// for each of its addresses.
+func Probes(t *topology.Topology, all bool) []Probe {
+	var probes []Probe
+	seen := map[[2]string]bool{}
+	add := func(p Probe) {
+		key := [2]string{p.From, p.Addr.String()}
+		if !seen[key] {
+			seen[key] = true
+			probes = append(probes, p)
+		}
+	}
+	expand := func(from string, tg topology.Target, want *bool) {
+		if tg.Node == "" {
+			add(Probe{From: from, Target: tg.Addr.String(), Addr: tg.Addr, Want: want})
+			return
+		}
+		for _, a := range t.Node(tg.Node).Addresses() {
+			add(Probe{From: from, Target: tg.Node, Addr: a, Want: want})
+		}
+	}
+	yes, no := true, false
+	for _, e := range t.Expect {
+		for _, tg := range e.Reach {
+			expand(e.From, tg, &yes)
+		}
+		for _, tg := range e.Unreachable {
+			expand(e.From, tg, &no)
+		}
+	}
+	if all {
+		for _, from := range t.Nodes {
+			for _, to := range t.Nodes {
+				for _, a := range to.Addresses() {
+					add(Probe{From: from.Name, Target: a.String(), Addr: a})
+				}
+			}
+		}
+	}
+	return probes
+}
+
+// Pinger sends echo requests from a node to an address and reports whether one was
+// answered.
+type Pinger func(ctx context.Context, from string, addr netip.Addr) (bool, error)
+
+// Result is a probe and what happened.
+type Result struct {
+	Probe
+	Answered bool
+}
+
+// Holds reports whether the result is what was expected (always true when nothing was).
+func (r Result) Holds() bool { return r.Want == nil || *r.Want == r.Answered }
+
+// Run makes every probe, at most parallel at once, and returns the results in the
+// probes' order. It stops at the first error of the pinger.
+func Run(ctx context.Context, probes []Probe, ping Pinger, parallel int) ([]Result, error) {
+	results := make([]Result, len(probes))
+	errs := make([]error, len(probes))
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	for i, p := range probes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ok, err := ping(ctx, p.From, p.Addr)
+			results[i], errs[i] = Result{Probe: p, Answered: ok}, err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("ping from %s to %s: %w", probes[i].From, probes[i].Addr, err)
+		}
+	}
+	return results, nil
+}
+
+// WriteTable prints one line per result, grouped by the node pinging, as the tutorials
+// do: "OK from testns1 ping to 192.168.20.101", then whether it was expected; and a
+// closing line counting the expectations that hold. It returns how many do not.
+func WriteTable(w io.Writer, results []Result) (failed int, err error) {
+	sorted := slices.Clone(results)
+	slices.SortStableFunc(sorted, func(a, b Result) int { return strings.Compare(a.From, b.From) })
+	width := 0
+	for _, r := range sorted {
+		width = max(width, len(line(r)))
+	}
+	var b strings.Builder
+	expected := 0
+	for _, r := range sorted {
+		if r.Want == nil {
+			b.WriteString(line(r) + "\n")
+			continue
+		}
+		fmt.Fprintf(&b, "%-*s", width, line(r))
+		switch {
+		case r.Holds():
+			expected++
+			b.WriteString("  as expected")
+		default:
+			expected++
+			failed++
+			if *r.Want {
+				b.WriteString("  UNEXPECTED: should answer")
+			} else {
+				b.WriteString("  UNEXPECTED: should not answer")
+			}
+		}
+		b.WriteString("\n")
+	}
+	switch {
+	case expected == 0:
+		fmt.Fprintf(&b, "\n%d ping(s), no expectations.\n", len(sorted))
+	case failed == 0:
+		fmt.Fprintf(&b, "\nCheck passed: all %d expectation(s) hold.\n", expected)
+	default:
+		fmt.Fprintf(&b, "\nCheck failed: %d of %d expectation(s) do not hold.\n", failed, expected)
+	}
+	_, err = io.WriteString(w, b.String())
+	return failed, err
+}
+
+func line(r Result) string {
+	mark := "NG"
+	if r.Answered {
+		mark = "OK"
+	}
+	return fmt.Sprintf("%s from %s ping to %s", mark, r.From, r.Label())
+}
