@@ -51,13 +51,14 @@ const (
 	TypeRoute   ObjectType = "route"
 	TypeSysctl  ObjectType = "sysctl"
 	TypeNAT     ObjectType = "nat"
+	TypeFile    ObjectType = "file"
 )
 
 // Action is one step of a Plan: a Kind applied to one object.
 //
-// Target is the object's key, one of NS, LinkKey, AddrKey, RouteKey, SysctlKey or
-// NATRule. Before and After are its values where the object has one (Link, Route, or
-// a sysctl's string value), nil otherwise. Reason is for people only; the executor never
+// Target is the object's key, one of NS, LinkKey, AddrKey, RouteKey, SysctlKey, NATRule
+// or FileKey. Before and After are its values where the object has one (Link, Route, a
+// sysctl's string value, a file's content), nil otherwise. Reason is for people only; the executor never
 // reads it.
 type Action struct {
 	Kind   Kind
@@ -88,6 +89,8 @@ func (a Action) Type() ObjectType {
 		return TypeSysctl
 	case NATRule:
 		return TypeNAT
+	case FileKey:
+		return TypeFile
 	}
 	panic(fmt.Sprintf("plan: action target of unknown type %T", a.Target))
 }
@@ -114,6 +117,8 @@ func (a Action) Namespaces() []NS {
 	case SysctlKey:
 		return []NS{t.NS}
 	case NATRule:
+		return []NS{t.NS}
+	case FileKey:
 		return []NS{t.NS}
 	}
 	return nil
@@ -144,6 +149,11 @@ func (a Action) Object() string {
 		return "sysctl " + t.String()
 	case NATRule:
 		return "nat " + t.String()
+	case FileKey:
+		if t.IsDir() {
+			return "directory " + t.Path()
+		}
+		return "file " + t.Path()
 	}
 	return fmt.Sprint(a.Target)
 }
@@ -153,6 +163,9 @@ func (a Action) Object() string {
 func (a Action) Change() string {
 	if a.Kind != Update {
 		return ""
+	}
+	if _, ok := a.Target.(FileKey); ok {
+		return "rewritten"
 	}
 	switch before := a.Before.(type) {
 	case Link:

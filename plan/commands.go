@@ -49,8 +49,27 @@ func (a Action) Commands() [][]string {
 			op = "-D"
 		}
 		return [][]string{execIn(t.NS, append([]string{IPTablesCommand(t.Source.Addr()), "-t", "nat", op}, t.RuleSpec(a.Lab)...)...)}
+	case FileKey:
+		switch {
+		case t.IsDir() && a.Kind == Delete:
+			return [][]string{{"rmdir", t.Path()}}
+		case t.IsDir():
+			return [][]string{{"mkdir", "-p", t.Path()}}
+		case a.Kind == Delete:
+			return [][]string{{"rm", "-f", t.Path()}}
+		}
+		return [][]string{{"tee", t.Path()}} // reads Input
 	}
 	return nil
+}
+
+// Input returns what the action's last command reads on its standard input: the
+// content of a file it writes; "" for every other action.
+func (a Action) Input() string {
+	if k, ok := a.Target.(FileKey); ok && !k.IsDir() && a.Kind != Delete {
+		return a.After.(string)
+	}
+	return ""
 }
 
 func (a Action) linkCommands(k LinkKey) [][]string {

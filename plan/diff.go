@@ -59,6 +59,7 @@ func Diff(lab string, desired, actual, owned State) (Plan, error) {
 	d.routes()
 	d.sysctls()
 	d.nat()
+	d.files()
 	if len(d.clashes) > 0 {
 		slices.SortFunc(d.clashes, func(a, b Clash) int { return strings.Compare(a.Object, b.Object) })
 		return Plan{}, &ClashError{Lab: lab, Clashes: d.clashes}
@@ -360,4 +361,52 @@ func (d *differ) nat() {
 			d.add(Action{Kind: Delete, Target: r, Reason: reasonGone})
 		}
 	}
+}
+
+// files writes the lab's files under /etc/netns. They are not in the namespace, so they
+// are dealt with even when the namespace is created or deleted whole. A directory that
+// exists is used as it is and removed only when the lab made it and it holds nothing but
+// files this plan removes.
+func (d *differ) files() {
+	for _, k := range sortedKeys(d.desired.Files, compareFileKey) {
+		want := d.desired.Files[k]
+		have, ok := d.actual.Files[k]
+		_, owned := d.owned.Files[k]
+		switch {
+		case !ok:
+			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned)})
+		case k.IsDir():
+		case !owned:
+			d.clash("file "+k.Path(), k.Path()+" exists and was not written by this lab",
+				"remove it (rm "+k.Path()+") or rename the node")
+		case have != want:
+			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+		}
+	}
+	for _, k := range sortedKeys(d.owned.Files, compareFileKey) {
+		_, want := d.desired.Files[k]
+		have, ok := d.actual.Files[k]
+		if want || !ok {
+			continue
+		}
+		if k.IsDir() && !d.onlyLeavingFiles(k.NS, have) {
+			continue
+		}
+		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
+	}
+}
+
+// onlyLeavingFiles reports whether every name in the directory listing is a file of the
+// lab's in ns that it no longer wants.
+func (d *differ) onlyLeavingFiles(ns NS, listing string) bool {
+	for _, name := range strings.Fields(listing) {
+		k := FileKey{NS: ns, Name: name}
+		if _, owned := d.owned.Files[k]; !owned {
+			return false
+		}
+		if _, want := d.desired.Files[k]; want {
+			return false
+		}
+	}
+	return true
 }

@@ -27,9 +27,14 @@ func phase(a Action) int {
 		p = 5
 	case TypeNAT:
 		p = 6
+	case TypeFile:
+		p = 7
+		if !a.Target.(FileKey).IsDir() {
+			p = 8
+		}
 	}
 	if a.Kind == Delete || a.Reason == reasonRestore {
-		return -1 - p // -7 (NAT) first ... -1 (netns) last of the deletions
+		return -1 - p // -9 (files) first ... -1 (netns) last of the deletions
 	}
 	return p
 }
@@ -48,6 +53,8 @@ func compareTarget(a, b Action) int {
 		return compareSysctlKey(ta, b.Target.(SysctlKey))
 	case NATRule:
 		return compareNATRule(ta, b.Target.(NATRule))
+	case FileKey:
+		return compareFileKey(ta, b.Target.(FileKey))
 	}
 	return 0
 }
@@ -76,6 +83,8 @@ func order(actions []Action) []Action {
 //   - a route waits for the addresses that reach its gateway, for links brought up and
 //     addresses deleted in its namespace (which may drop it);
 //   - NAT rules of a namespace keep their order;
+//   - a file waits for its directory's creation; a directory's deletion for the
+//     deletion of the files in it;
 //   - a namespace's deletion waits for every other action in it.
 func dependencies(actions []Action) {
 	nsCreate := map[NS]int{}
@@ -85,6 +94,8 @@ func dependencies(actions []Action) {
 	addrDeletes := map[NS][]int{}
 	linkUpdates := map[NS][]int{}
 	lastNAT := map[NS]int{}
+	dirCreate := map[NS]int{}
+	fileDeletes := map[NS][]int{}
 	touching := map[NS][]int{}
 	for i := range actions {
 		a := &actions[i]
@@ -156,6 +167,17 @@ func dependencies(actions []Action) {
 			need(nsCreate, t.NS)
 			need(lastNAT, t.NS)
 			lastNAT[t.NS] = i
+		case FileKey:
+			switch {
+			case t.IsDir() && a.Kind == Create:
+				dirCreate[t.NS] = i
+			case t.IsDir() && a.Kind == Delete:
+				deps = append(deps, fileDeletes[t.NS]...)
+			case a.Kind == Delete:
+				fileDeletes[t.NS] = append(fileDeletes[t.NS], i)
+			default:
+				need(dirCreate, t.NS)
+			}
 		}
 		for _, ns := range a.Namespaces() {
 			touching[ns] = append(touching[ns], i)

@@ -70,6 +70,18 @@ func apply(t *testing.T, k *fakekernel.Kernel, lab string, desired, owned plan.S
 			rec.Sysctls[key] = "0"
 		}
 	}
+	// A directory the lab found is not the lab's, as reconcile records it.
+	made := map[plan.FileKey]bool{}
+	for _, a := range p.Actions {
+		if f, ok := a.Target.(plan.FileKey); ok && a.Kind == plan.Create {
+			made[f] = true
+		}
+	}
+	for f := range desired.Files {
+		if _, had := owned.Files[f]; f.IsDir() && !had && !made[f] {
+			delete(rec.Files, f)
+		}
+	}
 	again, err := diff(t, k, lab, desired, rec)
 	if err != nil {
 		t.Fatal(err)
@@ -160,13 +172,13 @@ func jsonOf(t *testing.T, s plan.State) string {
 	return string(b)
 }
 
-// TestOrder checks the build order (netns, link, address, route, sysctl, NAT), that
+// TestOrder checks the build order (netns, link, address, route, sysctl, NAT, files), that
 // each action depends only on earlier ones, and that destroy runs in the reverse order.
 func TestOrder(t *testing.T) {
 	topo := load(t, "../examples/two-namespaces.yaml")
 	k := fakekernel.New()
 	build, owned := apply(t, k, topo.Name, topo.Desired(), plan.NewState())
-	rank := map[plan.ObjectType]int{plan.TypeNetns: 0, plan.TypeLink: 1, plan.TypeAddress: 2, plan.TypeRoute: 4, plan.TypeSysctl: 5, plan.TypeNAT: 6}
+	rank := map[plan.ObjectType]int{plan.TypeNetns: 0, plan.TypeLink: 1, plan.TypeAddress: 2, plan.TypeRoute: 4, plan.TypeSysctl: 5, plan.TypeNAT: 6, plan.TypeFile: 7}
 	last := -1
 	for i, a := range build.Actions {
 		if r := rank[a.Type()]; r < last {
@@ -191,17 +203,54 @@ func TestOrder(t *testing.T) {
 		got = append(got, a.Summary())
 	}
 	want := []string{
+		"- file /etc/netns/testns1/hosts",
+		"- file /etc/netns/testns2/hosts",
+		"- directory /etc/netns/testns1",
+		"- directory /etc/netns/testns2",
 		"- nat host: masquerade 192.168.20.0/24",
 		"~ sysctl host: net.ipv4.ip_forward (1 -> 0)",
 		"- netns testns1",
 		"- netns testns2",
 	}
 	// The host ends of the veths go with the namespaces, as the reason says.
-	if r := destroy.Actions[2].Reason; r != "the lab is destroyed; takes host:m1 with it" {
+	if r := destroy.Actions[6].Reason; r != "the lab is destroyed; takes host:m1 with it" {
 		t.Errorf("reason of the first netns deletion = %q", r)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("destroy order:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestEtcNetnsFiles checks the files under /etc/netns: a directory that was there is
+// used and left, a file that was there is a clash, an edited file is rewritten.
+func TestEtcNetnsFiles(t *testing.T) {
+	topo := load(t, "../examples/two-namespaces.yaml")
+	k := fakekernel.New()
+	dir1 := plan.FileKey{NS: "testns1"}
+	hosts1 := plan.FileKey{NS: "testns1", Name: "hosts"}
+	k.State.Files[dir1] = ""
+	k.State.Files[plan.FileKey{NS: "testns1", Name: "resolv.conf"}] = "nameserver 192.0.2.53\n"
+	_, owned := apply(t, k, topo.Name, topo.Desired(), plan.NewState())
+	if _, ok := owned.Files[dir1]; ok {
+		t.Error("the lab owns a directory it found")
+	}
+	k.State.Files[hosts1] = "edited by hand\n"
+	p, err := diff(t, k, topo.Name, topo.Desired(), owned)
+	if err != nil || len(p.Actions) != 1 || p.Actions[0].Summary() != "~ file /etc/netns/testns1/hosts (rewritten)" {
+		t.Errorf("plan after editing hosts: %v %+v", err, p.Actions)
+	}
+	_, owned = apply(t, k, topo.Name, topo.Desired(), owned)
+	apply(t, k, topo.Name, plan.NewState(), owned)
+	if _, ok := k.State.Files[dir1]; !ok || len(k.State.Files) != 2 {
+		t.Errorf("destroy left %v; want the directory and resolv.conf that were there", k.State.Files)
+	}
+
+	k = fakekernel.New()
+	k.State.Files[dir1] = ""
+	k.State.Files[hosts1] = "someone else's\n"
+	var clash *plan.ClashError
+	if _, err := diff(t, k, topo.Name, topo.Desired(), plan.NewState()); !errors.As(err, &clash) || !strings.Contains(err.Error(), "/etc/netns/testns1/hosts exists and was not written by this lab") {
+		t.Errorf("want a clash on hosts, got %v", err)
 	}
 }
 

@@ -22,6 +22,11 @@ func WriteText(w io.Writer, p Plan) error {
 			b.WriteString(CommandLine(c))
 			b.WriteByte('\n')
 		}
+		for _, line := range strings.SplitAfter(a.Input(), "\n") {
+			if line != "" {
+				b.WriteString("      | " + line)
+			}
+		}
 	}
 	if !p.Empty() {
 		b.WriteByte('\n')
@@ -77,6 +82,7 @@ type JSONAction struct {
 	After     any        `json:"after,omitempty"`
 	Reason    string     `json:"reason"`
 	Commands  [][]string `json:"commands"`
+	Input     string     `json:"input,omitempty"`
 	DependsOn []int      `json:"depends_on"`
 }
 
@@ -133,7 +139,7 @@ func ToJSON(p Plan) JSONPlan {
 			Index: i, Action: a.Kind.String(), Type: a.Type(), Namespace: a.Namespaces()[0],
 			Object: strings.TrimPrefix(a.Object(), string(a.Type())+" "), Change: a.Change(),
 			Before: jsonValue(a.Before), After: jsonValue(a.After), Reason: a.Reason,
-			Commands: a.Commands(), DependsOn: deps,
+			Commands: a.Commands(), Input: a.Input(), DependsOn: deps,
 		})
 	}
 	return jp
@@ -146,6 +152,10 @@ func WriteJSON(w io.Writer, p Plan) error {
 	enc.SetEscapeHTML(false)
 	return enc.Encode(ToJSON(p))
 }
+
+// hereDocEnd ends the here-documents of a shell rendering; no file netlab writes has it
+// as a line.
+const hereDocEnd = "NETLAB_EOF"
 
 // WriteShell renders the plan as a standalone POSIX shell script of the commands the
 // actions stand for, stopping at the first failure. It carries netlab's marks (link
@@ -160,6 +170,10 @@ func WriteShell(w io.Writer, p Plan) error {
 		b.WriteString("\n#" + strings.TrimPrefix(a.Heading(), " ") + "\n")
 		for _, c := range a.Commands() {
 			b.WriteString(CommandLine(c))
+			if in := a.Input(); in != "" {
+				// A quoted here-document: the content goes in as it is, unexpanded.
+				b.WriteString(" >/dev/null <<'" + hereDocEnd + "'\n" + in + hereDocEnd)
+			}
 			b.WriteByte('\n')
 		}
 	}

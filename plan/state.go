@@ -123,6 +123,34 @@ func compareNATRule(a, b NATRule) int {
 	return cmp.Or(compareNS(a.NS, b.NS), comparePrefix(a.Source, b.Source), cmp.Compare(a.Out, b.Out))
 }
 
+// EtcNetnsDir is where `ip netns exec NODE` finds the files it binds over /etc, one
+// directory per namespace: /etc/netns/NODE/hosts, /etc/netns/NODE/resolv.conf.
+const EtcNetnsDir = "/etc/netns"
+
+// FileKey identifies a file a lab writes for a namespace under EtcNetnsDir: Name is
+// "hosts" or "resolv.conf", or "" for the directory /etc/netns/NS itself.
+type FileKey struct {
+	NS   NS
+	Name string
+}
+
+// Path is the file's path: /etc/netns/NS/NAME, or /etc/netns/NS for the directory.
+func (k FileKey) Path() string {
+	if k.Name == "" {
+		return EtcNetnsDir + "/" + string(k.NS)
+	}
+	return EtcNetnsDir + "/" + string(k.NS) + "/" + k.Name
+}
+
+// IsDir reports whether the key names the directory of the namespace's files.
+func (k FileKey) IsDir() bool { return k.Name == "" }
+
+func (k FileKey) String() string { return k.Path() }
+
+func compareFileKey(a, b FileKey) int {
+	return cmp.Or(compareNS(a.NS, b.NS), cmp.Compare(a.Name, b.Name))
+}
+
 // State is a set of kernel objects: what a topology wants, what the kernel has (in the
 // namespaces a lab concerns), or what a lab has recorded as its own. The zero State is
 // empty and ready to use through its Add methods.
@@ -135,6 +163,10 @@ type State struct {
 	// found before the lab first changed it, which destroy restores.
 	Sysctls map[SysctlKey]string
 	NAT     map[NATRule]bool
+	// Files maps each file under EtcNetnsDir to its content. A directory maps to ""
+	// when desired or owned, and to the names of the files in it, space-separated, when
+	// observed.
+	Files map[FileKey]string
 }
 
 // NewState returns an empty State with every map made.
@@ -146,6 +178,7 @@ func NewState() State {
 		Routes:     map[RouteKey]Route{},
 		Sysctls:    map[SysctlKey]string{},
 		NAT:        map[NATRule]bool{},
+		Files:      map[FileKey]string{},
 	}
 }
 
@@ -158,12 +191,13 @@ func (s State) Clone() State {
 	maps.Copy(c.Routes, s.Routes)
 	maps.Copy(c.Sysctls, s.Sysctls)
 	maps.Copy(c.NAT, s.NAT)
+	maps.Copy(c.Files, s.Files)
 	return c
 }
 
 // Empty reports whether s holds no object.
 func (s State) Empty() bool {
-	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT) == 0
+	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT)+len(s.Files) == 0
 }
 
 // Scope says which parts of the kernel matter to a lab: the namespaces to look into, and
@@ -180,6 +214,9 @@ type Scope struct {
 	// NAT lists the nat tables to read; empty when the lab has no rule, so a lab without
 	// NAT needs no iptables.
 	NAT []NATTable
+	// Files lists the files (and directories) under EtcNetnsDir to read. They are read
+	// whether or not their namespace exists: they outlive it.
+	Files []FileKey
 }
 
 // NATTable names the nat table of one IP family in a namespace.
@@ -206,7 +243,11 @@ func ScopeOf(lab string, states ...State) Scope {
 	nss := map[NS]bool{}
 	nat := map[NATTable]bool{}
 	sysctls := map[SysctlKey]bool{}
+	files := map[FileKey]bool{}
 	for _, s := range states {
+		for k := range s.Files {
+			files[k] = true
+		}
 		for ns := range s.Namespaces {
 			nss[ns] = true
 		}
@@ -236,6 +277,7 @@ func ScopeOf(lab string, states ...State) Scope {
 		Namespaces: sortedKeys(nss, compareNS),
 		Sysctls:    sortedKeys(sysctls, compareSysctlKey),
 		NAT:        sortedKeys(nat, compareNATTable),
+		Files:      sortedKeys(files, compareFileKey),
 	}
 }
 

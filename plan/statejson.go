@@ -15,6 +15,13 @@ type stateJSON struct {
 	Routes     []routeJSON  `json:"routes"`
 	Sysctls    []sysctlJSON `json:"sysctls"`
 	NAT        []natJSON    `json:"nat"`
+	Files      []fileJSON   `json:"files,omitempty"`
+}
+
+type fileJSON struct {
+	NS      NS     `json:"ns"`
+	Name    string `json:"name"`
+	Content string `json:"content"`
 }
 
 type linkJSON struct {
@@ -70,6 +77,9 @@ func (s State) MarshalJSON() ([]byte, error) {
 	for _, r := range sortedKeys(s.NAT, compareNATRule) {
 		j.NAT = append(j.NAT, natJSON(r))
 	}
+	for _, k := range sortedKeys(s.Files, compareFileKey) {
+		j.Files = append(j.Files, fileJSON{NS: k.NS, Name: k.Name, Content: s.Files[k]})
+	}
 	return json.Marshal(j)
 }
 
@@ -97,6 +107,9 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	}
 	for _, r := range j.NAT {
 		s.NAT[NATRule(r)] = true
+	}
+	for _, f := range j.Files {
+		s.Files[FileKey{f.NS, f.Name}] = f.Content
 	}
 	return nil
 }

@@ -177,6 +177,8 @@ func (k *Linux) Apply(ctx context.Context, a plan.Action) error {
 		err = k.applySysctl(a, t)
 	case plan.NATRule:
 		err = k.applyNAT(a, t)
+	case plan.FileKey:
+		err = applyFile(a, t)
 	default:
 		err = fmt.Errorf("unknown target %T", a.Target)
 	}

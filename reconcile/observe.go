@@ -88,7 +88,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 			return s, fmt.Errorf("observe nat of %s: %w", t.NS, err)
 		}
 	}
-	return s, nil
+	return s, observeFiles(scope.Files, &s)
 }
 
 // forEach calls f for 0..n-1 on GOMAXPROCS goroutines and returns the first error.

@@ -110,6 +110,11 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 			final.Owned.Sysctls[k] = orig
 		}
 	}
+	for k := range p.Desired.Files {
+		if _, made := intent.Owned.Files[k]; k.IsDir() && !made {
+			delete(final.Owned.Files, k) // a directory that was there is not the lab's
+		}
+	}
 	if err := r.Store.Save(final); err != nil {
 		return err
 	}
@@ -272,6 +277,8 @@ func withIntent(rec record.Record, p *Prepared) record.Record {
 			}
 		case plan.NATRule:
 			owned.NAT[t] = true
+		case plan.FileKey:
+			owned.Files[t] = a.After.(string)
 		}
 	}
 	topology := rec.Topology

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,6 +29,12 @@ func TestExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkKernel(t, topo)
+			checkNames(t, topo)
+			if len(topo.Expect) > 0 {
+				if r := netlab(t, "check", file); r.code != 0 {
+					t.Errorf("netlab check: %s", r)
+				}
+			}
 			if r := netlab(t, "plan", "--detailed-exitcode", file); r.code != 0 || !strings.Contains(r.stdout, "No changes.") {
 				t.Errorf("re-plan is not empty: %s", r)
 			}
@@ -153,6 +160,35 @@ func checkKernel(t *testing.T, topo *topology.Topology) {
 			want += ` -m comment --comment "netlab:` + topo.Name + `" -j MASQUERADE`
 			if !strings.Contains(rules, want) {
 				t.Errorf("%s: no rule %q in:\n%s", n.Name, want, rules)
+			}
+		}
+	}
+}
+
+// checkNames checks /etc/netns/NODE/hosts and resolv.conf: every node's name resolves,
+// through `ip netns exec` (iproute2 binds the files), to one of the node's addresses
+// (from the hosts file only: no DNS query leaves the sandbox), and resolv.conf names the
+// node's name servers.
+func checkNames(t *testing.T, topo *topology.Topology) {
+	t.Helper()
+	for _, n := range topo.Nodes {
+		if n.Name == topology.HostNode {
+			continue
+		}
+		for _, other := range topo.Nodes {
+			addrs := other.Addresses()
+			if len(addrs) == 0 {
+				continue
+			}
+			got := strings.TrimSpace(sh(t, "ip netns exec "+n.Name+" getent -s files hosts "+other.Name+" | awk '{print $1}' | head -1"))
+			if !slices.ContainsFunc(addrs, func(a netip.Addr) bool { return a.String() == got }) {
+				t.Errorf("in %s, %s resolves to %q, want one of %v", n.Name, other.Name, got, addrs)
+			}
+		}
+		resolv := sh(t, "ip netns exec "+n.Name+" cat /etc/resolv.conf")
+		for _, a := range n.DNS {
+			if !strings.Contains(resolv, "nameserver "+a.String()+"\n") {
+				t.Errorf("%s: /etc/resolv.conf lacks nameserver %s:\n%s", n.Name, a, resolv)
 			}
 		}
 	}

@@ -15,7 +15,8 @@ func TestExec(t *testing.T) {
 	file := "../examples/two-namespaces.yaml"
 	mustNetlab(t, "apply", file)
 	sysBefore := sh(t, "ls /sys/class/net; cat /proc/self/mountinfo | wc -l")
-	sh(t, "mkdir -p /etc/netns/testns1 && echo '192.168.10.102 far-away' > /etc/netns/testns1/hosts")
+	// A file of the user's beside the lab's hosts file (the address is never contacted).
+	sh(t, "echo 'nameserver 192.0.2.53' > /etc/netns/testns1/resolv.conf")
 
 	cases := []struct {
 		name   string
@@ -25,8 +26,9 @@ func TestExec(t *testing.T) {
 		code   int
 	}{
 		{"sys shows the node's links", []string{"exec", "testns1", "--", "ls", "/sys/class/net"}, "", "lo\ns1\n", 0},
-		{"etc/netns files bound over etc", []string{"exec", "testns1", "--", "grep", "far-away", "/etc/hosts"}, "", "192.168.10.102 far-away\n", 0},
-		{"other node keeps the host's hosts", []string{"exec", "testns2", "--", "grep", "-c", "far-away", "/etc/hosts"}, "", "0\n", 1},
+		{"the lab's hosts over /etc/hosts", []string{"exec", "testns1", "--", "grep", "s2.testns2", "/etc/hosts"}, "", "192.168.10.102\ts2.testns2 testns2\n", 0},
+		{"the user's file too", []string{"exec", "testns1", "--", "cat", "/etc/resolv.conf"}, "", "nameserver 192.0.2.53\n", 0},
+		{"other node keeps the host's resolv.conf", []string{"exec", "testns2", "--", "grep", "-c", "192.0.2.53", "/etc/resolv.conf"}, "", "0\n", 1},
 		{"exit status is the command's", []string{"exec", "testns2", "--", "sh", "-c", "exit 7"}, "", "", 7},
 		{"stdin reaches the command", []string{"exec", "testns2", "--", "cat"}, "hello\n", "hello\n", 0},
 		{"signal death is 128+N", []string{"exec", "testns2", "--", "sh", "-c", "kill -TERM $$"}, "", "", 143},
@@ -48,13 +50,19 @@ func TestExec(t *testing.T) {
 			}
 		})
 	}
-	// The ping goes to an address of the lab's own namespace.
-	if out := mustNetlab(t, "exec", "testns1", "--", "ping", "-c1", "-W2", "192.168.10.102"); !strings.Contains(out, "1 received") {
-		t.Errorf("ping from testns1: %s", out)
+	// The ping goes to an address of the lab's own namespace, by the name the lab's
+	// hosts file gives it.
+	if out := mustNetlab(t, "exec", "testns1", "--", "ping", "-c1", "-W2", "testns2"); !strings.Contains(out, "1 received") || !strings.Contains(out, "192.168.10.102") {
+		t.Errorf("ping from testns1 to testns2: %s", out)
 	}
 	if after := sh(t, "ls /sys/class/net; cat /proc/self/mountinfo | wc -l"); after != sysBefore {
 		t.Errorf("exec left mounts or links behind:\nbefore %s\nafter %s", sysBefore, after)
 	}
-	os.RemoveAll("/etc/netns/testns1")
 	mustNetlab(t, "destroy", file)
+	// Destroy removed the lab's hosts files and testns2's directory, and left the
+	// directory that holds the user's file.
+	if got := sh(t, "cd /etc/netns && ls -R"); got != ".:\ntestns1\n\n./testns1:\nresolv.conf\n" {
+		t.Errorf("/etc/netns after destroy:\n%s", got)
+	}
+	os.RemoveAll("/etc/netns/testns1")
 }

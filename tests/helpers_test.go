@@ -126,6 +126,7 @@ echo "## addrs"; ip -o addr show
 echo "## routes"; ip route show table all; ip -6 route show table all
 echo "## nat"; iptables -t nat -S; ip6tables -t nat -S 2>/dev/null
 echo "## sysctl"; cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding
+echo "## etc/netns"; ls -R /etc/netns
 echo "## state"; ls /run/netlab | grep -v '^lock$' || true
 `)
 }

@@ -110,7 +110,12 @@ func TestMinimalChange(t *testing.T) {
 		"+ address 192.168.20.103/24 on testns1:s1",
 		// Deleting .102 takes the default route with it: the plan adds it back.
 		"+ route testns1: default via 192.168.20.101  # the kernel drops it with the address that reaches its gateway",
-		"Plan: 3 to add, 0 to change, 2 to remove.",
+		// Every namespace's hosts file names the lab's addresses: it follows them.
+		"~ file /etc/netns/testns1/hosts (rewritten)",
+		"- file /etc/netns/testns2/hosts  # no longer in the topology",
+		"- directory /etc/netns/testns2  # no longer in the topology",
+		"+ file /etc/netns/testns3/hosts",
+		"Plan: 5 to add, 1 to change, 4 to remove.",
 	}
 	for _, w := range want {
 		if !strings.Contains(out, w) {

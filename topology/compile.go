@@ -1,19 +1,31 @@
 package topology
 
-import "github.com/netlab-go/netlab/plan"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/netlab-go/netlab/plan"
+)
 
 // Desired compiles the topology to the State the kernel must reach: every default
 // resolved, every object netlab manages listed. Each namespace the lab creates gets its
 // loopback up; each link becomes a veth pair marked with the lab's alias, both ends up;
-// IPv4 forwarding becomes the sysctl net.ipv4.ip_forward.
+// IPv4 forwarding becomes the sysctl net.ipv4.ip_forward. Each namespace gets
+// /etc/netns/NODE/hosts naming every lab address, and resolv.conf when it has dns:.
 func (t *Topology) Desired() plan.State {
 	s := plan.NewState()
 	mark := plan.Alias(t.Name)
+	hosts := t.HostsFile()
 	for _, n := range t.Nodes {
 		ns := plan.NS(n.Name)
 		if n.Name != HostNode {
 			s.Namespaces[ns] = true
 			s.Links[plan.LinkKey{NS: ns, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
+			s.Files[plan.FileKey{NS: ns}] = ""
+			s.Files[plan.FileKey{NS: ns, Name: "hosts"}] = hosts
+			if len(n.DNS)+len(n.Search) > 0 {
+				s.Files[plan.FileKey{NS: ns, Name: "resolv.conf"}] = t.resolvConf(n)
+			}
 		}
 		for _, iface := range n.Interfaces {
 			for _, a := range iface.Addresses {
@@ -41,4 +53,33 @@ func (t *Topology) Desired() plan.State {
 		s.Links[b] = plan.Link{Kind: plan.Veth, Peer: a, Alias: mark, Up: true}
 	}
 	return s
+}
+
+// HostsFile is the /etc/netns/NODE/hosts of every namespace of the lab: localhost, then
+// each lab address under the names IFACE.NODE and NODE, so that `ping testns2` works
+// inside the lab.
+func (t *Topology) HostsFile() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by netlab for lab %s; netlab destroy removes it.\n", t.Name)
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	for _, n := range t.Nodes {
+		for _, i := range n.Interfaces {
+			for _, a := range i.Addresses {
+				fmt.Fprintf(&b, "%s\t%s.%s %s\n", a.Addr(), i.Name, n.Name, n.Name)
+			}
+		}
+	}
+	return b.String()
+}
+
+func (t *Topology) resolvConf(n *Node) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by netlab for lab %s (node %s); netlab destroy removes it.\n", t.Name, n.Name)
+	for _, a := range n.DNS {
+		fmt.Fprintf(&b, "nameserver %s\n", a)
+	}
+	if len(n.Search) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(n.Search, " "))
+	}
+	return b.String()
 }

@@ -224,7 +224,11 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 	p.entries(n, "nodes", func(name string, k, v *yaml.Node) {
 		p.nodeName(name, k)
 		node := &Node{Name: name, Pos: posOf(k)}
-		p.fields(v, "node "+name, []string{"forwarding", "nat", "interfaces", "routes"}, func(key string, fk, fv *yaml.Node) {
+		p.fields(v, "node "+name, []string{"forwarding", "nat", "interfaces", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
+			if (key == "dns" || key == "search") && name == HostNode {
+				p.errorf(fk, "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's", "node host cannot have %s", key)
+				return
+			}
 			switch key {
 			case "forwarding":
 				if fv.Kind == yaml.ScalarNode && fv.Tag == "!!bool" {
@@ -239,6 +243,28 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 				node.Interfaces = p.interfaces(fv, name)
 			case "routes":
 				node.Routes = p.routes(fv)
+			case "dns":
+				p.list(fv, "dns", "`dns: [192.168.10.101]`", func(item *yaml.Node) {
+					s, ok := p.scalar(item, "a name server", "an address like 192.168.10.101")
+					if !ok {
+						return
+					}
+					a, err := netip.ParseAddr(s)
+					if err != nil {
+						p.errorf(item, "write a name server's address, like 192.168.10.101", "bad name server %q: %v", s, unwrapNetip(err))
+						return
+					}
+					node.DNS = append(node.DNS, a)
+				})
+			case "search":
+				p.list(fv, "search", "`search: [lab.example]`", func(item *yaml.Node) {
+					s, ok := p.scalar(item, "a search domain", "a domain like lab.example")
+					if ok && (s == "" || strings.ContainsAny(s, " \t\n#;")) {
+						p.errorf(item, "write a domain name like lab.example", "bad search domain %q", s)
+						return
+					}
+					node.Search = append(node.Search, s)
+				})
 			}
 		})
 		nodes = append(nodes, node)

@@ -61,6 +61,9 @@ type Node struct {
 	NAT        []NAT
 	Interfaces []*Interface // sorted by name
 	Routes     []Route
+	// DNS and Search, when given, make /etc/netns/NODE/resolv.conf.
+	DNS    []netip.Addr
+	Search []string
 }
 
 // Interface is a node's end of a link, with the addresses it gets.

@@ -91,7 +91,7 @@ func TestErrors(t *testing.T) {
 		{"unknown interface field", "m1: {addresses:=>m1: {adresses:",
 			`lab.yaml:8:12: unknown field "adresses" in interface host:m1; did you mean "addresses"? the fields of interface host:m1 are addresses`},
 		{"unknown node field", "    forwarding: true=>    forwarding: true\n    fowarding: true",
-			`lab.yaml:5:5: unknown field "fowarding" in node host; did you mean "forwarding"? the fields of node host are forwarding, nat, interfaces, routes`},
+			`lab.yaml:5:5: unknown field "fowarding" in node host; did you mean "forwarding"? the fields of node host are forwarding, nat, interfaces, routes, dns, search`},
 		{"bad CIDR", "10.1.0.1/24]=>10.1.0.300/24]",
 			`lab.yaml:8:24: bad address "10.1.0.300/24": IPv4 field has value >255; write an address and prefix length, like 10.0.0.1/24`},
 		{"no prefix length", "10.1.0.1/24]=>10.1.0.1]",

@@ -33,4 +33,18 @@ ip -n ds1 -6 route add default via fd00:30::1
 # + route ds1: fd00:99::/64 via fd00:30::1
 ip -n ds1 -6 route add fd00:99::/64 via fd00:30::1
 
-# Plan: 9 to add, 0 to change, 0 to remove.
+# + directory /etc/netns/ds1
+mkdir -p /etc/netns/ds1
+
+# + file /etc/netns/ds1/hosts
+tee /etc/netns/ds1/hosts >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab dual-stack; netlab destroy removes it.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+172.30.0.1	ds-host.host host
+fd00:30::1	ds-host.host host
+172.30.0.2	eth0.ds1 ds1
+fd00:30::2	eth0.ds1 ds1
+NETLAB_EOF
+
+# Plan: 11 to add, 0 to change, 0 to remove.

@@ -46,4 +46,53 @@ ip netns exec router sysctl -w net.ipv4.ip_forward=1
 # + nat router: masquerade 10.0.1.0/24 out wan0
 ip netns exec router iptables -t nat -A POSTROUTING -s 10.0.1.0/24 -o wan0 -m comment --comment netlab:router-nat -j MASQUERADE
 
-# Plan: 11 to add, 1 to change, 0 to remove.
+# + directory /etc/netns/client
+mkdir -p /etc/netns/client
+
+# + directory /etc/netns/router
+mkdir -p /etc/netns/router
+
+# + directory /etc/netns/upstream
+mkdir -p /etc/netns/upstream
+
+# + file /etc/netns/client/hosts
+tee /etc/netns/client/hosts >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab router-nat; netlab destroy removes it.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+10.0.1.2	eth0.client client
+10.0.1.1	lan0.router router
+203.0.113.1	wan0.router router
+203.0.113.2	eth0.upstream upstream
+NETLAB_EOF
+
+# + file /etc/netns/client/resolv.conf
+tee /etc/netns/client/resolv.conf >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab router-nat (node client); netlab destroy removes it.
+nameserver 10.0.1.1
+search lab.test
+NETLAB_EOF
+
+# + file /etc/netns/router/hosts
+tee /etc/netns/router/hosts >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab router-nat; netlab destroy removes it.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+10.0.1.2	eth0.client client
+10.0.1.1	lan0.router router
+203.0.113.1	wan0.router router
+203.0.113.2	eth0.upstream upstream
+NETLAB_EOF
+
+# + file /etc/netns/upstream/hosts
+tee /etc/netns/upstream/hosts >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab router-nat; netlab destroy removes it.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+10.0.1.2	eth0.client client
+10.0.1.1	lan0.router router
+203.0.113.1	wan0.router router
+203.0.113.2	eth0.upstream upstream
+NETLAB_EOF
+
+# Plan: 18 to add, 1 to change, 0 to remove.

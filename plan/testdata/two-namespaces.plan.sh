@@ -45,4 +45,32 @@ sysctl -w net.ipv4.ip_forward=1
 # + nat host: masquerade 192.168.20.0/24
 iptables -t nat -A POSTROUTING -s 192.168.20.0/24 -m comment --comment netlab:twons -j MASQUERADE
 
-# Plan: 11 to add, 1 to change, 0 to remove.
+# + directory /etc/netns/testns1
+mkdir -p /etc/netns/testns1
+
+# + directory /etc/netns/testns2
+mkdir -p /etc/netns/testns2
+
+# + file /etc/netns/testns1/hosts
+tee /etc/netns/testns1/hosts >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab twons; netlab destroy removes it.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+192.168.20.101	m1.host host
+192.168.10.101	m2.host host
+192.168.20.102	s1.testns1 testns1
+192.168.10.102	s2.testns2 testns2
+NETLAB_EOF
+
+# + file /etc/netns/testns2/hosts
+tee /etc/netns/testns2/hosts >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab twons; netlab destroy removes it.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+192.168.20.101	m1.host host
+192.168.10.101	m2.host host
+192.168.20.102	s1.testns1 testns1
+192.168.10.102	s2.testns2 testns2
+NETLAB_EOF
+
+# Plan: 15 to add, 1 to change, 0 to remove.

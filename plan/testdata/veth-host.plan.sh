@@ -18,4 +18,16 @@ ip addr add 10.10.10.10/24 dev veth0-host
 # + address 10.10.10.11/24 on netns01:veth0-ns
 ip -n netns01 addr add 10.10.10.11/24 dev veth0-ns
 
-# Plan: 4 to add, 0 to change, 0 to remove.
+# + directory /etc/netns/netns01
+mkdir -p /etc/netns/netns01
+
+# + file /etc/netns/netns01/hosts
+tee /etc/netns/netns01/hosts >/dev/null <<'NETLAB_EOF'
+# Written by netlab for lab veth-host; netlab destroy removes it.
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+10.10.10.10	veth0-host.host host
+10.10.10.11	veth0-ns.netns01 netns01
+NETLAB_EOF
+
+# Plan: 6 to add, 0 to change, 0 to remove.

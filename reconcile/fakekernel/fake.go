@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/netlab-go/netlab/plan"
@@ -98,6 +99,23 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 			s.NAT[r] = true
 		}
 	}
+	for _, key := range scope.Files {
+		if _, ok := k.State.Files[key]; !ok {
+			continue
+		}
+		if key.IsDir() {
+			var names []string
+			for f := range k.State.Files {
+				if f.NS == key.NS && !f.IsDir() {
+					names = append(names, f.Name)
+				}
+			}
+			slices.Sort(names)
+			s.Files[key] = strings.Join(names, " ")
+		} else {
+			s.Files[key] = k.State.Files[key]
+		}
+	}
 	return s, nil
 }
 
@@ -156,6 +174,26 @@ func (k *Kernel) Apply(_ context.Context, a plan.Action) error {
 			delete(s.NAT, t)
 		} else {
 			s.NAT[t] = true
+		}
+	case plan.FileKey:
+		dir := plan.FileKey{NS: t.NS}
+		_, hasDir := s.Files[dir]
+		switch {
+		case a.Kind == plan.Delete && t.IsDir():
+			for f := range s.Files {
+				if f.NS == t.NS && !f.IsDir() {
+					return fmt.Errorf("rmdir %s: directory not empty", t.Path())
+				}
+			}
+			delete(s.Files, t)
+		case a.Kind == plan.Delete:
+			delete(s.Files, t)
+		case t.IsDir():
+			s.Files[t] = ""
+		case !hasDir:
+			return fmt.Errorf("write %s: no such directory", t.Path())
+		default:
+			s.Files[t] = a.After.(string)
 		}
 	}
 	return nil
