@@ -1,6 +1,9 @@
 package plan
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Kind says what an Action does to its object, as Terraform's plans.Action does.
 type Kind int
@@ -109,6 +112,9 @@ func (a Action) Namespaces() []NS {
 		if l.Kind == Veth && l.Peer.NS != "" && l.Peer.NS != t.NS {
 			return []NS{t.NS, l.Peer.NS}
 		}
+		if l.Kind == Macvlan && a.Kind == Create && l.Parent.NS != t.NS {
+			return []NS{t.NS, l.Parent.NS} // created on the parent, then moved
+		}
 		return []NS{t.NS}
 	case AddrKey:
 		return []NS{t.Link.NS}
@@ -131,8 +137,15 @@ func (a Action) Object() string {
 	case NS:
 		return "netns " + string(t)
 	case LinkKey:
-		if l, ok := a.After.(Link); ok && a.Kind == Create && l.Kind == Veth {
-			return "veth " + t.String() + " <-> " + l.Peer.String()
+		if l, ok := a.After.(Link); ok && a.Kind == Create {
+			switch l.Kind {
+			case Veth:
+				return "veth " + t.String() + " <-> " + l.Peer.String()
+			case Bridge:
+				return "bridge " + t.String()
+			case Macvlan:
+				return "macvlan " + t.String() + " on " + l.Parent.String()
+			}
 		}
 		return "link " + t.String()
 	case AddrKey:
@@ -170,17 +183,20 @@ func (a Action) Change() string {
 	switch before := a.Before.(type) {
 	case Link:
 		after := a.After.(Link)
-		var s string
+		var parts []string
 		if before.Alias != after.Alias {
-			s = fmt.Sprintf("alias %q -> %q", before.Alias, after.Alias)
+			parts = append(parts, fmt.Sprintf("alias %q -> %q", before.Alias, after.Alias))
+		}
+		if after.MTU != 0 && before.MTU != after.MTU {
+			parts = append(parts, fmt.Sprintf("mtu %d -> %d", before.MTU, after.MTU))
+		}
+		if before.Master != after.Master {
+			parts = append(parts, fmt.Sprintf("master %q -> %q", before.Master, after.Master))
 		}
 		if before.Up != after.Up {
-			if s != "" {
-				s += ", "
-			}
-			s += upString(before.Up) + " -> " + upString(after.Up)
+			parts = append(parts, upString(before.Up)+" -> "+upString(after.Up))
 		}
-		return s
+		return strings.Join(parts, ", ")
 	case Route:
 		return "via " + before.Via.String() + " -> " + a.After.(Route).Via.String()
 	case string:

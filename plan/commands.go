@@ -2,6 +2,7 @@ package plan
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -76,15 +77,22 @@ func (a Action) linkCommands(k LinkKey) [][]string {
 	switch a.Kind {
 	case Create:
 		l := a.After.(Link)
+		switch l.Kind {
+		case Bridge:
+			return [][]string{ipIn(k.NS, "link", "add", k.Name, "type", "bridge"), setLink(k, l, l.Master)}
+		case Macvlan:
+			add := ipIn(l.Parent.NS, "link", "add", k.Name, "link", l.Parent.Name)
+			if k.NS != l.Parent.NS {
+				add = append(add, "netns", string(k.NS)) // before type: what follows it is the type's
+			}
+			add = append(add, "type", "macvlan", "mode", l.Mode)
+			return [][]string{add, setLink(k, l, l.Master)}
+		}
 		add := ipIn(k.NS, "link", "add", k.Name, "type", "veth", "peer", "name", l.Peer.Name)
 		if l.Peer.NS != k.NS {
 			add = append(add, "netns", string(l.Peer.NS))
 		}
-		return [][]string{
-			add,
-			ipIn(k.NS, "link", "set", k.Name, "alias", l.Alias, "up"),
-			ipIn(l.Peer.NS, "link", "set", l.Peer.Name, "alias", l.Alias, "up"),
-		}
+		return [][]string{add, setLink(k, l, l.Master), setLink(l.Peer, l, l.PeerMaster)}
 	case Delete:
 		return [][]string{ipIn(k.NS, "link", "del", k.Name)}
 	}
@@ -93,10 +101,32 @@ func (a Action) linkCommands(k LinkKey) [][]string {
 	if before.Alias != after.Alias {
 		cmd = append(cmd, "alias", after.Alias)
 	}
+	if after.MTU != 0 && before.MTU != after.MTU {
+		cmd = append(cmd, "mtu", strconv.Itoa(after.MTU))
+	}
+	if before.Master != after.Master {
+		if after.Master == "" {
+			cmd = append(cmd, "nomaster")
+		} else {
+			cmd = append(cmd, "master", after.Master)
+		}
+	}
 	if before.Up != after.Up {
 		cmd = append(cmd, upString(after.Up))
 	}
 	return [][]string{cmd}
+}
+
+// setLink is the command that finishes a new link: its alias, MTU, master, up.
+func setLink(k LinkKey, l Link, master string) []string {
+	cmd := ipIn(k.NS, "link", "set", k.Name, "alias", l.Alias)
+	if l.MTU != 0 {
+		cmd = append(cmd, "mtu", strconv.Itoa(l.MTU))
+	}
+	if master != "" {
+		cmd = append(cmd, "master", master)
+	}
+	return append(cmd, upString(l.Up))
 }
 
 // ipIn returns an ip command run in namespace ns: `ip -n NS ...`, or plain `ip ...` in

@@ -180,7 +180,7 @@ func (d *differ) links() {
 					continue
 				}
 			}
-			if have.Alias != want.Alias || have.Up != want.Up {
+			if want.Differs(have) {
 				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
 			}
 			continue
@@ -196,6 +196,11 @@ func (d *differ) links() {
 				d.linkCreated[k] = true
 				continue
 			}
+		}
+		if _, parentOK := d.actual.Links[want.Parent]; want.Kind == Macvlan && !parentOK {
+			d.clash("macvlan "+k.String(), "its parent "+want.Parent.String()+" is not in the kernel",
+				"create "+want.Parent.Name+" in the host first, or name another parent")
+			continue
 		}
 		p := k
 		if want.Kind == Veth {

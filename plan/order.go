@@ -5,8 +5,8 @@ import (
 	"slices"
 )
 
-// phase is an action's place in the build order: netns, link, address, up, route,
-// sysctl, NAT. Deletions come first, in the reverse order, as Terraform destroys
+// phase is an action's place in the build order: netns, bridge, link, address, up,
+// route, sysctl, NAT, directory, file. Deletions come first, in the reverse order, as Terraform destroys
 // dependents before what they depend on; so an address moved between two interfaces
 // is removed before it is added again.
 func phase(a Action) int {
@@ -15,26 +15,29 @@ func phase(a Action) int {
 	case TypeNetns:
 		p = 0
 	case TypeLink:
-		p = 1
+		p = 2
+		if l, ok := a.After.(Link); ok && l.Kind == Bridge && a.Kind == Create {
+			p = 1 // before the ports that join it
+		}
 		if a.Kind == Update {
-			p = 3
+			p = 4
 		}
 	case TypeAddress:
-		p = 2
+		p = 3
 	case TypeRoute:
-		p = 4
-	case TypeSysctl:
 		p = 5
-	case TypeNAT:
+	case TypeSysctl:
 		p = 6
-	case TypeFile:
+	case TypeNAT:
 		p = 7
+	case TypeFile:
+		p = 8
 		if !a.Target.(FileKey).IsDir() {
-			p = 8
+			p = 9
 		}
 	}
 	if a.Kind == Delete || a.Reason == reasonRestore {
-		return -1 - p // -9 (files) first ... -1 (netns) last of the deletions
+		return -1 - p // -10 (files) first ... -1 (netns) last of the deletions
 	}
 	return p
 }
@@ -121,6 +124,13 @@ func dependencies(actions []Action) {
 			}
 			switch a.Kind {
 			case Create:
+				if l := a.After.(Link); l.Master != "" || l.PeerMaster != "" {
+					for _, m := range []LinkKey{{t.NS, l.Master}, {l.Peer.NS, l.PeerMaster}} {
+						if j, ok := linkCreate[m]; ok && m.Name != "" {
+							deps = append(deps, j) // a port waits for its bridge
+						}
+					}
+				}
 				for _, e := range ends {
 					need(nsCreate, e.NS)
 					if j, ok := linkDelete[e]; ok {
@@ -130,6 +140,12 @@ func dependencies(actions []Action) {
 				}
 			case Update:
 				need(nsCreate, t.NS)
+				if m := a.After.(Link).Master; m != "" {
+					bridge := LinkKey{t.NS, m}
+					if j, ok := linkCreate[bridge]; ok {
+						deps = append(deps, j) // joins a bridge made by this plan
+					}
+				}
 				linkUpdates[t.NS] = append(linkUpdates[t.NS], i)
 			case Delete:
 				for _, e := range ends {

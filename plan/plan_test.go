@@ -178,7 +178,7 @@ func TestOrder(t *testing.T) {
 	topo := load(t, "../examples/two-namespaces.yaml")
 	k := fakekernel.New()
 	build, owned := apply(t, k, topo.Name, topo.Desired(), plan.NewState())
-	rank := map[plan.ObjectType]int{plan.TypeNetns: 0, plan.TypeLink: 1, plan.TypeAddress: 2, plan.TypeRoute: 4, plan.TypeSysctl: 5, plan.TypeNAT: 6, plan.TypeFile: 7}
+	rank := map[plan.ObjectType]int{plan.TypeNetns: 0, plan.TypeLink: 2, plan.TypeAddress: 3, plan.TypeRoute: 5, plan.TypeSysctl: 6, plan.TypeNAT: 7, plan.TypeFile: 8}
 	last := -1
 	for i, a := range build.Actions {
 		if r := rank[a.Type()]; r < last {

@@ -99,6 +99,11 @@ type JSONLink struct {
 	Peer  string   `json:"peer,omitempty"`
 	Alias string   `json:"alias"`
 	Up    bool     `json:"up"`
+	// MTU is 0 (absent) when the kernel chooses.
+	MTU    int    `json:"mtu,omitempty"`
+	Master string `json:"master,omitempty"`
+	Parent string `json:"parent,omitempty"`
+	Mode   string `json:"mode,omitempty"`
 }
 
 // JSONRoute is the JSON form of a Route value.
@@ -109,9 +114,12 @@ type JSONRoute struct {
 func jsonValue(v any) any {
 	switch v := v.(type) {
 	case Link:
-		l := JSONLink{Kind: v.Kind, Alias: v.Alias, Up: v.Up}
+		l := JSONLink{Kind: v.Kind, Alias: v.Alias, Up: v.Up, MTU: v.MTU, Master: v.Master, Mode: v.Mode}
 		if v.Peer.NS != "" {
 			l.Peer = v.Peer.String()
+		}
+		if v.Parent.NS != "" {
+			l.Parent = v.Parent.String()
 		}
 		return l
 	case Route:

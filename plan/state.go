@@ -36,6 +36,10 @@ const (
 	Veth LinkKind = "veth"
 	// Loopback is a namespace's lo; netlab never creates or deletes it, only brings it up.
 	Loopback LinkKind = "loopback"
+	// Bridge is a Linux bridge.
+	Bridge LinkKind = "bridge"
+	// Macvlan is a macvlan on a parent interface of the host.
+	Macvlan LinkKind = "macvlan"
 )
 
 // LinkKey identifies an interface: its namespace and its name.
@@ -51,13 +55,29 @@ func compareLinkKey(a, b LinkKey) int {
 	return cmp.Or(compareNS(a.NS, b.NS), cmp.Compare(a.Name, b.Name))
 }
 
-// Link is the state of one interface. For a veth end, Peer is the other end; it is known
-// in a desired State and left zero by observation.
+// Link is the state of one interface. Peer, PeerMaster, Parent and Mode are known in a
+// desired State and left zero by observation.
 type Link struct {
-	Kind  LinkKind
-	Peer  LinkKey
-	Alias string
-	Up    bool
+	Kind LinkKind
+	// Peer is the other end of a veth, and PeerMaster the bridge that end is a port of.
+	Peer       LinkKey
+	PeerMaster string
+	// Parent is the host interface a macvlan sits on, Mode its macvlan mode.
+	Parent LinkKey
+	Mode   string
+	Alias  string
+	Up     bool
+	// MTU is the link's MTU; 0 in a desired State leaves it to the kernel.
+	MTU int
+	// Master is the bridge (in the same namespace) the link is a port of, or "".
+	Master string
+}
+
+// Differs reports whether the observed link have differs from the desired link want in
+// what netlab manages: alias, up, master, and MTU where want sets one.
+func (want Link) Differs(have Link) bool {
+	return have.Alias != want.Alias || have.Up != want.Up || have.Master != want.Master ||
+		want.MTU != 0 && have.MTU != want.MTU
 }
 
 // AddrKey identifies an interface address: the interface and the address with its
@@ -255,6 +275,9 @@ func ScopeOf(lab string, states ...State) Scope {
 			nss[k.NS] = true
 			if l.Peer.NS != "" {
 				nss[l.Peer.NS] = true
+			}
+			if l.Parent.NS != "" {
+				nss[l.Parent.NS] = true
 			}
 		}
 		for k := range s.Addrs {

@@ -32,6 +32,13 @@ type linkJSON struct {
 	PeerName string   `json:"peer_name,omitempty"`
 	Alias    string   `json:"alias,omitempty"`
 	Up       bool     `json:"up"`
+	MTU      int      `json:"mtu,omitempty"`
+	Master   string   `json:"master,omitempty"`
+	// The peer's master, the macvlan parent and mode: a record keeps what was desired.
+	PeerMaster string `json:"peer_master,omitempty"`
+	ParentNS   NS     `json:"parent_ns,omitempty"`
+	ParentName string `json:"parent_name,omitempty"`
+	Mode       string `json:"mode,omitempty"`
 }
 
 type addrJSON struct {
@@ -63,7 +70,8 @@ func (s State) MarshalJSON() ([]byte, error) {
 	j := stateJSON{Namespaces: sortedKeys(s.Namespaces, compareNS)}
 	for _, k := range sortedKeys(s.Links, compareLinkKey) {
 		l := s.Links[k]
-		j.Links = append(j.Links, linkJSON{NS: k.NS, Name: k.Name, Kind: l.Kind, PeerNS: l.Peer.NS, PeerName: l.Peer.Name, Alias: l.Alias, Up: l.Up})
+		j.Links = append(j.Links, linkJSON{NS: k.NS, Name: k.Name, Kind: l.Kind, PeerNS: l.Peer.NS, PeerName: l.Peer.Name, Alias: l.Alias, Up: l.Up,
+			MTU: l.MTU, Master: l.Master, PeerMaster: l.PeerMaster, ParentNS: l.Parent.NS, ParentName: l.Parent.Name, Mode: l.Mode})
 	}
 	for _, k := range sortedKeys(s.Addrs, compareAddrKey) {
 		j.Addrs = append(j.Addrs, addrJSON{NS: k.Link.NS, Link: k.Link.Name, Prefix: k.Prefix})
@@ -94,7 +102,8 @@ func (s *State) UnmarshalJSON(data []byte) error {
 		s.Namespaces[ns] = true
 	}
 	for _, l := range j.Links {
-		s.Links[LinkKey{l.NS, l.Name}] = Link{Kind: l.Kind, Peer: LinkKey{l.PeerNS, l.PeerName}, Alias: l.Alias, Up: l.Up}
+		s.Links[LinkKey{l.NS, l.Name}] = Link{Kind: l.Kind, Peer: LinkKey{l.PeerNS, l.PeerName}, Alias: l.Alias, Up: l.Up,
+			MTU: l.MTU, Master: l.Master, PeerMaster: l.PeerMaster, Parent: LinkKey{l.ParentNS, l.ParentName}, Mode: l.Mode}
 	}
 	for _, a := range j.Addrs {
 		s.Addrs[AddrKey{LinkKey{a.NS, a.Link}, a.Prefix}] = true

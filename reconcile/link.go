@@ -29,7 +29,14 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 	}
 	switch a.Kind {
 	case plan.Create:
-		return k.createVeth(h, key, a.After.(plan.Link))
+		switch want := a.After.(plan.Link); want.Kind {
+		case plan.Bridge:
+			return k.createBridge(h, key, want)
+		case plan.Macvlan:
+			return k.createMacvlan(h, key, want)
+		default:
+			return k.createVeth(h, key, want)
+		}
 	case plan.Delete:
 		l, err := h.nl.LinkByName(key.Name)
 		if notFound(err) {
@@ -47,7 +54,60 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 	if err != nil {
 		return fmt.Errorf("find %s: %w", key.Name, err)
 	}
-	return markUp(h, l, a.After.(plan.Link))
+	want := a.After.(plan.Link)
+	return finish(h, l, want, want.Master)
+}
+
+// createBridge creates a bridge, then marks it, sets its MTU and brings it up.
+func (k *Linux) createBridge(h *nsHandle, key plan.LinkKey, want plan.Link) error {
+	br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs()}
+	br.Name = key.Name
+	if err := h.nl.LinkAdd(br); err != nil {
+		return fmt.Errorf("create bridge %s: %w", key, err)
+	}
+	l, err := h.nl.LinkByName(key.Name)
+	if err != nil {
+		return fmt.Errorf("find bridge %s: %w", key, err)
+	}
+	k.remember(h, key.Name, l.Attrs().Index)
+	return finish(h, l, want, "")
+}
+
+// createMacvlan creates a macvlan on its parent in the parent's namespace, straight
+// into the node's namespace (`ip link add ... netns NODE`), then finishes it there.
+func (k *Linux) createMacvlan(h *nsHandle, key plan.LinkKey, want plan.Link) error {
+	ph, err := k.handle(want.Parent.NS)
+	if err != nil {
+		return err
+	}
+	parent, err := ph.nl.LinkByName(want.Parent.Name)
+	if err != nil {
+		return fmt.Errorf("find macvlan parent %s: %w", want.Parent, err)
+	}
+	mode, ok := macvlanModes[want.Mode]
+	if !ok {
+		return fmt.Errorf("macvlan %s: unknown mode %q", key, want.Mode)
+	}
+	mv := &netlink.Macvlan{LinkAttrs: netlink.NewLinkAttrs(), Mode: mode}
+	mv.Name = key.Name
+	mv.ParentIndex = parent.Attrs().Index
+	if key.NS != want.Parent.NS {
+		mv.Namespace = netlink.NsFd(int(h.ns))
+	}
+	if err := ph.nl.LinkAdd(mv); err != nil {
+		return fmt.Errorf("create macvlan %s on %s: %w", key, want.Parent, err)
+	}
+	l, err := h.nl.LinkByName(key.Name)
+	if err != nil {
+		return fmt.Errorf("find macvlan %s: %w", key, err)
+	}
+	k.remember(h, key.Name, l.Attrs().Index)
+	return finish(h, l, want, "")
+}
+
+var macvlanModes = map[string]netlink.MacvlanMode{
+	"bridge": netlink.MACVLAN_MODE_BRIDGE, "private": netlink.MACVLAN_MODE_PRIVATE, "vepa": netlink.MACVLAN_MODE_VEPA,
+	"passthru": netlink.MACVLAN_MODE_PASSTHRU, "source": netlink.MACVLAN_MODE_SOURCE,
 }
 
 // createVeth creates a veth pair with the peer made straight in its namespace and its
@@ -75,23 +135,48 @@ func (k *Linux) createVeth(h *nsHandle, key plan.LinkKey, want plan.Link) error 
 		return fmt.Errorf("create veth %s: the kernel did not report its index", key)
 	}
 	k.remember(h, key.Name, veth.Index)
-	if err := h.nl.LinkSetAlias(veth, want.Alias); err != nil {
-		return fmt.Errorf("set alias of %s: %w", key, err)
+	if want.MTU == 0 && want.Master == "" {
+		if err := h.nl.LinkSetAlias(veth, want.Alias); err != nil {
+			return fmt.Errorf("set alias of %s: %w", key, err)
+		}
+	} else if err := finish(h, veth, want, want.Master); err != nil {
+		return err
 	}
 	p, err := peer.nl.LinkByName(want.Peer.Name)
 	if err != nil {
 		return fmt.Errorf("find peer %s: %w", want.Peer, err)
 	}
 	k.remember(peer, want.Peer.Name, p.Attrs().Index)
-	return markUp(peer, p, want)
+	return finish(peer, p, want, want.PeerMaster)
 }
 
-// markUp sets the link's alias and brings it up (or down) as want says.
-func markUp(h *nsHandle, l netlink.Link, want plan.Link) error {
+// finish sets the link's alias, MTU and master as want says, and brings it up (or
+// down), as `ip link set NAME alias A mtu N master B up` does.
+func finish(h *nsHandle, l netlink.Link, want plan.Link, master string) error {
 	name := l.Attrs().Name
 	if want.Alias != "" && l.Attrs().Alias != want.Alias {
 		if err := h.nl.LinkSetAlias(l, want.Alias); err != nil {
 			return fmt.Errorf("set alias of %s: %w", name, err)
+		}
+	}
+	if want.MTU != 0 && l.Attrs().MTU != want.MTU {
+		if err := h.nl.LinkSetMTU(l, want.MTU); err != nil {
+			return fmt.Errorf("set mtu of %s: %w", name, err)
+		}
+	}
+	if master == "" && l.Attrs().MasterIndex != 0 {
+		if err := h.nl.LinkSetNoMaster(l); err != nil {
+			return fmt.Errorf("release %s from its master: %w", name, err)
+		}
+	} else if master != "" {
+		m, err := h.nl.LinkByName(master)
+		if err != nil {
+			return fmt.Errorf("find bridge %s for %s: %w", master, name, err)
+		}
+		if l.Attrs().MasterIndex != m.Attrs().Index {
+			if err := h.nl.LinkSetMasterByIndex(l, m.Attrs().Index); err != nil {
+				return fmt.Errorf("set master of %s to %s: %w", name, master, err)
+			}
 		}
 	}
 	set := h.nl.LinkSetDown

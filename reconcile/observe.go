@@ -142,8 +142,11 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 		a := l.Attrs()
 		names[a.Index] = a.Name
 		k.remember(h, a.Name, a.Index)
+	}
+	for _, l := range links {
+		a := l.Attrs()
 		s.Links[plan.LinkKey{NS: ns, Name: a.Name}] = plan.Link{
-			Kind: linkKind(l), Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0,
+			Kind: linkKind(l), Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, MTU: a.MTU, Master: names[a.MasterIndex],
 		}
 	}
 	addrs, err := retryDump("addresses", func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })

@@ -22,12 +22,13 @@ func TestExamples(t *testing.T) {
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			cleanSandbox(t)
-			before := snapshot(t)
-			mustNetlab(t, "apply", file)
 			topo, err := topology.Load(file)
 			if err != nil {
 				t.Fatal(err)
 			}
+			sh(t, standInNICs(topo))
+			before := snapshot(t)
+			mustNetlab(t, "apply", file)
 			checkKernel(t, topo)
 			checkNames(t, topo)
 			if len(topo.Expect) > 0 {
@@ -54,6 +55,8 @@ func TestExamples(t *testing.T) {
 
 type ipLink struct {
 	Ifname  string   `json:"ifname"`
+	MTU     int      `json:"mtu"`
+	Master  string   `json:"master"`
 	Flags   []string `json:"flags"`
 	Ifalias string   `json:"ifalias"`
 	Info    struct {
@@ -111,8 +114,10 @@ func checkKernel(t *testing.T, topo *topology.Topology) {
 			case !ok:
 				t.Errorf("%s:%s does not exist", n.Name, iface.Name)
 				continue
-			case l.Info.Kind != "veth":
-				t.Errorf("%s:%s is a %q, want veth", n.Name, iface.Name, l.Info.Kind)
+			case l.Info.Kind != string(iface.Kind):
+				t.Errorf("%s:%s is a %q, want %s", n.Name, iface.Name, l.Info.Kind, iface.Kind)
+			case iface.MTU != 0 && l.MTU != iface.MTU:
+				t.Errorf("%s:%s has MTU %d, want %d", n.Name, iface.Name, l.MTU, iface.MTU)
 			case l.Ifalias != "netlab:"+topo.Name:
 				t.Errorf("%s:%s has alias %q, want netlab:%s", n.Name, iface.Name, l.Ifalias, topo.Name)
 			case !slices.Contains(l.Flags, "UP"):
@@ -125,6 +130,17 @@ func checkKernel(t *testing.T, topo *topology.Topology) {
 				}
 				if !found {
 					t.Errorf("%s:%s lacks address %s", n.Name, iface.Name, a)
+				}
+			}
+		}
+		for _, l := range topo.Links {
+			for i, e := range []topology.Endpoint{l.A, l.B} {
+				other := []topology.Endpoint{l.B, l.A}[i]
+				if e.Node != n.Name || n.Interface(e.Interface).Kind != topology.Bridge {
+					continue
+				}
+				if port := byName[topology.PortName(other)]; port.Master != e.Interface || port.Info.Kind != "veth" {
+					t.Errorf("%s: the port %s for %s is %+v, want a veth with master %s", n.Name, topology.PortName(other), other, port, e.Interface)
 				}
 			}
 		}
@@ -192,4 +208,21 @@ func checkNames(t *testing.T, topo *topology.Topology) {
 			}
 		}
 	}
+}
+
+// standInNICs returns the commands that make, in the sandbox, the host interfaces the
+// topology's macvlans sit on: each a veth pair, both ends up, standing in for a NIC.
+func standInNICs(topo *topology.Topology) string {
+	cmds := []string{"true"}
+	seen := map[string]bool{}
+	for _, n := range topo.Nodes {
+		for _, i := range n.Interfaces {
+			if i.Macvlan != nil && !seen[i.Macvlan.Parent] {
+				seen[i.Macvlan.Parent] = true
+				p := i.Macvlan.Parent
+				cmds = append(cmds, "ip link add "+p+" type veth peer name "+p+"-wire", "ip link set "+p+"-wire up", "ip link set "+p+" up")
+			}
+		}
+	}
+	return strings.Join(cmds, " && ")
 }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -141,29 +142,38 @@ func TestDriftRepair(t *testing.T) {
 	cases := []struct {
 		name, damage string
 		want         []string
+		file         string // default: two-namespaces.yaml
 	}{
 		{"address", "ip -n testns1 addr del 192.168.20.102/24 dev s1",
 			// The kernel drops the default route with the address that reaches its gateway.
-			[]string{"+ address 192.168.20.102/24 on testns1:s1", "+ route testns1: default via 192.168.20.101", "Plan: 2 to add, 0 to change, 0 to remove."}},
+			[]string{"+ address 192.168.20.102/24 on testns1:s1", "+ route testns1: default via 192.168.20.101", "Plan: 2 to add, 0 to change, 0 to remove."}, ""},
 		{"route", "ip -n testns2 route del default",
-			[]string{"+ route testns2: default via 192.168.10.101", "Plan: 1 to add, 0 to change, 0 to remove."}},
+			[]string{"+ route testns2: default via 192.168.10.101", "Plan: 1 to add, 0 to change, 0 to remove."}, ""},
 		{"link", "ip link del m2",
 			[]string{"+ veth host:m2 <-> testns2:s2", "+ address 192.168.10.101/24 on host:m2", "+ address 192.168.10.102/24 on testns2:s2",
-				"+ route testns2: default via 192.168.10.101", "Plan: 4 to add, 0 to change, 0 to remove."}},
+				"+ route testns2: default via 192.168.10.101", "Plan: 4 to add, 0 to change, 0 to remove."}, ""},
 		{"link down", "ip -n testns1 link set s1 down",
 			// A link going down takes the routes through it.
-			[]string{"~ link testns1:s1 (down -> up)", "+ route testns1: default via 192.168.20.101", "Plan: 1 to add, 1 to change, 0 to remove."}},
+			[]string{"~ link testns1:s1 (down -> up)", "+ route testns1: default via 192.168.20.101", "Plan: 1 to add, 1 to change, 0 to remove."}, ""},
 		{"namespace", "ip netns del testns1; sleep 0.2",
-			[]string{"+ netns testns1", "+ veth host:m1 <-> testns1:s1", "Plan: 5 to add, 0 to change, 0 to remove."}},
+			[]string{"+ netns testns1", "+ veth host:m1 <-> testns1:s1", "Plan: 5 to add, 0 to change, 0 to remove."}, ""},
 		{"sysctl", "echo 0 > /proc/sys/net/ipv4/ip_forward",
-			[]string{"~ sysctl host: net.ipv4.ip_forward (0 -> 1)", "Plan: 0 to add, 1 to change, 0 to remove."}},
+			[]string{"~ sysctl host: net.ipv4.ip_forward (0 -> 1)", "Plan: 0 to add, 1 to change, 0 to remove."}, ""},
 		{"nat rule", "iptables -t nat -F POSTROUTING",
-			[]string{"+ nat host: masquerade 192.168.20.0/24", "Plan: 1 to add, 0 to change, 0 to remove."}},
+			[]string{"+ nat host: masquerade 192.168.20.0/24", "Plan: 1 to add, 0 to change, 0 to remove."}, ""},
+		{"hosts file", "echo '192.0.2.1 testns2' > /etc/netns/testns1/hosts",
+			[]string{"~ file /etc/netns/testns1/hosts (rewritten)", "Plan: 0 to add, 1 to change, 0 to remove."}, ""},
+		{"bridge port", "ip -n sw link set h2-eth0 nomaster",
+			[]string{`~ link sw:h2-eth0 (master "" -> "br0")`, "Plan: 0 to add, 1 to change, 0 to remove."}, "bridge.yaml"},
+		{"mtu", "ip -n h1 link set eth0 mtu 1500",
+			[]string{"~ link h1:eth0 (mtu 1500 -> 9000)", "Plan: 0 to add, 1 to change, 0 to remove."}, "bridge.yaml"},
+		{"bridge", "ip -n sw link del br0",
+			[]string{"+ bridge sw:br0", "+ address 10.20.0.254/24 on sw:br0", `~ link sw:h1-eth0 (master "" -> "br0")`, "Plan: 2 to add, 3 to change, 0 to remove."}, "bridge.yaml"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cleanSandbox(t)
-			file := "../examples/two-namespaces.yaml"
+			file := "../examples/" + cmp.Or(c.file, "two-namespaces.yaml")
 			mustNetlab(t, "apply", file)
 			sh(t, c.damage)
 			r := netlab(t, "plan", "--detailed-exitcode", file)
@@ -179,8 +189,8 @@ func TestDriftRepair(t *testing.T) {
 			if r := netlab(t, "plan", "--detailed-exitcode", file); r.code != 0 {
 				t.Errorf("apply did not repair: %s", r)
 			}
-			if !ping("testns1", "192.168.10.102") {
-				t.Error("after repair, testns1 does not reach testns2")
+			if r := netlab(t, "check", file); r.code != 0 {
+				t.Errorf("after repair: %s", r)
 			}
 			mustNetlab(t, "destroy")
 		})

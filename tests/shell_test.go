@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/netlab-go/netlab/topology"
 )
 
 // TestShellEquivalence proves `netlab plan -o sh` the strict way: for each example, the
@@ -23,12 +25,18 @@ func TestShellEquivalence(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			cleanSandbox(t)
 			abs, _ := filepath.Abs(file)
+			topo, err := topology.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nics := standInNICs(topo)
+			sh(t, nics) // the plan is made against a kernel that has them too
 			script := filepath.Join(t.TempDir(), "lab.sh")
 			if err := os.WriteFile(script, []byte(mustNetlab(t, "plan", "-o", "sh", abs)), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			byScript := kernelIn(t, "sh "+script)
-			byApply := kernelIn(t, netlabBin()+" apply "+abs+" >/dev/null")
+			byScript := kernelIn(t, nics+"\nsh "+script)
+			byApply := kernelIn(t, nics+"\n"+netlabBin()+" apply "+abs+" >/dev/null")
 			if byScript != byApply {
 				t.Errorf("the script and apply made different kernels.\nscript:\n%s\napply:\n%s", byScript, byApply)
 			}

@@ -14,8 +14,13 @@ func (p *parser) check(t *Topology) {
 		nodeNames[i] = n.Name
 	}
 	used := map[string]Endpoint{}
+	ports := map[string]Endpoint{} // node:port of bridge ports
 	for _, l := range t.Links {
-		for _, e := range []Endpoint{l.A, l.B} {
+		for i, e := range []Endpoint{l.A, l.B} {
+			other := l.B
+			if i == 1 {
+				other = l.A
+			}
 			node := t.Node(e.Node)
 			if node == nil {
 				hint := "nodes are " + strings.Join(nodeNames, ", ")
@@ -37,6 +42,24 @@ func (p *parser) check(t *Topology) {
 				p.errorAt(e.Pos, hint, "link endpoint %q names interface %q, which node %s does not declare", e.String(), e.Interface, e.Node)
 				continue
 			}
+			switch node.Interface(e.Interface).Kind {
+			case MacvlanKind:
+				p.errorAt(e.Pos, "a macvlan sits on its parent and is in no link; link another interface, or a bridge",
+					"link endpoint %q is a macvlan", e.String())
+				continue
+			case Bridge:
+				port := PortName(other)
+				key := e.Node + ":" + port
+				if node.Interface(port) != nil {
+					p.errorAt(e.Pos, "rename that interface: the link's port on the bridge takes the name "+port,
+						"the port of bridge %s for this link would be named %s, like an interface of node %s", e.String(), port, e.Node)
+				} else if first, dup := ports[key]; dup {
+					p.errorAt(e.Pos, fmt.Sprintf("link the bridge to %s once; the first link is at line %d", other, first.Pos.Line),
+						"bridge %s is linked to %s twice", e.String(), other)
+				}
+				ports[key] = e
+				continue
+			}
 			if first, dup := used[e.String()]; dup {
 				p.errorAt(e.Pos, fmt.Sprintf("an interface is one end of one link; its other link is at line %d; declare another interface", first.Pos.Line),
 					"interface %s is used by two links", e.String())
@@ -45,8 +68,24 @@ func (p *parser) check(t *Topology) {
 			used[e.String()] = e
 		}
 	}
+	for _, l := range t.Links {
+		a, b := t.Node(l.A.Node), t.Node(l.B.Node)
+		if a == nil || b == nil || a.Interface(l.A.Interface) == nil || b.Interface(l.B.Interface) == nil {
+			continue
+		}
+		if ma, mb := a.Interface(l.A.Interface).MTU, b.Interface(l.B.Interface).MTU; ma != 0 && mb != 0 && ma != mb {
+			p.errorAt(l.Pos, "give both ends one MTU (or set it on one end only: the other gets it too)",
+				"the two ends of this link ask for MTU %d and %d", ma, mb)
+		}
+	}
 	for _, n := range t.Nodes {
 		p.checkNode(n, used)
+		for _, iface := range n.Interfaces {
+			if host := t.Node(HostNode); iface.Macvlan != nil && host != nil && host.Interface(iface.Macvlan.Parent) != nil {
+				p.errorAt(iface.Pos, "name an interface of the host that the lab does not create, like eth0",
+					"macvlan %s:%s sits on host:%s, which this lab creates", n.Name, iface.Name, iface.Macvlan.Parent)
+			}
+		}
 	}
 	p.checkExpect(t, nodeNames)
 }
@@ -98,7 +137,7 @@ func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
 		if problem, _ := nodeNameProblem(n.Name); problem != "" {
 			nameOK = false
 		}
-		if _, ok := used[n.Name+":"+iface.Name]; !ok && nameOK {
+		if _, ok := used[n.Name+":"+iface.Name]; !ok && nameOK && iface.Kind == VethEnd {
 			p.errorAt(iface.Pos, fmt.Sprintf("add a link like [%s:%s, OTHER:IFACE] or remove the interface", n.Name, iface.Name),
 				"interface %s:%s is in no link", n.Name, iface.Name)
 		}

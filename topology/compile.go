@@ -28,8 +28,16 @@ func (t *Topology) Desired() plan.State {
 			}
 		}
 		for _, iface := range n.Interfaces {
+			key := plan.LinkKey{NS: ns, Name: iface.Name}
 			for _, a := range iface.Addresses {
-				s.Addrs[plan.AddrKey{Link: plan.LinkKey{NS: ns, Name: iface.Name}, Prefix: a}] = true
+				s.Addrs[plan.AddrKey{Link: key, Prefix: a}] = true
+			}
+			switch iface.Kind {
+			case Bridge:
+				s.Links[key] = plan.Link{Kind: plan.Bridge, Alias: mark, Up: true, MTU: iface.MTU}
+			case MacvlanKind:
+				s.Links[key] = plan.Link{Kind: plan.Macvlan, Parent: plan.LinkKey{NS: plan.Host, Name: iface.Macvlan.Parent},
+					Mode: iface.Macvlan.Mode, Alias: mark, Up: true, MTU: iface.MTU}
 			}
 		}
 		for _, r := range n.Routes {
@@ -47,12 +55,24 @@ func (t *Topology) Desired() plan.State {
 		}
 	}
 	for _, l := range t.Links {
-		a := plan.LinkKey{NS: plan.NS(l.A.Node), Name: l.A.Interface}
-		b := plan.LinkKey{NS: plan.NS(l.B.Node), Name: l.B.Interface}
-		s.Links[a] = plan.Link{Kind: plan.Veth, Peer: b, Alias: mark, Up: true}
-		s.Links[b] = plan.Link{Kind: plan.Veth, Peer: a, Alias: mark, Up: true}
+		a, masterA, mtuA := t.vethEnd(l.A, l.B)
+		b, masterB, mtuB := t.vethEnd(l.B, l.A)
+		mtu := max(mtuA, mtuB) // check refuses two different ones
+		s.Links[a] = plan.Link{Kind: plan.Veth, Peer: b, PeerMaster: masterB, Master: masterA, Alias: mark, Up: true, MTU: mtu}
+		s.Links[b] = plan.Link{Kind: plan.Veth, Peer: a, PeerMaster: masterA, Master: masterB, Alias: mark, Up: true, MTU: mtu}
 	}
 	return s
+}
+
+// vethEnd returns the veth end that a link's endpoint e stands for: the interface
+// itself, or, when e names a bridge, the bridge's port for this link (named after the
+// other endpoint) with the bridge as its master. mtu is the MTU e asks for.
+func (t *Topology) vethEnd(e, other Endpoint) (key plan.LinkKey, master string, mtu int) {
+	iface := t.Node(e.Node).Interface(e.Interface)
+	if iface.Kind == Bridge {
+		return plan.LinkKey{NS: plan.NS(e.Node), Name: PortName(other)}, iface.Name, iface.MTU
+	}
+	return plan.LinkKey{NS: plan.NS(e.Node), Name: e.Interface}, "", iface.MTU
 }
 
 // HostsFile is the /etc/netns/NODE/hosts of every namespace of the lab: localhost, then

@@ -224,7 +224,7 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 	p.entries(n, "nodes", func(name string, k, v *yaml.Node) {
 		p.nodeName(name, k)
 		node := &Node{Name: name, Pos: posOf(k)}
-		p.fields(v, "node "+name, []string{"forwarding", "nat", "interfaces", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
+		p.fields(v, "node "+name, []string{"forwarding", "nat", "interfaces", "bridges", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
 			if (key == "dns" || key == "search") && name == HostNode {
 				p.errorf(fk, "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's", "node host cannot have %s", key)
 				return
@@ -240,7 +240,9 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 			case "nat":
 				node.NAT = p.nat(fv)
 			case "interfaces":
-				node.Interfaces = p.interfaces(fv, name)
+				node.Interfaces = append(node.Interfaces, p.interfaces(fv, name, VethEnd)...)
+			case "bridges":
+				node.Interfaces = append(node.Interfaces, p.interfaces(fv, name, Bridge)...)
 			case "routes":
 				node.Routes = p.routes(fv)
 			case "dns":
@@ -267,6 +269,17 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 				})
 			}
 		})
+		slices.SortFunc(node.Interfaces, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
+		for i := 1; i < len(node.Interfaces); i++ {
+			if a, b := node.Interfaces[i-1], node.Interfaces[i]; a.Name == b.Name {
+				first, dup := a, b
+				if dup.Pos.Line < first.Pos.Line {
+					first, dup = dup, first
+				}
+				p.errorAt(dup.Pos, fmt.Sprintf("an interface and a bridge of one node need different names; the other is at line %d", first.Pos.Line),
+					"%q is both an interface and a bridge of node %s", b.Name, name)
+			}
+		}
 		nodes = append(nodes, node)
 	})
 	if len(nodes) == 0 && !isNull(deref(n)) && deref(n).Kind == yaml.MappingNode {
@@ -329,25 +342,62 @@ func ifaceNameProblem(name string) string {
 	return ""
 }
 
-func (p *parser) interfaces(n *yaml.Node, node string) []*Interface {
+func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*Interface {
+	what, label, fields := "interfaces of node "+node, "interface ", []string{"addresses", "mtu", "macvlan"}
+	if kind == Bridge {
+		what, label, fields = "bridges of node "+node, "bridge ", []string{"addresses", "mtu"}
+	}
 	var ifaces []*Interface
-	p.entries(n, "interfaces of node "+node, func(name string, k, v *yaml.Node) {
+	p.entries(n, what, func(name string, k, v *yaml.Node) {
 		if problem := ifaceNameProblem(name); problem != "" {
 			p.errorf(k, "use a short name like eth0 or veth-a (at most 15 bytes, no '/', ':' or spaces)", "interface name %q %s", name, problem)
 		}
-		iface := &Interface{Name: name, Pos: posOf(k)}
-		p.fields(v, "interface "+node+":"+name, []string{"addresses"}, func(key string, fk, fv *yaml.Node) {
-			p.list(fv, "addresses", "`addresses: [10.0.0.1/24]`", func(item *yaml.Node) {
-				s, ok := p.scalar(item, "an address", "an address with its prefix length, like 10.0.0.1/24")
-				if !ok {
+		iface := &Interface{Name: name, Pos: posOf(k), Kind: kind}
+		p.fields(v, label+node+":"+name, fields, func(key string, fk, fv *yaml.Node) {
+			switch key {
+			case "addresses":
+				p.list(fv, "addresses", "`addresses: [10.0.0.1/24]`", func(item *yaml.Node) {
+					s, ok := p.scalar(item, "an address", "an address with its prefix length, like 10.0.0.1/24")
+					if !ok {
+						return
+					}
+					pfx, ok := p.prefix(item, s, "address", "10.0.0.1/24")
+					if ok {
+						iface.Addresses = append(iface.Addresses, pfx)
+						iface.AddressPos = append(iface.AddressPos, posOf(item))
+					}
+				})
+			case "mtu":
+				mtu, err := strconv.Atoi(fv.Value)
+				if fv.Kind != yaml.ScalarNode || err != nil || mtu < 68 || mtu > 65535 {
+					p.errorf(fv, "write a number from 68 to 65535, like `mtu: 9000`", "bad mtu %q", fv.Value)
 					return
 				}
-				pfx, ok := p.prefix(item, s, "address", "10.0.0.1/24")
-				if ok {
-					iface.Addresses = append(iface.Addresses, pfx)
-					iface.AddressPos = append(iface.AddressPos, posOf(item))
+				iface.MTU = mtu
+			case "macvlan":
+				iface.Kind = MacvlanKind
+				iface.Macvlan = &Macvlan{Mode: "bridge"}
+				p.fields(fv, "macvlan "+node+":"+name, []string{"parent", "mode"}, func(key string, mk, mv *yaml.Node) {
+					s, ok := p.scalar(mv, key, map[string]string{"parent": "the host interface it sits on, like eth0", "mode": "bridge"}[key])
+					if !ok {
+						return
+					}
+					if key == "mode" {
+						if !slices.Contains(MacvlanModes, s) {
+							p.errorf(mv, "use one of "+strings.Join(MacvlanModes, ", "), "unknown macvlan mode %q", s)
+						}
+						iface.Macvlan.Mode = s
+						return
+					}
+					if problem := ifaceNameProblem(s); problem != "" {
+						p.errorf(mv, "name an interface of the host, like eth0", "macvlan parent %q %s", s, problem)
+					}
+					iface.Macvlan.Parent = s
+				})
+				if iface.Macvlan.Parent == "" && deref(fv).Kind == yaml.MappingNode {
+					p.errorf(fv, "add `parent: IFACE`, the host interface the macvlan sits on", "macvlan %s:%s has no parent", node, name)
 				}
-			})
+			}
 		})
 		ifaces = append(ifaces, iface)
 	})

@@ -1,6 +1,10 @@
 package topology
 
-import "net/netip"
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+)
 
 // HostNode is the reserved node name for the namespace netlab runs in.
 const HostNode = "host"
@@ -66,14 +70,39 @@ type Node struct {
 	Search []string
 }
 
-// Interface is a node's end of a link, with the addresses it gets.
+// Interface is an interface of a node with the addresses it gets: a veth end (one end
+// of a link), a bridge, or a macvlan.
 type Interface struct {
 	Name      string
 	Pos       Pos
+	Kind      InterfaceKind
 	Addresses []netip.Prefix
 	// AddressPos holds the position of each address, in the same order.
 	AddressPos []Pos
+	// MTU, when not 0, is the interface's MTU.
+	MTU int
+	// Macvlan is set for a macvlan interface.
+	Macvlan *Macvlan
 }
+
+// InterfaceKind says what an interface is.
+type InterfaceKind string
+
+// The kinds of interface.
+const (
+	VethEnd     InterfaceKind = "veth"    // one end of a link
+	Bridge      InterfaceKind = "bridge"  // a Linux bridge; links to it get a port
+	MacvlanKind InterfaceKind = "macvlan" // a macvlan on a host interface
+)
+
+// Macvlan is a macvlan interface's parent in the host and its mode.
+type Macvlan struct {
+	Parent string
+	Mode   string
+}
+
+// MacvlanModes are the modes a macvlan may have, as `ip link` names them.
+var MacvlanModes = []string{"bridge", "private", "vepa", "passthru", "source"}
 
 // Route is a static route in a node's main table. To is 0.0.0.0/0 or ::/0 for default.
 type Route struct {
@@ -99,10 +128,22 @@ type Endpoint struct {
 
 func (e Endpoint) String() string { return e.Node + ":" + e.Interface }
 
-// Link is a veth pair between two endpoints.
+// Link is a veth pair between two endpoints. An endpoint that names a bridge stands for
+// a port of that bridge: a veth end named after the other endpoint (PortName).
 type Link struct {
 	Pos  Pos
 	A, B Endpoint
+}
+
+// PortName is the name of the veth end that joins a bridge for a link whose other end
+// is peer: NODE-IFACE of the peer when that fits in 15 bytes, else p and a hash of it.
+func PortName(peer Endpoint) string {
+	if n := peer.Node + "-" + peer.Interface; len(n) <= 15 {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(peer.String()))
+	return fmt.Sprintf("p%08x", h.Sum32())
 }
 
 // Node returns the node of that name, or nil.

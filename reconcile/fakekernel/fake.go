@@ -204,8 +204,23 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 	switch a.Kind {
 	case plan.Create:
 		want := a.After.(plan.Link)
+		if want.Kind == plan.Bridge || want.Kind == plan.Macvlan {
+			if _, ok := s.Links[want.Parent]; want.Kind == plan.Macvlan && !ok {
+				return fmt.Errorf("create macvlan %s: parent %s: no such device", key, want.Parent)
+			}
+			if _, ok := s.Links[key]; ok || !k.exists(key.NS) {
+				return fmt.Errorf("create %s %s: file exists or no such namespace", want.Kind, key)
+			}
+			s.Links[key] = plan.Link{Kind: want.Kind, Alias: want.Alias, Up: want.Up, MTU: want.MTU}
+			return nil
+		}
 		if !k.exists(key.NS) || !k.exists(want.Peer.NS) {
 			return fmt.Errorf("create veth %s: no such namespace", key)
+		}
+		for _, m := range []plan.LinkKey{{NS: key.NS, Name: want.Master}, {NS: want.Peer.NS, Name: want.PeerMaster}} {
+			if _, ok := s.Links[m]; m.Name != "" && !ok {
+				return fmt.Errorf("create veth %s: master %s: no such device", key, m)
+			}
 		}
 		if _, ok := s.Links[key]; ok {
 			return fmt.Errorf("create veth %s: file exists", key)
@@ -213,8 +228,8 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 		if _, ok := s.Links[want.Peer]; ok {
 			return fmt.Errorf("create veth peer %s: file exists", want.Peer)
 		}
-		s.Links[key] = plan.Link{Kind: plan.Veth, Peer: want.Peer, Alias: want.Alias, Up: want.Up}
-		s.Links[want.Peer] = plan.Link{Kind: plan.Veth, Peer: key, Alias: want.Alias, Up: want.Up}
+		s.Links[key] = plan.Link{Kind: plan.Veth, Peer: want.Peer, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.Master}
+		s.Links[want.Peer] = plan.Link{Kind: plan.Veth, Peer: key, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.PeerMaster}
 	case plan.Delete:
 		k.deleteLink(key)
 	case plan.Update:
@@ -223,7 +238,10 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 			return fmt.Errorf("set %s: no such device", key)
 		}
 		want := a.After.(plan.Link)
-		l.Alias, l.Up = want.Alias, want.Up
+		l.Alias, l.Up, l.Master = want.Alias, want.Up, want.Master
+		if want.MTU != 0 {
+			l.MTU = want.MTU
+		}
 		s.Links[key] = l
 		k.dropUnreachableRoutes(key.NS)
 	}
