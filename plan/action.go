@@ -55,6 +55,7 @@ const (
 	TypeSysctl  ObjectType = "sysctl"
 	TypeNAT     ObjectType = "nat"
 	TypeFile    ObjectType = "file"
+	TypeAttach  ObjectType = "attach"
 )
 
 // Action is one step of a Plan: a Kind applied to one object.
@@ -94,6 +95,8 @@ func (a Action) Type() ObjectType {
 		return TypeNAT
 	case FileKey:
 		return TypeFile
+	case Attach:
+		return TypeAttach
 	}
 	panic(fmt.Sprintf("plan: action target of unknown type %T", a.Target))
 }
@@ -126,6 +129,8 @@ func (a Action) Namespaces() []NS {
 		return []NS{t.NS}
 	case FileKey:
 		return []NS{t.NS}
+	case Attach:
+		return []NS{NS(t)}
 	}
 	return nil
 }
@@ -162,6 +167,12 @@ func (a Action) Object() string {
 		return "sysctl " + t.String()
 	case NATRule:
 		return "nat " + t.String()
+	case Attach:
+		src, _ := a.After.(string)
+		if a.Kind == Delete {
+			src, _ = a.Before.(string)
+		}
+		return "netns entry " + string(t) + " for " + src
 	case FileKey:
 		if t.IsDir() {
 			return "directory " + t.Path()
@@ -179,6 +190,9 @@ func (a Action) Change() string {
 	}
 	if _, ok := a.Target.(FileKey); ok {
 		return "rewritten"
+	}
+	if _, ok := a.Target.(Attach); ok {
+		return "rebound"
 	}
 	switch before := a.Before.(type) {
 	case Link:

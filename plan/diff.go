@@ -53,6 +53,7 @@ func Diff(lab string, desired, actual, owned State) (Plan, error) {
 		nsCreated: map[NS]bool{}, nsDeleted: map[NS]bool{}, linkCreated: map[LinkKey]bool{},
 		addrDeleted: map[AddrKey]bool{}, nsTakes: map[NS][]LinkKey{}}
 	d.namespaces()
+	d.attachments()
 	d.links()
 	d.noteTakenLinks()
 	d.addrs()
@@ -414,4 +415,38 @@ func (d *differ) onlyLeavingFiles(ns NS, listing string) bool {
 		}
 	}
 	return true
+}
+
+// attachments makes the /run/netns entries of existing namespaces. The namespace is
+// never the lab's: only the entry is, and destroy removes just that, after everything
+// the lab added inside.
+func (d *differ) attachments() {
+	for _, ns := range sortedKeys(d.desired.Attached, compareNS) {
+		want := d.desired.Attached[ns]
+		have, ok := d.actual.Attached[ns]
+		_, owned := d.owned.Attached[ns]
+		entry := "/run/netns/" + string(ns)
+		switch {
+		case want == entry:
+			if !ok {
+				d.clash("netns "+string(ns), entry+" does not exist", "create the namespace first, or name it otherwise (netns: {pid: PID})")
+			}
+		case !ok:
+			d.add(Action{Kind: Create, Target: Attach(ns), After: want, Reason: missingReason(owned)})
+		case have == want:
+		case !owned:
+			d.clash("netns entry "+string(ns), entry+" exists and holds another namespace than "+want,
+				"remove that entry (ip netns del "+string(ns)+") or rename the node")
+		default:
+			d.add(Action{Kind: Update, Target: Attach(ns), Before: have, After: want, Reason: reasonDriftDiff})
+		}
+	}
+	for _, ns := range sortedKeys(d.owned.Attached, compareNS) {
+		if _, want := d.desired.Attached[ns]; want {
+			continue
+		}
+		if _, ok := d.actual.Attached[ns]; ok {
+			d.add(Action{Kind: Delete, Target: Attach(ns), Before: d.owned.Attached[ns], Reason: reasonGone})
+		}
+	}
 }

@@ -12,7 +12,7 @@ import (
 func phase(a Action) int {
 	var p int
 	switch a.Type() {
-	case TypeNetns:
+	case TypeNetns, TypeAttach:
 		p = 0
 	case TypeLink:
 		p = 2
@@ -45,7 +45,15 @@ func phase(a Action) int {
 func compareTarget(a, b Action) int {
 	switch ta := a.Target.(type) {
 	case NS:
+		if tb, ok := b.Target.(Attach); ok {
+			return compareNS(ta, NS(tb))
+		}
 		return compareNS(ta, b.Target.(NS))
+	case Attach:
+		if tb, ok := b.Target.(NS); ok {
+			return compareNS(NS(ta), tb)
+		}
+		return compareNS(NS(ta), NS(b.Target.(Attach)))
 	case LinkKey:
 		return compareLinkKey(ta, b.Target.(LinkKey))
 	case AddrKey:
@@ -114,6 +122,14 @@ func dependencies(actions []Action) {
 				deps = append(deps, touching[t]...)
 			} else {
 				nsCreate[t] = i
+			}
+		case Attach:
+			// Anything in an existing namespace waits for its entry, which is removed
+			// after everything else in it.
+			if a.Kind == Delete {
+				deps = append(deps, touching[NS(t)]...)
+			} else {
+				nsCreate[NS(t)] = i
 			}
 		case LinkKey:
 			ends := []LinkKey{t}

@@ -28,6 +28,15 @@ func compareNS(a, b NS) int {
 	return cmp.Compare(a, b)
 }
 
+// Attach names the entry /run/netns/NODE that makes an existing namespace (a
+// container's, say) visible as a lab node. netlab makes and removes the entry, a bind
+// mount of the namespace, never the namespace.
+type Attach NS
+
+// AttachedElsewhere is what Observe reports for an entry that exists but holds another
+// namespace than the one desired.
+const AttachedElsewhere = "(another namespace)"
+
 // LinkKind is the type of a network interface, as the kernel names it.
 type LinkKind string
 
@@ -187,6 +196,10 @@ type State struct {
 	// when desired or owned, and to the names of the files in it, space-separated, when
 	// observed.
 	Files map[FileKey]string
+	// Attached maps each node that is an existing namespace to the namespace file its
+	// /run/netns entry binds (/proc/PID/ns/net, ...). Observed, it maps to that file
+	// when the entry holds that namespace, to AttachedElsewhere when it holds another.
+	Attached map[NS]string
 }
 
 // NewState returns an empty State with every map made.
@@ -199,6 +212,7 @@ func NewState() State {
 		Sysctls:    map[SysctlKey]string{},
 		NAT:        map[NATRule]bool{},
 		Files:      map[FileKey]string{},
+		Attached:   map[NS]string{},
 	}
 }
 
@@ -212,12 +226,13 @@ func (s State) Clone() State {
 	maps.Copy(c.Sysctls, s.Sysctls)
 	maps.Copy(c.NAT, s.NAT)
 	maps.Copy(c.Files, s.Files)
+	maps.Copy(c.Attached, s.Attached)
 	return c
 }
 
 // Empty reports whether s holds no object.
 func (s State) Empty() bool {
-	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT)+len(s.Files) == 0
+	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT)+len(s.Files)+len(s.Attached) == 0
 }
 
 // Scope says which parts of the kernel matter to a lab: the namespaces to look into, and
@@ -237,6 +252,9 @@ type Scope struct {
 	// Files lists the files (and directories) under EtcNetnsDir to read. They are read
 	// whether or not their namespace exists: they outlive it.
 	Files []FileKey
+	// Attached lists the /run/netns entries of existing namespaces to check, each with
+	// the namespace file it must hold ("" when only its existence matters).
+	Attached map[NS]string
 }
 
 // NATTable names the nat table of one IP family in a namespace.
@@ -264,9 +282,16 @@ func ScopeOf(lab string, states ...State) Scope {
 	nat := map[NATTable]bool{}
 	sysctls := map[SysctlKey]bool{}
 	files := map[FileKey]bool{}
+	attached := map[NS]string{}
 	for _, s := range states {
 		for k := range s.Files {
 			files[k] = true
+		}
+		for ns, src := range s.Attached {
+			nss[ns] = true
+			if attached[ns] == "" {
+				attached[ns] = src
+			}
 		}
 		for ns := range s.Namespaces {
 			nss[ns] = true
@@ -301,6 +326,7 @@ func ScopeOf(lab string, states ...State) Scope {
 		Sysctls:    sortedKeys(sysctls, compareSysctlKey),
 		NAT:        sortedKeys(nat, compareNATTable),
 		Files:      sortedKeys(files, compareFileKey),
+		Attached:   attached,
 	}
 }
 

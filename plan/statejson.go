@@ -16,6 +16,12 @@ type stateJSON struct {
 	Sysctls    []sysctlJSON `json:"sysctls"`
 	NAT        []natJSON    `json:"nat"`
 	Files      []fileJSON   `json:"files,omitempty"`
+	Attached   []attachJSON `json:"attached,omitempty"`
+}
+
+type attachJSON struct {
+	NS     NS     `json:"ns"`
+	Source string `json:"source"`
 }
 
 type fileJSON struct {
@@ -88,6 +94,9 @@ func (s State) MarshalJSON() ([]byte, error) {
 	for _, k := range sortedKeys(s.Files, compareFileKey) {
 		j.Files = append(j.Files, fileJSON{NS: k.NS, Name: k.Name, Content: s.Files[k]})
 	}
+	for _, ns := range sortedKeys(s.Attached, compareNS) {
+		j.Attached = append(j.Attached, attachJSON{NS: ns, Source: s.Attached[ns]})
+	}
 	return json.Marshal(j)
 }
 
@@ -119,6 +128,9 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	}
 	for _, f := range j.Files {
 		s.Files[FileKey{f.NS, f.Name}] = f.Content
+	}
+	for _, a := range j.Attached {
+		s.Attached[a.NS] = a.Source
 	}
 	return nil
 }

@@ -179,6 +179,8 @@ func (k *Linux) Apply(ctx context.Context, a plan.Action) error {
 		err = k.applyNAT(a, t)
 	case plan.FileKey:
 		err = applyFile(a, t)
+	case plan.Attach:
+		err = k.applyAttach(a, plan.NS(t))
 	default:
 		err = fmt.Errorf("unknown target %T", a.Target)
 	}
@@ -241,4 +243,23 @@ func (k *Linux) HasNamespace(ns plan.NS) bool {
 	}
 	ok, err := isNamespaceFile(filepath.Join(k.netnsDir, string(ns)))
 	return ok && err == nil
+}
+
+// applyAttach makes, rebinds or removes the /run/netns entry of an existing namespace.
+// Removing it unmounts the entry only: the namespace lives on with its processes.
+func (k *Linux) applyAttach(a plan.Action, ns plan.NS) error {
+	k.forget(ns)
+	if a.Kind == plan.Delete {
+		return deleteNamespace(k.netnsDir, string(ns))
+	}
+	k.mu.Lock()
+	if !k.shared {
+		if err := makeSharedMountPoint(k.netnsDir); err != nil {
+			k.mu.Unlock()
+			return err
+		}
+		k.shared = true
+	}
+	k.mu.Unlock()
+	return attachNamespace(k.netnsDir, string(ns), a.After.(string))
 }

@@ -132,3 +132,51 @@ func inNamespace(target netns.NsHandle, f func() error) error {
 		return f()
 	})
 }
+
+// attachNamespace makes dir/name a bind mount of the existing namespace file source, as
+// `ip netns attach NAME PID` does for /proc/PID/ns/net. A bind mount, not a symlink to
+// /proc/PID/ns/net: it holds the namespace itself, so a reused PID can never make the
+// entry point at another process's namespace, and `ip netns exec` treats it like any
+// other. It keeps the namespace alive until destroy removes it.
+func attachNamespace(dir, name, source string) error {
+	if ok, err := isNamespaceFile(source); err != nil || !ok {
+		return fmt.Errorf("%s is not a network namespace (has its process exited?)", source)
+	}
+	path := filepath.Join(dir, name)
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0)
+	if err != nil {
+		return fmt.Errorf("create namespace file %s: %w", path, err)
+	}
+	f.Close()
+	if err := unix.Mount(source, path, "none", unix.MS_BIND, ""); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("bind %s on %s: %w", source, path, err)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b are the same file (for namespace files: the same
+// namespace).
+func sameFile(a, b string) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Stat(a, &sa); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(b, &sb); err != nil {
+		return false, err
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
+}
+
+// inNamespaceFile runs f on a locked thread switched into the namespace of the file path.
+func inNamespaceFile(path string, f func() error) error {
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("open namespace %s: %w", path, err)
+	}
+	defer h.Close()
+	return inNamespace(h, f)
+}

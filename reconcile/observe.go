@@ -52,10 +52,15 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	}
 	err = forEach(ctx, len(scope.Sysctls), func(i int) error {
 		key := scope.Sysctls[i]
-		if !live(key.NS) || scope.ExistenceOnly[key.NS] {
+		in := k.in
+		if src := scope.Attached[key.NS]; !live(key.NS) && src != "" {
+			// An existing namespace not attached yet: read it through its own file, so
+			// that the value to restore on destroy is known before the first change.
+			in = func(_ plan.NS, f func() error) error { return inNamespaceFile(src, f) }
+		} else if !live(key.NS) || scope.ExistenceOnly[key.NS] {
 			return nil
 		}
-		return k.in(key.NS, func() error {
+		return in(key.NS, func() error {
 			v, err := readSysctl(key.Name)
 			if err != nil {
 				return fmt.Errorf("observe %s: %w", key, err)
@@ -87,6 +92,9 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 		if err != nil {
 			return s, fmt.Errorf("observe nat of %s: %w", t.NS, err)
 		}
+	}
+	if err := k.observeAttached(scope.Attached, &s); err != nil {
+		return s, err
 	}
 	return s, observeFiles(scope.Files, &s)
 }
@@ -183,6 +191,30 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 			}
 		}
 		s.Routes[plan.RouteKey{NS: ns, To: to}] = plan.Route{Via: via}
+	}
+	return nil
+}
+
+// observeAttached checks the /run/netns entries of existing namespaces: present, and
+// holding the namespace wanted.
+func (k *Linux) observeAttached(attached map[plan.NS]string, s *plan.State) error {
+	for ns, source := range attached {
+		entry := filepath.Join(k.netnsDir, string(ns))
+		if ok, err := isNamespaceFile(entry); err != nil || !ok {
+			continue
+		}
+		if source == "" {
+			s.Attached[ns] = ""
+			continue
+		}
+		same, err := sameFile(source, entry)
+		if err != nil {
+			return fmt.Errorf("node %s: namespace %s: %w (has its process exited?)", ns, source, err)
+		}
+		s.Attached[ns] = source
+		if !same {
+			s.Attached[ns] = plan.AttachedElsewhere
+		}
 	}
 	return nil
 }

@@ -115,6 +115,11 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 			delete(final.Owned.Files, k) // a directory that was there is not the lab's
 		}
 	}
+	for ns := range p.Desired.Attached {
+		if _, made := intent.Owned.Attached[ns]; !made {
+			delete(final.Owned.Attached, ns) // an entry that was there is not the lab's
+		}
+	}
 	if err := r.Store.Save(final); err != nil {
 		return err
 	}
@@ -279,6 +284,8 @@ func withIntent(rec record.Record, p *Prepared) record.Record {
 			owned.NAT[t] = true
 		case plan.FileKey:
 			owned.Files[t] = a.After.(string)
+		case plan.Attach:
+			owned.Attached[plan.NS(t)] = a.After.(string)
 		}
 	}
 	topology := rec.Topology

@@ -18,9 +18,13 @@ func (t *Topology) Desired() plan.State {
 	hosts := t.HostsFile()
 	for _, n := range t.Nodes {
 		ns := plan.NS(n.Name)
-		if n.Name != HostNode {
+		if n.Netns != nil {
+			s.Attached[ns] = n.Netns.Source()
+		} else if n.Name != HostNode {
 			s.Namespaces[ns] = true
 			s.Links[plan.LinkKey{NS: ns, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
+		}
+		if n.Name != HostNode {
 			s.Files[plan.FileKey{NS: ns}] = ""
 			s.Files[plan.FileKey{NS: ns, Name: "hosts"}] = hosts
 			if len(n.DNS)+len(n.Search) > 0 {

@@ -224,9 +224,13 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 	p.entries(n, "nodes", func(name string, k, v *yaml.Node) {
 		p.nodeName(name, k)
 		node := &Node{Name: name, Pos: posOf(k)}
-		p.fields(v, "node "+name, []string{"forwarding", "nat", "interfaces", "bridges", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
-			if (key == "dns" || key == "search") && name == HostNode {
-				p.errorf(fk, "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's", "node host cannot have %s", key)
+		p.fields(v, "node "+name, []string{"netns", "forwarding", "nat", "interfaces", "bridges", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
+			if (key == "dns" || key == "search" || key == "netns") && name == HostNode {
+				hint := "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's"
+				if key == "netns" {
+					hint = "host is the namespace netlab runs in; make the existing namespace a node of its own"
+				}
+				p.errorf(fk, hint, "node host cannot have %s", key)
 				return
 			}
 			switch key {
@@ -245,6 +249,8 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 				node.Interfaces = append(node.Interfaces, p.interfaces(fv, name, Bridge)...)
 			case "routes":
 				node.Routes = p.routes(fv)
+			case "netns":
+				node.Netns = p.netnsRef(fv, name)
 			case "dns":
 				p.list(fv, "dns", "`dns: [192.168.10.101]`", func(item *yaml.Node) {
 					s, ok := p.scalar(item, "a name server", "an address like 192.168.10.101")
@@ -608,4 +614,41 @@ func (p *parser) expect(n *yaml.Node) []Expectation {
 		exps = append(exps, e)
 	})
 	return exps
+}
+
+func (p *parser) netnsRef(n *yaml.Node, node string) *NetnsRef {
+	r := &NetnsRef{Pos: posOf(n)}
+	set := 0
+	p.fields(n, "netns of node "+node, []string{"pid", "path", "name"}, func(key string, k, v *yaml.Node) {
+		s, ok := p.scalar(v, key, map[string]string{"pid": "a process ID like 1234", "path": "a path like /proc/1234/ns/net", "name": "a name under /run/netns"}[key])
+		if !ok {
+			return
+		}
+		set++
+		switch key {
+		case "pid":
+			pid, err := strconv.Atoi(s)
+			if err != nil || pid <= 0 {
+				p.errorf(v, "write the process ID of a process in the namespace, like `pid: 1234`", "bad pid %q", s)
+				return
+			}
+			r.Pid = pid
+		case "path":
+			if !strings.HasPrefix(s, "/") {
+				p.errorf(v, "write an absolute path, like /proc/1234/ns/net", "netns path %q is not absolute", s)
+				return
+			}
+			r.Path = s
+		case "name":
+			if problem, hint := nodeNameProblem(s); problem != "" {
+				p.errorf(v, hint, "namespace name %q %s", s, problem)
+				return
+			}
+			r.Name = s
+		}
+	})
+	if n.Kind == yaml.MappingNode && set != 1 {
+		p.errorf(n, "write one of `{pid: 1234}`, `{path: /proc/1234/ns/net}` or `{name: existing}`", "netns of node %s must name the namespace one way", node)
+	}
+	return r
 }

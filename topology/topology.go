@@ -65,9 +65,33 @@ type Node struct {
 	NAT        []NAT
 	Interfaces []*Interface // sorted by name
 	Routes     []Route
+	// Netns, when set, is an existing namespace the node stands for: netlab does not
+	// create it, makes it visible as /run/netns/NODE, and adds only what the node declares.
+	Netns *NetnsRef
 	// DNS and Search, when given, make /etc/netns/NODE/resolv.conf.
 	DNS    []netip.Addr
 	Search []string
+}
+
+// NetnsRef names an existing network namespace: by a process in it (Pid), by a
+// namespace file (Path, such as /proc/PID/ns/net), or by its name under /run/netns.
+// Exactly one is set.
+type NetnsRef struct {
+	Pos  Pos
+	Pid  int
+	Path string
+	Name string
+}
+
+// Source is the file of the namespace: /proc/PID/ns/net, the path, or /run/netns/NAME.
+func (r NetnsRef) Source() string {
+	switch {
+	case r.Pid != 0:
+		return fmt.Sprintf("/proc/%d/ns/net", r.Pid)
+	case r.Path != "":
+		return r.Path
+	}
+	return "/run/netns/" + r.Name
 }
 
 // Interface is an interface of a node with the addresses it gets: a veth end (one end

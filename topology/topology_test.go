@@ -91,7 +91,7 @@ func TestErrors(t *testing.T) {
 		{"unknown interface field", "m1: {addresses:=>m1: {adresses:",
 			`lab.yaml:8:12: unknown field "adresses" in interface host:m1; did you mean "addresses"? the fields of interface host:m1 are addresses, mtu, macvlan`},
 		{"unknown node field", "    forwarding: true=>    forwarding: true\n    fowarding: true",
-			`lab.yaml:5:5: unknown field "fowarding" in node host; did you mean "forwarding"? the fields of node host are forwarding, nat, interfaces, bridges, routes, dns, search`},
+			`lab.yaml:5:5: unknown field "fowarding" in node host; did you mean "forwarding"? the fields of node host are netns, forwarding, nat, interfaces, bridges, routes, dns, search`},
 		{"bad CIDR", "10.1.0.1/24]=>10.1.0.300/24]",
 			`lab.yaml:8:24: bad address "10.1.0.300/24": IPv4 field has value >255; write an address and prefix length, like 10.0.0.1/24`},
 		{"no prefix length", "10.1.0.1/24]=>10.1.0.1]",
@@ -142,6 +142,10 @@ lab.yaml:16:5: a link must list exactly two endpoints; write a link as a pair of
 		{"expect external address", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nexpect:\n  - {from: ns1, reach: [10.1.0.1, 8.8.8.8], unreachable: [nsx]}\n",
 			"lab.yaml:18:35: target 8.8.8.8 is not an address of the lab; name a lab node or one of its addresses; `netlab check --external` allows other addresses\n" +
 				`lab.yaml:18:59: target names unknown node "nsx"; did you mean "ns1"? nodes are host, ns1`},
+		{"netns named two ways", "  ns1:\n=>  ns1:\n    netns: {pid: 12, name: box}\n",
+			"lab.yaml:10:12: netns of node ns1 must name the namespace one way; write one of `{pid: 1234}`, `{path: /proc/1234/ns/net}` or `{name: existing}`"},
+		{"netns of host", "  host:\n=>  host:\n    netns: {pid: 12}\n",
+			"lab.yaml:4:5: node host cannot have netns; host is the namespace netlab runs in; make the existing namespace a node of its own"},
 		{"expect without targets", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nexpect:\n  - from: ns1\n",
 			"lab.yaml:18:5: expectation has no targets; add `reach: [...]` and/or `unreachable: [...]`"},
 	}

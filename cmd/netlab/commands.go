@@ -464,8 +464,19 @@ func labNodes(g *globals, file, name string) ([]string, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	nodes := []string{topology.HostNode}
+	// Every node but host has a hosts file; attached namespaces an entry, perhaps.
+	seen := map[plan.NS]bool{}
 	for ns := range r.Owned.Namespaces {
+		seen[ns] = true
+	}
+	for ns := range r.Owned.Attached {
+		seen[ns] = true
+	}
+	for f := range r.Owned.Files {
+		seen[f.NS] = true
+	}
+	nodes := []string{topology.HostNode}
+	for ns := range seen {
 		nodes = append(nodes, string(ns))
 	}
 	slices.Sort(nodes[1:])

@@ -48,7 +48,10 @@ func New() *Kernel {
 // ErrStopped is returned by Apply when FailAfter is reached.
 var ErrStopped = fmt.Errorf("fake kernel: stopped (FailAfter)")
 
-func (k *Kernel) exists(ns plan.NS) bool { return ns == plan.Host || k.State.Namespaces[ns] }
+func (k *Kernel) exists(ns plan.NS) bool {
+	_, attached := k.State.Attached[ns]
+	return ns == plan.Host || k.State.Namespaces[ns] || attached
+}
 
 // Observe returns what the scope shows, as Linux observes it: no veth peers, sysctls
 // read only where asked (a fresh namespace has ip_forward 0), NAT rules of the lab only.
@@ -97,6 +100,11 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 	for r := range k.State.NAT {
 		if in[r.NS] && slices.Contains(scope.NAT, plan.NATTable{NS: r.NS, IPv6: r.Source.Addr().Is6()}) {
 			s.NAT[r] = true
+		}
+	}
+	for ns := range scope.Attached {
+		if src, ok := k.State.Attached[ns]; ok {
+			s.Attached[ns] = src
 		}
 	}
 	for _, key := range scope.Files {
@@ -174,6 +182,12 @@ func (k *Kernel) Apply(_ context.Context, a plan.Action) error {
 			delete(s.NAT, t)
 		} else {
 			s.NAT[t] = true
+		}
+	case plan.Attach:
+		if a.Kind == plan.Delete {
+			delete(s.Attached, plan.NS(t))
+		} else {
+			s.Attached[plan.NS(t)] = a.After.(string)
 		}
 	case plan.FileKey:
 		dir := plan.FileKey{NS: t.NS}
