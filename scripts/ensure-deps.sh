@@ -1,12 +1,19 @@
 #!/bin/sh
 # Installs what netlab's tests and demo drive, when it is missing: iproute2 (ip),
-# iptables, iputils-ping (ping) and util-linux (unshare, setpriv, flock). Debian/Ubuntu.
+# iptables, iputils-ping (ping), util-linux (unshare, nsenter, setpriv, flock) and
+# vagrant (for `vagrant validate` of examples/vagrant; no provider is needed).
+# `ensure-deps.sh docs` installs graphviz (dot) for `make docs` instead. Debian/Ubuntu.
 set -e
 missing=""
-command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
-command -v iptables >/dev/null 2>&1 || missing="$missing iptables"
-command -v ping >/dev/null 2>&1 || missing="$missing iputils-ping"
-command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+if [ "${1:-}" = docs ]; then
+	command -v dot >/dev/null 2>&1 || missing="graphviz"
+else
+	command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+	command -v iptables >/dev/null 2>&1 || missing="$missing iptables"
+	command -v ping >/dev/null 2>&1 || missing="$missing iputils-ping"
+	command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+	command -v vagrant >/dev/null 2>&1 || missing="$missing vagrant"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "missing:$missing; install them (as root, with apt-get)" >&2
