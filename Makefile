@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 N         ?= 10,100,1000
 RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean bench
+.PHONY: build test unit e2e lint deps demo clean bench docs
 
 ## build: a static netlab binary in bin/
 build:
@@ -15,9 +15,9 @@ build:
 test: deps lint
 	$(GO) test -count=1 ./...
 
-## unit: the tests that need no root (topology, plan, record, the fake kernel)
+## unit: the tests that need no root (topology, plan, record, reach, graph, the fake kernel)
 unit:
-	$(GO) test -count=1 ./topology/... ./plan/... ./record/... ./reconcile/...
+	$(GO) test -count=1 ./topology/... ./plan/... ./record/... ./reconcile/... ./reach/... ./graph/...
 
 ## e2e: only the end-to-end tests (root; they sandbox themselves)
 e2e: deps
@@ -38,6 +38,11 @@ deps:
 ## inside a throwaway sandbox (changes nothing on this machine)
 demo: build deps
 	unshare --net --mount --propagation private scripts/demo.sh $(BIN) examples/two-namespaces.yaml
+
+## docs: the README's picture of examples/two-namespaces.yaml (Debian's graphviz, installed when missing)
+docs:
+	@scripts/ensure-deps.sh docs
+	$(GO) run ./cmd/netlab graph examples/two-namespaces.yaml | dot -Tsvg -o docs/two-namespaces.svg
 
 clean:
 	rm -rf bin

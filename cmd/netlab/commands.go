@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netlab-go/netlab/graph"
 	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/reach"
 	"github.com/netlab-go/netlab/reconcile"
@@ -73,7 +74,7 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd())
+	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(), newGraphCmd())
 	return root
 }
 
@@ -542,5 +543,29 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 	cmd.Flags().IntVar(&tries, "count", 3, "echo requests per target before it counts as NG")
 	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "how long to wait for each reply")
 	cmd.Flags().IntVar(&parallel, "parallel", 32, "how many pings run at once")
+	return cmd
+}
+
+func newGraphCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "graph FILE",
+		Short: "Draw the topology as Graphviz DOT or Mermaid; touches nothing",
+		Example: `  netlab graph examples/two-namespaces.yaml | dot -Tsvg > lab.svg
+  netlab graph -o mermaid examples/bridge.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			write, ok := map[string]func(io.Writer, *topology.Topology) error{"dot": graph.WriteDOT, "mermaid": graph.WriteMermaid}[output]
+			if !ok {
+				return fmt.Errorf("unknown output format %q: use dot or mermaid", output)
+			}
+			t, err := topology.Load(args[0])
+			if err != nil {
+				return err
+			}
+			return write(cmd.OutOrStdout(), t)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "dot", "output format: dot or mermaid")
 	return cmd
 }
