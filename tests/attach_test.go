@@ -95,7 +95,7 @@ expect:
 				t.Errorf("destroy deletes the container's namespace:\n%s", out)
 			}
 			if after := containerState(t, pid); after != before {
-				t.Errorf("the container's namespace changed.\nbefore:\n%s\nafter:\n%s", before, after)
+				t.Errorf("the container's namespace changed.\n%s", lineDiff(before, after))
 			}
 			if got := sh(t, "ls /run/netns"); got != netnsBefore {
 				t.Errorf("/run/netns after destroy:\n%s\nwant:\n%s", got, netnsBefore)

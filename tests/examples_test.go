@@ -44,7 +44,7 @@ func TestExamples(t *testing.T) {
 			}
 			mustNetlab(t, "destroy", file)
 			if after := snapshot(t); after != before {
-				t.Errorf("destroy did not restore the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+				t.Errorf("destroy did not restore the sandbox.\n%s", lineDiff(before, after))
 			}
 			if out := mustNetlab(t, "destroy", file); !strings.Contains(out, "No changes.") {
 				t.Errorf("second destroy did something:\n%s", out)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,4 +159,34 @@ func squeeze(s string) string {
 		lines[i] = strings.Join(strings.Fields(l), " ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// lineDiff shows the lines only before has (-) and only after has (+), under the
+// section heading (## ...) they are in.
+func lineDiff(before, after string) string {
+	count := func(s string) map[string]int {
+		m := map[string]int{}
+		section := ""
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "## ") {
+				section = l
+			}
+			m[section+" | "+l]++
+		}
+		return m
+	}
+	b, a := count(before), count(after)
+	var out []string
+	for l, n := range b {
+		if a[l] < n {
+			out = append(out, "- "+l)
+		}
+	}
+	for l, n := range a {
+		if b[l] < n {
+			out = append(out, "+ "+l)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
 }

@@ -226,7 +226,7 @@ func TestClashRefused(t *testing.T) {
 				}
 			}
 			if after := snapshot(t); after != before {
-				t.Errorf("a refused apply changed the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+				t.Errorf("a refused apply changed the sandbox.\n%s", lineDiff(before, after))
 			}
 		})
 	}
@@ -259,7 +259,7 @@ func TestKilledApplyConverges(t *testing.T) {
 			}
 			mustNetlab(t, "destroy")
 			if after := snapshot(t); after != before {
-				t.Errorf("destroy after a kill did not restore the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+				t.Errorf("destroy after a kill did not restore the sandbox.\n%s", lineDiff(before, after))
 			}
 		})
 	}
@@ -273,7 +273,7 @@ func TestKilledApplyThenDestroy(t *testing.T) {
 	sh(t, netlabBin()+" apply ../examples/two-namespaces.yaml >/dev/null 2>&1 & pid=$!; sleep 0.01; kill -9 $pid; wait $pid || true")
 	mustNetlab(t, "destroy")
 	if after := snapshot(t); after != before {
-		t.Errorf("destroy after a kill did not restore the sandbox.\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Errorf("destroy after a kill did not restore the sandbox.\n%s", lineDiff(before, after))
 	}
 }
 
@@ -340,7 +340,7 @@ func TestDestroyFromRecord(t *testing.T) {
 		t.Errorf("destroy with nothing applied: %s", out)
 	}
 	if after := snapshot(t); after != before {
-		t.Errorf("sandbox not restored.\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Errorf("sandbox not restored.\n%s", lineDiff(before, after))
 	}
 }
 
