@@ -158,9 +158,9 @@ func (a Action) Object() string {
 	case RouteKey:
 		s := "route " + t.String()
 		if r, ok := a.After.(Route); ok {
-			s += " via " + r.Via.String()
+			s += " " + r.String()
 		} else if r, ok := a.Before.(Route); ok {
-			s += " via " + r.Via.String()
+			s += " " + r.String()
 		}
 		return s
 	case SysctlKey:
@@ -212,7 +212,7 @@ func (a Action) Change() string {
 		}
 		return strings.Join(parts, ", ")
 	case Route:
-		return "via " + before.Via.String() + " -> " + a.After.(Route).Via.String()
+		return before.String() + " -> " + a.After.(Route).String()
 	case string:
 		if before == "" {
 			return "set to " + a.After.(string)

@@ -37,7 +37,16 @@ func (a Action) Commands() [][]string {
 		case a.Kind == Update:
 			verb = "replace"
 		}
-		args := []string{"route", verb, destString(t.To), "via", r.(Route).Via.String()}
+		args := []string{"route", verb, destString(t.To)}
+		if rt := r.(Route); rt.Via.IsValid() {
+			args = append(args, "via", rt.Via.String())
+		}
+		if dev := r.(Route).Dev; dev != "" {
+			args = append(args, "dev", dev)
+		}
+		if t.Metric != DefaultMetric(t.To) {
+			args = append(args, "metric", strconv.Itoa(t.Metric))
+		}
 		if t.To.Addr().Is6() {
 			args = append([]string{"-6"}, args...)
 		}

@@ -314,12 +314,12 @@ func (d *differ) routes() {
 		switch {
 		case !ok || d.nsCreated[k.NS]:
 			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned && !d.nsCreated[k.NS])})
-		case have == want && !d.survives(k.NS, have.Via):
+		case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
 			d.add(Action{Kind: Create, Target: k, After: want, Reason: "the kernel drops it with the address that reaches its gateway"})
 		case !owned && !d.ownedNS(k.NS):
-			d.clash("route "+k.String(), "a route to "+destString(k.To)+" via "+have.Via.String()+" that is not this lab's is already there",
+			d.clash("route "+k.String(), "a route to "+destString(k.To)+" "+have.String()+" that is not this lab's is already there",
 				"delete it (ip route del "+destString(k.To)+") or route another destination")
-		case have != want:
+		case want.Differs(have):
 			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
 		}
 	}

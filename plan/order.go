@@ -2,8 +2,12 @@ package plan
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
 )
+
+// ifaceSysctl matches a per-interface sysctl and captures the interface.
+var ifaceSysctl = regexp.MustCompile(`^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\.`)
 
 // phase is an action's place in the build order: netns, bridge, link, address, up,
 // route, sysctl, NAT, directory, file. Deletions come first, in the reverse order, as Terraform destroys
@@ -185,16 +189,24 @@ func dependencies(actions []Action) {
 				break
 			}
 			need(nsCreate, t.NS)
-			via := a.After.(Route).Via
+			r := a.After.(Route)
 			for _, j := range addrCreates[t.NS] {
-				if actions[j].Target.(AddrKey).Prefix.Masked().Contains(via) {
+				if p := actions[j].Target.(AddrKey); p.Prefix.Masked().Contains(r.Via) || r.Dev != "" && p.Link.Name == r.Dev {
 					deps = append(deps, j)
 				}
+			}
+			if j, ok := linkCreate[LinkKey{t.NS, r.Dev}]; ok && r.Dev != "" {
+				deps = append(deps, j)
 			}
 			deps = append(deps, linkUpdates[t.NS]...)
 			deps = append(deps, addrDeletes[t.NS]...)
 		case SysctlKey:
 			need(nsCreate, t.NS)
+			if m := ifaceSysctl.FindStringSubmatch(t.Name); m != nil {
+				if j, ok := linkCreate[LinkKey{t.NS, m[1]}]; ok {
+					deps = append(deps, j) // net.ipv4.conf.IF.* needs IF
+				}
+			}
 		case NATRule:
 			need(nsCreate, t.NS)
 			need(lastNAT, t.NS)

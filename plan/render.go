@@ -108,7 +108,8 @@ type JSONLink struct {
 
 // JSONRoute is the JSON form of a Route value.
 type JSONRoute struct {
-	Via string `json:"via"`
+	Via string `json:"via,omitempty"`
+	Dev string `json:"dev,omitempty"`
 }
 
 func jsonValue(v any) any {
@@ -123,7 +124,11 @@ func jsonValue(v any) any {
 		}
 		return l
 	case Route:
-		return JSONRoute{Via: v.Via.String()}
+		r := JSONRoute{Dev: v.Dev}
+		if v.Via.IsValid() {
+			r.Via = v.Via.String()
+		}
+		return r
 	case string:
 		if v == "" {
 			return nil

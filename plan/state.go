@@ -5,6 +5,8 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // NS names a network namespace as a lab node does: Host is the namespace netlab runs in,
@@ -102,22 +104,58 @@ func compareAddrKey(a, b AddrKey) int {
 	return cmp.Or(compareLinkKey(a.Link, b.Link), comparePrefix(a.Prefix, b.Prefix))
 }
 
-// RouteKey identifies a route in the main table: its namespace and destination. A
-// default route has the destination 0.0.0.0/0 or ::/0.
+// RouteKey identifies a route in the main table, as the kernel does: its namespace,
+// destination and metric. A default route has the destination 0.0.0.0/0 or ::/0. The
+// metric is the kernel's: an IPv6 route added without one has 1024.
 type RouteKey struct {
-	NS NS
-	To netip.Prefix
+	NS     NS
+	To     netip.Prefix
+	Metric int
 }
 
-func (k RouteKey) String() string { return string(k.NS) + ": " + destString(k.To) }
+func (k RouteKey) String() string {
+	s := string(k.NS) + ": " + destString(k.To)
+	if k.Metric != DefaultMetric(k.To) {
+		s += " metric " + strconv.Itoa(k.Metric)
+	}
+	return s
+}
 
 func compareRouteKey(a, b RouteKey) int {
-	return cmp.Or(compareNS(a.NS, b.NS), comparePrefix(a.To, b.To))
+	return cmp.Or(compareNS(a.NS, b.NS), comparePrefix(a.To, b.To), cmp.Compare(a.Metric, b.Metric))
 }
 
-// Route is the state of one route: its gateway.
+// DefaultMetric is the metric the kernel gives a route to a destination of this family
+// added without one: 0 for IPv4, 1024 for IPv6.
+func DefaultMetric(to netip.Prefix) int {
+	if to.Addr().Is6() {
+		return 1024
+	}
+	return 0
+}
+
+// Route is the state of one route: its gateway and its device. A desired route may
+// leave either unset ("" Dev: wherever the gateway is); an observed one has its device.
 type Route struct {
 	Via netip.Addr
+	Dev string
+}
+
+// Differs reports whether the observed route have differs from the desired want.
+func (want Route) Differs(have Route) bool {
+	return have.Via != want.Via || want.Dev != "" && have.Dev != want.Dev
+}
+
+// String renders the route's next hop as ip does: "via GW dev IF".
+func (r Route) String() string {
+	var parts []string
+	if r.Via.IsValid() {
+		parts = append(parts, "via "+r.Via.String())
+	}
+	if r.Dev != "" {
+		parts = append(parts, "dev "+r.Dev)
+	}
+	return strings.Join(parts, " ")
 }
 
 // SysctlKey identifies a sysctl in a namespace, by its dotted name (net.ipv4.ip_forward).

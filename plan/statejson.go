@@ -54,9 +54,11 @@ type addrJSON struct {
 }
 
 type routeJSON struct {
-	NS  NS           `json:"ns"`
-	To  netip.Prefix `json:"to"`
-	Via netip.Addr   `json:"via"`
+	NS     NS           `json:"ns"`
+	To     netip.Prefix `json:"to"`
+	Metric int          `json:"metric,omitempty"`
+	Via    netip.Addr   `json:"via"`
+	Dev    string       `json:"dev,omitempty"`
 }
 
 type sysctlJSON struct {
@@ -83,7 +85,7 @@ func (s State) MarshalJSON() ([]byte, error) {
 		j.Addrs = append(j.Addrs, addrJSON{NS: k.Link.NS, Link: k.Link.Name, Prefix: k.Prefix})
 	}
 	for _, k := range sortedKeys(s.Routes, compareRouteKey) {
-		j.Routes = append(j.Routes, routeJSON{NS: k.NS, To: k.To, Via: s.Routes[k].Via})
+		j.Routes = append(j.Routes, routeJSON{NS: k.NS, To: k.To, Metric: k.Metric, Via: s.Routes[k].Via, Dev: s.Routes[k].Dev})
 	}
 	for _, k := range sortedKeys(s.Sysctls, compareSysctlKey) {
 		j.Sysctls = append(j.Sysctls, sysctlJSON{NS: k.NS, Name: k.Name, Value: s.Sysctls[k]})
@@ -118,7 +120,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 		s.Addrs[AddrKey{LinkKey{a.NS, a.Link}, a.Prefix}] = true
 	}
 	for _, r := range j.Routes {
-		s.Routes[RouteKey{r.NS, r.To}] = Route{Via: r.Via}
+		s.Routes[RouteKey{r.NS, r.To, r.Metric}] = Route{Via: r.Via, Dev: r.Dev}
 	}
 	for _, c := range j.Sysctls {
 		s.Sysctls[SysctlKey{c.NS, c.Name}] = c.Value

@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -57,11 +59,23 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 			// An existing namespace not attached yet: read it through its own file, so
 			// that the value to restore on destroy is known before the first change.
 			in = func(_ plan.NS, f func() error) error { return inNamespaceFile(src, f) }
-		} else if !live(key.NS) || scope.ExistenceOnly[key.NS] {
+		} else if scope.ExistenceOnly[key.NS] {
+			return nil
+		} else if !live(key.NS) {
+			// A namespace still to be created has the sysctls netlab's own has.
+			if !sysctlExists(key.Name) {
+				return unknownSysctl(key)
+			}
 			return nil
 		}
 		return in(key.NS, func() error {
+			if !sysctlExists(key.Name) {
+				return unknownSysctl(key)
+			}
 			v, err := readSysctl(key.Name)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // of an interface still to be created
+			}
 			if err != nil {
 				return fmt.Errorf("observe %s: %w", key, err)
 			}
@@ -176,21 +190,32 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 		return err
 	}
 	for _, r := range routes {
-		if r.Protocol == unix.RTPROT_KERNEL || r.Type != unix.RTN_UNICAST || r.Gw == nil || len(r.MultiPath) > 0 {
-			continue // netlab manages gateway routes only
+		if r.Protocol == unix.RTPROT_KERNEL || r.Type != unix.RTN_UNICAST || len(r.MultiPath) > 0 {
+			continue // the kernel's own (connected subnets), and multipath, are not netlab's
 		}
-		via, ok := netip.AddrFromSlice(r.Gw)
-		if !ok {
-			continue
+		var via netip.Addr
+		if r.Gw != nil {
+			a, ok := netip.AddrFromSlice(r.Gw)
+			if !ok {
+				continue
+			}
+			via = a.Unmap()
 		}
-		via = via.Unmap()
 		to := plan.DefaultRoute(via)
 		if r.Dst != nil {
-			if p, ok := prefixOf(r.Dst); ok {
-				to = p
+			p, ok := prefixOf(r.Dst)
+			if !ok {
+				continue
+			}
+			to = p
+		} else if !via.IsValid() {
+			if r.Family == unix.AF_INET6 {
+				to = plan.DefaultRoute(netip.IPv6Unspecified())
+			} else {
+				to = plan.DefaultRoute(netip.IPv4Unspecified())
 			}
 		}
-		s.Routes[plan.RouteKey{NS: ns, To: to}] = plan.Route{Via: via}
+		s.Routes[plan.RouteKey{NS: ns, To: to, Metric: r.Priority}] = plan.Route{Via: via, Dev: names[r.LinkIndex]}
 	}
 	return nil
 }
@@ -217,4 +242,9 @@ func (k *Linux) observeAttached(attached map[plan.NS]string, s *plan.State) erro
 		}
 	}
 	return nil
+}
+
+func unknownSysctl(key plan.SysctlKey) error {
+	return fmt.Errorf("node %s: sysctl %s does not exist (no %s in its /proc/sys); check the name with `ip netns exec %s sysctl -a`",
+		key.NS, key.Name, sysctlPath(key.Name), key.NS)
 }

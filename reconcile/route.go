@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/netlab-go/netlab/plan"
@@ -18,11 +19,24 @@ func (k *Linux) applyRoute(a plan.Action, key plan.RouteKey) error {
 	if a.Kind == plan.Delete {
 		value = a.Before
 	}
+	want := value.(plan.Route)
 	r := &netlink.Route{
 		Dst:      ipNet(key.To),
-		Gw:       net.IP(value.(plan.Route).Via.AsSlice()),
 		Table:    unix.RT_TABLE_MAIN,
 		Protocol: unix.RTPROT_BOOT, // what `ip route add` sets
+		Priority: key.Metric,
+	}
+	if want.Via.IsValid() {
+		r.Gw = net.IP(want.Via.AsSlice())
+	} else if key.To.Addr().Is4() {
+		r.Scope = unix.RT_SCOPE_LINK // as ip sets it for a route with no gateway
+	}
+	if want.Dev != "" {
+		l, err := k.link(h, want.Dev)
+		if err != nil {
+			return fmt.Errorf("find route device %s: %w", want.Dev, err)
+		}
+		r.LinkIndex = l.Attrs().Index
 	}
 	switch a.Kind {
 	case plan.Create:

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/netlab-go/netlab/plan"
@@ -10,12 +11,32 @@ import (
 
 func sysctlPath(name string) string { return "/proc/sys/" + strings.ReplaceAll(name, ".", "/") }
 
+// readSysctl reads a sysctl with its fields joined by single spaces (the kernel
+// separates some with tabs), as the topology writes values.
 func readSysctl(name string) (string, error) {
 	b, err := os.ReadFile(sysctlPath(name))
 	if err != nil {
 		return "", fmt.Errorf("read sysctl %s: %w", name, err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return strings.Join(strings.Fields(string(b)), " "), nil
+}
+
+// ifaceSysctl matches the per-interface sysctls: net.ipv4.conf.IF.*, net.ipv6.conf.IF.*,
+// net.ipv4.neigh.IF.*, net.ipv6.neigh.IF.*.
+var ifaceSysctl = regexp.MustCompile(`^(net\.ipv[46]\.(?:conf|neigh))\.([^.]+)\.(.+)$`)
+
+// sysctlExists reports whether the sysctl exists in the namespace of the calling
+// thread, taking a per-interface sysctl as existing when the kernel has it for the
+// default interface: the interface may be one the plan creates.
+func sysctlExists(name string) bool {
+	if _, err := os.Stat(sysctlPath(name)); err == nil {
+		return true
+	}
+	if m := ifaceSysctl.FindStringSubmatch(name); m != nil {
+		_, err := os.Stat(sysctlPath(m[1] + ".default." + m[3]))
+		return err == nil
+	}
+	return false
 }
 
 func (k *Linux) applySysctl(a plan.Action, key plan.SysctlKey) error {

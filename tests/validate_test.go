@@ -37,3 +37,21 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Error("bad input changed the sandbox")
 	}
 }
+
+// TestUnknownSysctl: a sysctl the node's kernel does not have is an error at plan time,
+// naming the node and the sysctl, before any change; one of an interface the lab
+// creates is judged by the kernel's default interface.
+func TestUnknownSysctl(t *testing.T) {
+	cleanSandbox(t)
+	for _, ns := range []string{"ns1", "host"} {
+		file := writeFile(t, "sysctl.yaml", "name: sc\nnodes:\n  "+ns+":\n    sysctls: {net.ipv4.conf.e0.rp_filter: 1, net.ipv4.no_such_thing: 1}\n    interfaces: {e0: {}}\n  ns2:\n    interfaces: {e1: {}}\nlinks: [["+ns+":e0, ns2:e1]]\n")
+		before := snapshot(t)
+		r := netlab(t, "apply", file)
+		if r.code != 1 || !strings.Contains(r.stderr, "node "+ns+": sysctl net.ipv4.no_such_thing does not exist") || strings.Contains(r.stderr, "rp_filter") {
+			t.Errorf("%s: want exit 1 naming the unknown sysctl only: %s", ns, r)
+		}
+		if after := snapshot(t); after != before {
+			t.Errorf("%s: the refused apply changed the sandbox:\n%s", ns, lineDiff(before, after))
+		}
+	}
+}

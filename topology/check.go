@@ -151,14 +151,29 @@ func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
 			connected = append(connected, a.Masked())
 		}
 	}
-	dests := map[netip.Prefix]Pos{}
+	type routeKey struct {
+		to     netip.Prefix
+		metric int
+	}
+	dests := map[routeKey]Pos{}
 	for _, r := range n.Routes {
-		if first, dup := dests[r.To]; dup {
-			p.errorAt(r.Pos, fmt.Sprintf("keep one route per destination; the first is at line %d", first.Line),
+		if first, dup := dests[routeKey{r.To, r.Metric}]; dup {
+			p.errorAt(r.Pos, fmt.Sprintf("keep one route per destination and metric; the first is at line %d", first.Line),
 				"node %s has two routes to %s", n.Name, routeDest(r.To))
 			continue
 		}
-		dests[r.To] = r.Pos
+		dests[routeKey{r.To, r.Metric}] = r.Pos
+		if r.Dev != "" && n.Interface(r.Dev) == nil {
+			var names []string
+			for _, i := range n.Interfaces {
+				names = append(names, i.Name)
+			}
+			p.errorAt(r.DevPos, "name an interface or bridge of node "+n.Name+": "+strings.Join(names, ", "),
+				"route device %s is not an interface of node %s", r.Dev, n.Name)
+		}
+		if !r.Via.IsValid() {
+			continue
+		}
 		reachable := false
 		for _, c := range connected {
 			if c.Contains(r.Via) {

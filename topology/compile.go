@@ -45,7 +45,7 @@ func (t *Topology) Desired() plan.State {
 			}
 		}
 		for _, r := range n.Routes {
-			s.Routes[plan.RouteKey{NS: ns, To: r.To}] = plan.Route{Via: r.Via}
+			s.Routes[plan.RouteKey{NS: ns, To: r.To, Metric: r.Metric}] = plan.Route{Via: r.Via, Dev: r.Dev}
 		}
 		if n.Forwarding != nil {
 			v := "0"
@@ -53,6 +53,9 @@ func (t *Topology) Desired() plan.State {
 				v = "1"
 			}
 			s.Sysctls[plan.SysctlKey{NS: ns, Name: "net.ipv4.ip_forward"}] = v
+		}
+		for name, v := range n.Sysctls {
+			s.Sysctls[plan.SysctlKey{NS: ns, Name: name}] = v
 		}
 		for _, r := range n.NAT {
 			s.NAT[plan.NATRule{NS: ns, Source: r.Masquerade, Out: r.Out}] = true

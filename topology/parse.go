@@ -224,7 +224,7 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 	p.entries(n, "nodes", func(name string, k, v *yaml.Node) {
 		p.nodeName(name, k)
 		node := &Node{Name: name, Pos: posOf(k)}
-		p.fields(v, "node "+name, []string{"netns", "forwarding", "nat", "interfaces", "bridges", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
+		p.fields(v, "node "+name, []string{"netns", "forwarding", "sysctls", "nat", "interfaces", "bridges", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
 			if (key == "dns" || key == "search" || key == "netns") && name == HostNode {
 				hint := "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's"
 				if key == "netns" {
@@ -251,6 +251,8 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 				node.Routes = p.routes(fv)
 			case "netns":
 				node.Netns = p.netnsRef(fv, name)
+			case "sysctls":
+				node.Sysctls = p.sysctls(fv, name, node.Forwarding != nil)
 			case "dns":
 				p.list(fv, "dns", "`dns: [192.168.10.101]`", func(item *yaml.Node) {
 					s, ok := p.scalar(item, "a name server", "an address like 192.168.10.101")
@@ -446,42 +448,61 @@ func (p *parser) routes(n *yaml.Node) []Route {
 	var routes []Route
 	p.list(n, "routes", "`routes: [{to: default, via: 10.0.0.1}]`", func(item *yaml.Node) {
 		r := Route{Pos: posOf(item)}
-		var toNode, viaNode *yaml.Node
-		p.fields(item, "a route", []string{"to", "via"}, func(key string, k, v *yaml.Node) {
+		var toNode, viaNode, metricNode *yaml.Node
+		p.fields(item, "a route", []string{"to", "via", "dev", "metric"}, func(key string, k, v *yaml.Node) {
 			switch key {
 			case "to":
 				toNode = v
 			case "via":
 				viaNode = v
+			case "dev":
+				r.Dev, _ = p.scalar(v, "dev", "an interface of the node, like eth0")
+				r.DevPos = posOf(v)
+			case "metric":
+				metricNode = v
 			}
 		})
 		if item.Kind != yaml.MappingNode {
 			return
 		}
-		if viaNode == nil {
-			p.errorf(item, "add `via: GATEWAY`, an address in a subnet of one of the node's interfaces", "route has no via")
+		if viaNode == nil && r.Dev == "" {
+			p.errorf(item, "add `via: GATEWAY`, an address in a subnet of one of the node's interfaces, or `dev: IFACE`", "route has no via and no dev")
 			return
 		}
 		if toNode == nil {
 			p.errorf(item, "add `to: default` or `to: CIDR`", "route has no destination")
 			return
 		}
-		vs, ok := p.scalar(viaNode, "via", "a gateway address like 10.0.0.1")
-		if !ok {
-			return
+		if metricNode != nil {
+			m, err := strconv.Atoi(metricNode.Value)
+			if metricNode.Kind != yaml.ScalarNode || err != nil || m < 0 {
+				p.errorf(metricNode, "write a number like `metric: 100`", "bad metric %q", metricNode.Value)
+				return
+			}
+			r.Metric = m
 		}
-		via, err := netip.ParseAddr(vs)
-		if err != nil {
-			p.errorf(viaNode, "write the gateway's address without prefix length, like 10.0.0.1", "bad gateway %q: %v", vs, unwrapNetip(err))
-			return
+		if viaNode != nil {
+			vs, ok := p.scalar(viaNode, "via", "a gateway address like 10.0.0.1")
+			if !ok {
+				return
+			}
+			via, err := netip.ParseAddr(vs)
+			if err != nil {
+				p.errorf(viaNode, "write the gateway's address without prefix length, like 10.0.0.1", "bad gateway %q: %v", vs, unwrapNetip(err))
+				return
+			}
+			r.Via = via
 		}
-		r.Via = via
 		ts, ok := p.scalar(toNode, "to", "`default` or a CIDR like 10.1.0.0/16")
 		if !ok {
 			return
 		}
 		if ts == "default" {
-			r.To = defaultFor(via)
+			if !r.Via.IsValid() {
+				p.errorf(toNode, "write 0.0.0.0/0 or ::/0 for a default route through a device", "`to: default` without via has no IP family")
+				return
+			}
+			r.To = defaultFor(r.Via)
 		} else {
 			to, ok := p.prefix(toNode, ts, "destination", "10.1.0.0/16, or `default`")
 			if !ok {
@@ -491,11 +512,14 @@ func (p *parser) routes(n *yaml.Node) []Route {
 				p.errorf(toNode, fmt.Sprintf("write %s", to.Masked()), "route destination %q has host bits set", ts)
 				return
 			}
-			if to.Addr().Is4() != via.Is4() {
-				p.errorf(viaNode, "use a gateway of the destination's family", "gateway %s and destination %s are of different IP families", via, to)
+			if r.Via.IsValid() && to.Addr().Is4() != r.Via.Is4() {
+				p.errorf(viaNode, "use a gateway of the destination's family", "gateway %s and destination %s are of different IP families", r.Via, to)
 				return
 			}
 			r.To = to
+		}
+		if metricNode == nil && r.To.Addr().Is6() {
+			r.Metric = 1024 // the kernel's, for an IPv6 route added without one
 		}
 		routes = append(routes, r)
 	})
@@ -651,4 +675,31 @@ func (p *parser) netnsRef(n *yaml.Node, node string) *NetnsRef {
 		p.errorf(n, "write one of `{pid: 1234}`, `{path: /proc/1234/ns/net}` or `{name: existing}`", "netns of node %s must name the namespace one way", node)
 	}
 	return r
+}
+
+var sysctlName = regexp.MustCompile(`^net(\.[A-Za-z0-9_-]+)+$`)
+
+func (p *parser) sysctls(n *yaml.Node, node string, forwarding bool) map[string]string {
+	m := map[string]string{}
+	p.entries(n, "sysctls of node "+node, func(key string, k, v *yaml.Node) {
+		if !sysctlName.MatchString(key) {
+			p.errorf(k, "only net.* sysctls belong to a network namespace: write a dotted name like net.ipv6.conf.all.forwarding",
+				"sysctl %q is not a net.* sysctl name", key)
+			return
+		}
+		if key == "net.ipv4.ip_forward" {
+			p.errorf(k, "use `forwarding: true|false` for it", "net.ipv4.ip_forward is set with forwarding")
+			return
+		}
+		s, ok := p.scalar(v, "the value of "+key, "a value like 1")
+		if !ok {
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			p.errorf(v, "write the value to set, like 1", "empty value for sysctl %s", key)
+			return
+		}
+		m[key] = strings.Join(strings.Fields(s), " ")
+	})
+	return m
 }

@@ -62,6 +62,8 @@ type Node struct {
 	Pos  Pos
 	// Forwarding, when set, is the value of net.ipv4.ip_forward in the node.
 	Forwarding *bool
+	// Sysctls maps net.* sysctls to the values the node wants (fields joined by spaces).
+	Sysctls    map[string]string
 	NAT        []NAT
 	Interfaces []*Interface // sorted by name
 	Routes     []Route
@@ -129,10 +131,15 @@ type Macvlan struct {
 var MacvlanModes = []string{"bridge", "private", "vepa", "passthru", "source"}
 
 // Route is a static route in a node's main table. To is 0.0.0.0/0 or ::/0 for default.
+// Via or Dev or both are set. Metric is the kernel's: 1024 for an IPv6 route that does
+// not give one.
 type Route struct {
-	Pos Pos
-	To  netip.Prefix
-	Via netip.Addr
+	Pos    Pos
+	To     netip.Prefix
+	Via    netip.Addr
+	Dev    string
+	DevPos Pos
+	Metric int
 }
 
 // NAT is a MASQUERADE rule: packets from Masquerade leaving the node (through Out, when

@@ -165,7 +165,7 @@ func (k *Kernel) Apply(_ context.Context, a plan.Action) error {
 			return nil
 		}
 		r := a.After.(plan.Route)
-		if !k.reachable(t.NS, r.Via) {
+		if !k.reachable(t.NS, r) {
 			return fmt.Errorf("add route %s: Nexthop has invalid gateway", t)
 		}
 		if _, ok := s.Routes[t]; ok && a.Kind == plan.Create {
@@ -304,7 +304,16 @@ func (k *Kernel) deleteNamespace(ns plan.NS) {
 }
 
 // reachable reports whether via is in the subnet of an address on an up link.
-func (k *Kernel) reachable(ns plan.NS, via netip.Addr) bool {
+// reachable reports whether a route with this next hop can stand in ns: its device is
+// up, and its gateway in a connected subnet of an up link.
+func (k *Kernel) reachable(ns plan.NS, r plan.Route) bool {
+	if r.Dev != "" && !k.State.Links[plan.LinkKey{NS: ns, Name: r.Dev}].Up {
+		return false
+	}
+	if !r.Via.IsValid() {
+		return true
+	}
+	via := r.Via
 	for a := range k.State.Addrs {
 		if a.Link.NS == ns && a.Prefix.Masked().Contains(via) && k.State.Links[a.Link].Up {
 			return true
@@ -315,7 +324,7 @@ func (k *Kernel) reachable(ns plan.NS, via netip.Addr) bool {
 
 func (k *Kernel) dropUnreachableRoutes(ns plan.NS) {
 	for key, r := range k.State.Routes {
-		if key.NS == ns && !k.reachable(ns, r.Via) {
+		if key.NS == ns && !k.reachable(ns, r) {
 			delete(k.State.Routes, key)
 		}
 	}
