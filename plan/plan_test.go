@@ -61,7 +61,7 @@ func apply(t *testing.T, k *fakekernel.Kernel, lab string, desired, owned plan.S
 		}
 	}
 	// The record: the desired objects; sysctls keep the value first found.
-	rec := desired.Clone()
+	rec := desired.Recorded()
 	rec.Sysctls = map[plan.SysctlKey]string{}
 	for key := range desired.Sysctls {
 		if v, ok := owned.Sysctls[key]; ok {

@@ -22,10 +22,16 @@ func WriteText(w io.Writer, p Plan) error {
 			b.WriteString(CommandLine(c))
 			b.WriteByte('\n')
 		}
-		for _, line := range strings.SplitAfter(a.Input(), "\n") {
-			if line != "" {
-				b.WriteString("      | " + line)
+		lines := strings.SplitAfter(strings.TrimSuffix(a.Input(), "\n"), "\n")
+		for i, line := range lines {
+			if line == "" {
+				break
 			}
+			if i == maxInputLines && len(lines) > maxInputLines+1 {
+				fmt.Fprintf(&b, "      | ... (%d more lines; -o sh shows them all)\n", len(lines)-i)
+				break
+			}
+			b.WriteString("      | " + strings.TrimSuffix(line, "\n") + "\n")
 		}
 	}
 	if !p.Empty() {
@@ -36,6 +42,9 @@ func WriteText(w io.Writer, p Plan) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// maxInputLines is how much of a file a text plan shows.
+const maxInputLines = 12
 
 // Heading is the action's line in a text plan: "  + netns testns1", with the change and
 // the reason where they say more than the symbol does.
@@ -138,6 +147,15 @@ func jsonValue(v any) any {
 	return nil
 }
 
+// fileDigest is the After of an action, with a file's content given as its Digest: the
+// content itself is the action's input.
+func fileDigest(a Action) any {
+	if k, ok := a.Target.(FileKey); ok && !k.IsDir() && a.After != nil {
+		return Digest(a.After.(string))
+	}
+	return a.After
+}
+
 // ToJSON returns the JSON form of the plan.
 func ToJSON(p Plan) JSONPlan {
 	add, change, remove := p.Summary()
@@ -151,7 +169,7 @@ func ToJSON(p Plan) JSONPlan {
 		jp.Actions = append(jp.Actions, JSONAction{
 			Index: i, Action: a.Kind.String(), Type: a.Type(), Namespace: a.Namespaces()[0],
 			Object: strings.TrimPrefix(a.Object(), string(a.Type())+" "), Change: a.Change(),
-			Before: jsonValue(a.Before), After: jsonValue(a.After), Reason: a.Reason,
+			Before: jsonValue(a.Before), After: jsonValue(fileDigest(a)), Reason: a.Reason,
 			Commands: a.Commands(), Input: a.Input(), DependsOn: deps,
 		})
 	}

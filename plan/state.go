@@ -2,6 +2,8 @@ package plan
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"net/netip"
 	"slices"
@@ -230,9 +232,11 @@ type State struct {
 	// found before the lab first changed it, which destroy restores.
 	Sysctls map[SysctlKey]string
 	NAT     map[NATRule]bool
-	// Files maps each file under EtcNetnsDir to its content. A directory maps to ""
-	// when desired or owned, and to the names of the files in it, space-separated, when
-	// observed.
+	// Files maps each file under EtcNetnsDir to its content in a desired State, and to
+	// the Digest of its content when observed or recorded (a lab of a thousand
+	// namespaces has a thousand hosts files of two thousand lines). A directory maps to
+	// "" when desired or owned, and to the names of the files in it, space-separated,
+	// when observed.
 	Files map[FileKey]string
 	// Attached maps each node that is an existing namespace to the namespace file its
 	// /run/netns entry binds (/proc/PID/ns/net, ...). Observed, it maps to that file
@@ -378,6 +382,25 @@ func (sc Scope) WithoutContentsOf(desired, owned State) Scope {
 		}
 	}
 	return sc
+}
+
+// Digest is how observed and recorded states hold a file's content: "sha256:" and its
+// hex SHA-256.
+func Digest(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Recorded returns the state as an ownership record keeps it: file contents replaced by
+// their Digest.
+func (s State) Recorded() State {
+	r := s.Clone()
+	for k, v := range r.Files {
+		if !k.IsDir() {
+			r.Files[k] = Digest(v)
+		}
+	}
+	return r
 }
 
 // Alias is the mark netlab sets as the interface alias of every link a lab creates, and

@@ -37,7 +37,7 @@ func observeFiles(keys []plan.FileKey, s *plan.State) error {
 		} else if err != nil {
 			return fmt.Errorf("observe %s: %w", k.Path(), err)
 		}
-		s.Files[k] = string(b)
+		s.Files[k] = plan.Digest(string(b))
 	}
 	return nil
 }

@@ -103,7 +103,7 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	if err := r.run(ctx, p.Plan.Actions); err != nil {
 		return err
 	}
-	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Clone()}
+	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Recorded()}
 	final.Owned.Sysctls = map[plan.SysctlKey]string{}
 	for k := range p.Desired.Sysctls {
 		if orig, ok := intent.Owned.Sysctls[k]; ok {
@@ -283,7 +283,10 @@ func withIntent(rec record.Record, p *Prepared) record.Record {
 		case plan.NATRule:
 			owned.NAT[t] = true
 		case plan.FileKey:
-			owned.Files[t] = a.After.(string)
+			owned.Files[t] = ""
+			if !t.IsDir() {
+				owned.Files[t] = plan.Digest(a.After.(string))
+			}
 		case plan.Attach:
 			owned.Attached[plan.NS(t)] = a.After.(string)
 		}

@@ -121,7 +121,7 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 			slices.Sort(names)
 			s.Files[key] = strings.Join(names, " ")
 		} else {
-			s.Files[key] = k.State.Files[key]
+			s.Files[key] = plan.Digest(k.State.Files[key])
 		}
 	}
 	return s, nil
