@@ -69,15 +69,15 @@ func Diff(lab string, desired, actual, owned State) (Plan, error) {
 }
 
 type differ struct {
-	lab                    string
-	desired, actual, owned State
-	actions                []Action
-	clashes                []Clash
-	nsCreated, nsDeleted   map[NS]bool
-	linkCreated            map[LinkKey]bool
-	addrDeleted            map[AddrKey]bool
-	nsTakes                map[NS][]LinkKey      // links elsewhere that go with a deleted namespace
-	kept                   map[NS][]netip.Prefix // subnets that stay connected; see survives
+	lab                     string
+	desired, actual, owned  State
+	actions                 []Action
+	clashes                 []Clash
+	nsCreated, nsDeleted    map[NS]bool
+	linkCreated             map[LinkKey]bool
+	addrDeleted             map[AddrKey]bool
+	nsTakes                 map[NS][]LinkKey      // links elsewhere that go with a deleted namespace
+	kept                    map[NS][]netip.Prefix // subnets that stay connected; see survives
 	lastContent, lastDigest string                // see digest
 }
 
