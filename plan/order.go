@@ -9,10 +9,10 @@ import (
 // ifaceSysctl matches a per-interface sysctl and captures the interface.
 var ifaceSysctl = regexp.MustCompile(`^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\.`)
 
-// phase is an action's place in the build order: netns, bridge, link, address, up,
-// route, sysctl, NAT, directory, file. Deletions come first, in the reverse order, as Terraform destroys
-// dependents before what they depend on; so an address moved between two interfaces
-// is removed before it is added again.
+// phase is an action's place in the build order: netns (or the entry of an existing
+// one), bridge, link, address, up, route, sysctl, NAT, directory, file. Deletions come
+// first, in the reverse order, as Terraform destroys dependents before what they depend
+// on; so an address moved between two interfaces is removed before it is added again.
 func phase(a Action) int {
 	var p int
 	switch a.Type() {
