@@ -69,16 +69,16 @@ func Diff(lab string, desired, actual, owned State) (Plan, error) {
 }
 
 type differ struct {
-	lab                     string
-	desired, actual, owned  State
-	actions                 []Action
-	clashes                 []Clash
-	nsCreated, nsDeleted    map[NS]bool
-	linkCreated             map[LinkKey]bool
-	addrDeleted             map[AddrKey]bool
-	nsTakes                 map[NS][]LinkKey      // links elsewhere that go with a deleted namespace
-	kept                    map[NS][]netip.Prefix // subnets that stay connected; see survives
-	lastContent, lastDigest string                // see digest
+	lab                    string
+	desired, actual, owned State
+	actions                []Action
+	clashes                []Clash
+	nsCreated, nsDeleted   map[NS]bool
+	linkCreated            map[LinkKey]bool
+	addrDeleted            map[AddrKey]bool
+	nsTakes                map[NS][]LinkKey      // links elsewhere that go with a deleted namespace
+	kept                   map[NS][]netip.Prefix // subnets that stay connected; see survives
+	digests                digester              // of desired files
 }
 
 func (d *differ) add(a Action) {
@@ -386,7 +386,7 @@ func (d *differ) files() {
 		case !owned:
 			d.clash("file "+k.Path(), k.Path()+" exists and was not written by this lab",
 				"remove it (rm "+k.Path()+") or rename the node")
-		case have != d.digest(want):
+		case have != d.digests.of(want):
 			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
 		}
 	}
@@ -401,15 +401,6 @@ func (d *differ) files() {
 		}
 		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
 	}
-}
-
-// digest returns Digest(content), remembering the last one: the namespaces of a lab
-// share one hosts content (one string, so comparing it is cheap).
-func (d *differ) digest(content string) string {
-	if content != d.lastContent || d.lastDigest == "" {
-		d.lastContent, d.lastDigest = content, Digest(content)
-	}
-	return d.lastDigest
 }
 
 // onlyLeavingFiles reports whether every name in the directory listing is a file of the

@@ -22,16 +22,19 @@ func WriteText(w io.Writer, p Plan) error {
 			b.WriteString(CommandLine(c))
 			b.WriteByte('\n')
 		}
-		lines := strings.SplitAfter(strings.TrimSuffix(a.Input(), "\n"), "\n")
-		for i, line := range lines {
-			if line == "" {
-				break
+		if input := strings.TrimSuffix(a.Input(), "\n"); input != "" {
+			// Only the lines shown are split off: a large lab's hosts files are long.
+			total := strings.Count(input, "\n") + 1
+			shown := total
+			if total > maxInputLines+1 {
+				shown = maxInputLines
 			}
-			if i == maxInputLines && len(lines) > maxInputLines+1 {
-				fmt.Fprintf(&b, "      | ... (%d more lines; -o sh shows them all)\n", len(lines)-i)
-				break
+			for _, line := range strings.SplitN(input, "\n", shown+1)[:shown] {
+				b.WriteString("      | " + line + "\n")
 			}
-			b.WriteString("      | " + strings.TrimSuffix(line, "\n") + "\n")
+			if shown < total {
+				fmt.Fprintf(&b, "      | ... (%d more lines; -o sh shows them all)\n", total-shown)
+			}
 		}
 	}
 	if !p.Empty() {

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
+	"io"
 	"maps"
 	"net/netip"
 	"slices"
@@ -387,20 +389,47 @@ func (sc Scope) WithoutContentsOf(desired, owned State) Scope {
 // Digest is how observed and recorded states hold a file's content: "sha256:" and its
 // hex SHA-256.
 func Digest(content string) string {
-	sum := sha256.Sum256([]byte(content))
-	return "sha256:" + hex.EncodeToString(sum[:])
+	h := sha256.New()
+	io.WriteString(h, content) // a hash never fails to write, and takes a string uncopied
+	return digestOf(h)
+}
+
+// DigestReader is the Digest of everything r yields, read in small pieces: observing the
+// hosts files of a large lab then costs no copy of each.
+func DigestReader(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return digestOf(h), nil
+}
+
+func digestOf(h hash.Hash) string {
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Recorded returns the state as an ownership record keeps it: file contents replaced by
 // their Digest.
 func (s State) Recorded() State {
 	r := s.Clone()
+	var d digester
 	for k, v := range r.Files {
 		if !k.IsDir() {
-			r.Files[k] = Digest(v)
+			r.Files[k] = d.of(v)
 		}
 	}
 	return r
+}
+
+// digester is Digest remembering its last answer: the namespaces of a lab share one
+// hosts content (one string, so comparing it with the last one is cheap).
+type digester struct{ content, digest string }
+
+func (d *digester) of(content string) string {
+	if content != d.content || d.digest == "" {
+		d.content, d.digest = content, Digest(content)
+	}
+	return d.digest
 }
 
 // Alias is the mark netlab sets as the interface alias of every link a lab creates, and

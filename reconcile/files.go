@@ -1,11 +1,13 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/netlab-go/netlab/plan"
 )
@@ -15,12 +17,17 @@ import (
 // one, so `ip netns exec` never binds a half-written hosts file.
 
 // observeFiles reads the files of the scope: a file's content, or a directory's listing.
-func observeFiles(keys []plan.FileKey, s *plan.State) error {
-	for _, k := range keys {
+// A lab of N namespaces has N hosts files of N lines each, so they are read and digested
+// in parallel, GOMAXPROCS at a time.
+func observeFiles(ctx context.Context, keys []plan.FileKey, s *plan.State) error {
+	var mu sync.Mutex // guards s.Files
+	return forEach(ctx, len(keys), func(i int) error {
+		k := keys[i]
+		var v string
 		if k.IsDir() {
 			entries, err := os.ReadDir(k.Path())
 			if errors.Is(err, os.ErrNotExist) {
-				continue
+				return nil
 			} else if err != nil {
 				return fmt.Errorf("observe %s: %w", k.Path(), err)
 			}
@@ -28,18 +35,25 @@ func observeFiles(keys []plan.FileKey, s *plan.State) error {
 			for i, e := range entries {
 				names[i] = e.Name()
 			}
-			s.Files[k] = strings.Join(names, " ")
-			continue
+			v = strings.Join(names, " ")
+		} else {
+			f, err := os.Open(k.Path())
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("observe %s: %w", k.Path(), err)
+			}
+			v, err = plan.DigestReader(f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("observe %s: %w", k.Path(), err)
+			}
 		}
-		b, err := os.ReadFile(k.Path())
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		} else if err != nil {
-			return fmt.Errorf("observe %s: %w", k.Path(), err)
-		}
-		s.Files[k] = plan.Digest(string(b))
-	}
-	return nil
+		mu.Lock()
+		defer mu.Unlock()
+		s.Files[k] = v
+		return nil
+	})
 }
 
 func applyFile(a plan.Action, k plan.FileKey) error {

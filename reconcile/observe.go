@@ -110,7 +110,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	if err := k.observeAttached(scope.Attached, &s); err != nil {
 		return s, err
 	}
-	return s, observeFiles(scope.Files, &s)
+	return s, observeFiles(ctx, scope.Files, &s)
 }
 
 // forEach calls f for 0..n-1 on GOMAXPROCS goroutines and returns the first error.
