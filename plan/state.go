@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"io"
 	"maps"
 	"net/netip"
@@ -296,6 +295,9 @@ type Scope struct {
 	// Files lists the files (and directories) under EtcNetnsDir to read. They are read
 	// whether or not their namespace exists: they outlive it.
 	Files []FileKey
+	// UnreadFiles lists files the lab owns and no longer wants: Diff deletes them
+	// whatever they hold, so Observe only checks that they exist (value FileUnread).
+	UnreadFiles map[FileKey]bool
 	// Attached lists the /run/netns entries of existing namespaces to check, each with
 	// the namespace file it must hold ("" when only its existence matters).
 	Attached map[NS]string
@@ -374,8 +376,8 @@ func ScopeOf(lab string, states ...State) Scope {
 	}
 }
 
-// WithoutContentsOf marks in the scope the namespaces that owned has and desired does
-// not: Diff deletes them whole, so their contents need not be read.
+// WithoutContentsOf marks in the scope the namespaces and files that owned has and
+// desired does not: Diff deletes them whole, so their contents need not be read.
 func (sc Scope) WithoutContentsOf(desired, owned State) Scope {
 	sc.ExistenceOnly = map[NS]bool{}
 	for ns := range owned.Namespaces {
@@ -383,15 +385,23 @@ func (sc Scope) WithoutContentsOf(desired, owned State) Scope {
 			sc.ExistenceOnly[ns] = true
 		}
 	}
+	sc.UnreadFiles = map[FileKey]bool{}
+	for k := range owned.Files {
+		if _, want := desired.Files[k]; !want && !k.IsDir() {
+			sc.UnreadFiles[k] = true
+		}
+	}
 	return sc
 }
+
+// FileUnread is what Observe reports for a file of Scope.UnreadFiles that exists.
+const FileUnread = "(not read)"
 
 // Digest is how observed and recorded states hold a file's content: "sha256:" and its
 // hex SHA-256.
 func Digest(content string) string {
-	h := sha256.New()
-	io.WriteString(h, content) // a hash never fails to write, and takes a string uncopied
-	return digestOf(h)
+	sum := sha256.Sum256([]byte(content))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // DigestReader is the Digest of everything r yields, read in small pieces: observing the
@@ -401,11 +411,7 @@ func DigestReader(r io.Reader) (string, error) {
 	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
-	return digestOf(h), nil
-}
-
-func digestOf(h hash.Hash) string {
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Recorded returns the state as an ownership record keeps it: file contents replaced by

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/netlab-go/netlab/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,9 +36,6 @@ const (
 	execEnvNetns = "NETLAB_EXEC_NETNS" // the namespace file to join
 	execEnvNode  = "NETLAB_EXEC_NODE"  // the node name: /etc/netns/NODE
 )
-
-// EtcNetnsDir is where per-namespace files for /etc live, as `ip netns exec` reads them.
-const EtcNetnsDir = "/etc/netns"
 
 // Exec runs argv in the network namespace at nsPath as `ip netns exec NODE` would, or
 // right here when nsPath is "" (the host node), and returns the command's exit status
@@ -86,9 +84,9 @@ func run(cmd *exec.Cmd, node string) (int, error) {
 // IsExecChild reports whether this process is netlab re-executed by Exec.
 func IsExecChild() bool { return os.Getenv(execEnvNetns) != "" }
 
-// RunExecChild finishes entering the node and execs the command in os.Args[1:]. It
-// returns only on failure: it exits 127 when the command is not found, as a shell does,
-// and 125 when netlab could not enter the node.
+// RunExecChild finishes entering the node and execs the command in os.Args[1:]. It never
+// returns: when the command cannot be run it exits 127 if it is not found, as a shell
+// does, and 125 if netlab could not enter the node.
 func RunExecChild() {
 	nsPath, node := os.Getenv(execEnvNetns), os.Getenv(execEnvNode)
 	err := enterNode(nsPath, node, os.Args[1:])
@@ -116,9 +114,8 @@ func enterNode(nsPath, node string, argv []string) error {
 	if own, parent := nsID("/proc/self/ns/mnt"), nsID(fmt.Sprintf("/proc/%d/ns/mnt", os.Getppid())); own == "" || own == parent {
 		return errors.New("refusing to remount /sys: not in a mount namespace of its own")
 	}
-	if err := unix.Mount("", "/", "none", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make mounts slave: %w", err)
-	}
+	// Its mounts are already private (the runtime made them so after unsharing), where
+	// `ip netns exec` makes them slaves: nothing mounted here reaches the host either way.
 	var flags uintptr
 	var st unix.Statfs_t
 	if unix.Statfs("/sys", &st) == nil && st.Flags&unix.ST_RDONLY != 0 {
@@ -149,7 +146,7 @@ func enterNode(nsPath, node string, argv []string) error {
 // bindEtc binds every file in /etc/netns/NODE over the file of the same name in /etc,
 // skipping those /etc lacks, as `ip netns exec` does.
 func bindEtc(node string) error {
-	dir := filepath.Join(EtcNetnsDir, node)
+	dir := filepath.Join(plan.EtcNetnsDir, node)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -16,13 +16,14 @@ import (
 // them. A file is written to a temporary file in its directory and renamed over the old
 // one, so `ip netns exec` never binds a half-written hosts file.
 
-// observeFiles reads the files of the scope: a file's content, or a directory's listing.
+// observeFiles reads the files of the scope: a file's content (its Digest), or a
+// directory's listing.
 // A lab of N namespaces has N hosts files of N lines each, so they are read and digested
 // in parallel, GOMAXPROCS at a time.
-func observeFiles(ctx context.Context, keys []plan.FileKey, s *plan.State) error {
+func observeFiles(ctx context.Context, scope plan.Scope, s *plan.State) error {
 	var mu sync.Mutex // guards s.Files
-	return forEach(ctx, len(keys), func(i int) error {
-		k := keys[i]
+	return forEach(ctx, len(scope.Files), func(i int) error {
+		k := scope.Files[i]
 		var v string
 		if k.IsDir() {
 			entries, err := os.ReadDir(k.Path())
@@ -36,6 +37,13 @@ func observeFiles(ctx context.Context, keys []plan.FileKey, s *plan.State) error
 				names[i] = e.Name()
 			}
 			v = strings.Join(names, " ")
+		} else if scope.UnreadFiles[k] {
+			if _, err := os.Lstat(k.Path()); errors.Is(err, os.ErrNotExist) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("observe %s: %w", k.Path(), err)
+			}
+			v = plan.FileUnread
 		} else {
 			f, err := os.Open(k.Path())
 			if errors.Is(err, os.ErrNotExist) {

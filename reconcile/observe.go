@@ -110,7 +110,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	if err := k.observeAttached(scope.Attached, &s); err != nil {
 		return s, err
 	}
-	return s, observeFiles(ctx, scope.Files, &s)
+	return s, observeFiles(ctx, scope, &s)
 }
 
 // forEach calls f for 0..n-1 on GOMAXPROCS goroutines and returns the first error.
@@ -245,6 +245,10 @@ func (k *Linux) observeAttached(attached map[plan.NS]string, s *plan.State) erro
 }
 
 func unknownSysctl(key plan.SysctlKey) error {
-	return fmt.Errorf("node %s: sysctl %s does not exist (no %s in its /proc/sys); check the name with `ip netns exec %s sysctl -a`",
-		key.NS, key.Name, sysctlPath(key.Name), key.NS)
+	list := "sysctl -a"
+	if key.NS != plan.Host {
+		list = "ip netns exec " + string(key.NS) + " sysctl -a"
+	}
+	return fmt.Errorf("node %s: sysctl %s does not exist (no %s in its /proc/sys); check the name with `%s`",
+		key.NS, key.Name, sysctlPath(key.Name), list)
 }

@@ -23,7 +23,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
 	if reconcile.IsExecChild() {
-		reconcile.RunExecChild() // `netlab exec` re-executed in the node; returns only on failure
+		reconcile.RunExecChild() // `netlab exec` re-executed in the node: it never returns
 	}
 	// netlab is short-lived and its heap small (tens of MiB for a thousand namespaces):
 	// collecting less often saves a tenth of a large plan's time.

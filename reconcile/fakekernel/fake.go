@@ -111,7 +111,8 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 		if _, ok := k.State.Files[key]; !ok {
 			continue
 		}
-		if key.IsDir() {
+		switch {
+		case key.IsDir():
 			var names []string
 			for f := range k.State.Files {
 				if f.NS == key.NS && !f.IsDir() {
@@ -120,7 +121,9 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 			}
 			slices.Sort(names)
 			s.Files[key] = strings.Join(names, " ")
-		} else {
+		case scope.UnreadFiles[key]:
+			s.Files[key] = plan.FileUnread
+		default:
 			s.Files[key] = plan.Digest(k.State.Files[key])
 		}
 	}
