@@ -195,15 +195,9 @@ func (k *Linux) applyNetns(a plan.Action, ns plan.NS) error {
 		k.forget(ns)
 		return deleteNamespace(k.netnsDir, string(ns))
 	}
-	k.mu.Lock()
-	if !k.shared {
-		if err := makeSharedMountPoint(k.netnsDir); err != nil {
-			k.mu.Unlock()
-			return err
-		}
-		k.shared = true
+	if err := k.shareNetnsDir(); err != nil {
+		return err
 	}
-	k.mu.Unlock()
 	k.forget(ns)
 	if err := createNamespace(k.netnsDir, string(ns)); err != nil {
 		return err
@@ -245,6 +239,21 @@ func (k *Linux) HasNamespace(ns plan.NS) bool {
 	return ok && err == nil
 }
 
+// shareNetnsDir makes the namespace directory a shared mount point, as `ip netns add`
+// does, once per Linux.
+func (k *Linux) shareNetnsDir() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.shared {
+		return nil
+	}
+	if err := makeSharedMountPoint(k.netnsDir); err != nil {
+		return err
+	}
+	k.shared = true
+	return nil
+}
+
 // applyAttach makes, rebinds or removes the /run/netns entry of an existing namespace.
 // Removing it unmounts the entry only: the namespace lives on with its processes.
 func (k *Linux) applyAttach(a plan.Action, ns plan.NS) error {
@@ -252,14 +261,8 @@ func (k *Linux) applyAttach(a plan.Action, ns plan.NS) error {
 	if a.Kind == plan.Delete {
 		return deleteNamespace(k.netnsDir, string(ns))
 	}
-	k.mu.Lock()
-	if !k.shared {
-		if err := makeSharedMountPoint(k.netnsDir); err != nil {
-			k.mu.Unlock()
-			return err
-		}
-		k.shared = true
+	if err := k.shareNetnsDir(); err != nil {
+		return err
 	}
-	k.mu.Unlock()
 	return attachNamespace(k.netnsDir, string(ns), a.After.(string))
 }
