@@ -39,6 +39,7 @@ const (
 	reasonDestroy   = "the lab is destroyed"
 	reasonRestore   = "restore the value found before the lab changed it"
 	reasonDriftDiff = "differs from the topology"
+	reasonRecreated = "made anew in place of the one deleted above"
 )
 
 // Diff returns the plan that takes the kernel from actual to desired for the lab.
@@ -156,10 +157,11 @@ func primary(a, b LinkKey) LinkKey {
 }
 
 func (d *differ) links() {
-	deleted := map[LinkKey]bool{}
+	deleted := d.recreatedLinks()
 	for _, k := range sortedKeys(d.desired.Links, compareLinkKey) {
 		want := d.desired.Links[k]
 		have, ok := d.actual.Links[k]
+		ok = ok && !deleted[k]
 		if want.Kind == Loopback {
 			if ok && !d.nsCreated[k.NS] && have.Up != want.Up {
 				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
@@ -173,7 +175,7 @@ func (d *differ) links() {
 		}
 		if ok {
 			if want.Kind == Veth && k == primary(k, want.Peer) {
-				if _, peerOK := d.actual.Links[want.Peer]; !peerOK && !d.nsCreated[want.Peer.NS] {
+				if _, peerOK := d.actual.Links[want.Peer]; (!peerOK || deleted[want.Peer]) && !d.nsCreated[want.Peer.NS] {
 					// Half a pair: the peer was deleted or moved by hand. Recreate the pair.
 					deleted[k] = true
 					d.add(Action{Kind: Delete, Target: k, Before: have, Reason: "its peer " + want.Peer.String() + " is missing; the pair is recreated"})
@@ -192,7 +194,7 @@ func (d *differ) links() {
 			continue
 		}
 		if want.Kind == Veth && k != primary(k, want.Peer) {
-			if _, peerOK := d.actual.Links[want.Peer]; peerOK {
+			if _, peerOK := d.actual.Links[want.Peer]; peerOK && !deleted[want.Peer] {
 				// This end is missing but the primary end exists: the primary end's
 				// turn deletes and recreates the pair.
 				d.linkCreated[k] = true
@@ -210,7 +212,11 @@ func (d *differ) links() {
 		}
 		d.linkCreated[k], d.linkCreated[p] = true, true
 		_, recorded := d.owned.Links[k]
-		d.add(Action{Kind: Create, Target: p, After: d.desired.Links[p], Reason: missingReason(recorded && !d.nsCreated[k.NS])})
+		reason := missingReason(recorded && !d.nsCreated[k.NS])
+		if deleted[k] || want.Kind == Veth && deleted[want.Peer] {
+			reason = reasonRecreated
+		}
+		d.add(Action{Kind: Create, Target: p, After: d.desired.Links[p], Reason: reason})
 	}
 	// Links the lab owns and no longer wants. Deleting one end of a veth deletes the
 	// other, and deleting a namespace deletes its links and their peers elsewhere. The
@@ -237,6 +243,41 @@ func (d *differ) links() {
 		have.Peer = peer
 		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
 	}
+}
+
+// recreatedLinks deletes the links of the lab that must be made anew rather than
+// changed: another kind under the same name (a veth end that becomes a bridge), a
+// macvlan in another mode, a veth end paired with another end than before. Deleting a
+// veth end deletes its old peer with it. It returns every link so deleted, for links()
+// to treat as absent.
+func (d *differ) recreatedLinks() map[LinkKey]bool {
+	deleted := map[LinkKey]bool{}
+	for _, k := range sortedKeys(d.desired.Links, compareLinkKey) {
+		want := d.desired.Links[k]
+		have, ok := d.actual.Links[k]
+		if !ok || deleted[k] || want.Kind == Loopback || !d.ownsLink(k, have) {
+			continue
+		}
+		old := d.owned.Links[k]
+		var why string
+		switch {
+		case have.Kind != want.Kind:
+			why = fmt.Sprintf("it is a %s and must be a %s", have.Kind, want.Kind)
+		case want.Kind == Macvlan && have.Mode != "" && have.Mode != want.Mode:
+			why = fmt.Sprintf("its macvlan mode is %s and must be %s", have.Mode, want.Mode)
+		case want.Kind == Veth && old.Kind == Veth && old.Peer != (LinkKey{}) && old.Peer != want.Peer:
+			why = fmt.Sprintf("its peer is %s and must be %s", old.Peer, want.Peer)
+		default:
+			continue
+		}
+		deleted[k] = true
+		if have.Kind == Veth && old.Kind == Veth {
+			have.Peer = old.Peer
+			deleted[old.Peer] = true // the kernel deletes it with k
+		}
+		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: why + "; it is recreated"})
+	}
+	return deleted
 }
 
 // linkFresh reports whether the link is created by this plan (so has no address yet).

@@ -267,6 +267,29 @@ func TestEtcNetnsFiles(t *testing.T) {
 	}
 }
 
+// TestMacvlanModeChange: a macvlan's mode cannot be changed in place; the plan makes it
+// anew, with its address.
+func TestMacvlanModeChange(t *testing.T) {
+	src := readFile(t, "../examples/macvlan.yaml")
+	k := fakekernel.New()
+	before := parse(t, src)
+	_, owned := apply(t, k, before.Name, before.Desired(), plan.NewState())
+	after := parse(t, strings.Replace(src, "macvlan: {parent: eth0, mode: bridge}", "macvlan: {parent: eth0, mode: private}", 1))
+	p, _ := apply(t, k, after.Name, after.Desired(), owned)
+	var got []string
+	for _, a := range p.Actions {
+		got = append(got, a.Heading())
+	}
+	want := []string{
+		"  - link ns1:mv0  # its macvlan mode is bridge and must be private; it is recreated",
+		"  + macvlan ns1:mv0 on host:eth0  # made anew in place of the one deleted above",
+		"  + address 10.30.0.11/24 on ns1:mv0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestDrift damages the applied lab in the fake kernel: the plan names exactly what is
 // missing, with the kernel's consequences, and applying it converges.
 func TestDrift(t *testing.T) {
@@ -379,6 +402,9 @@ func TestAnyStateReachesAnyOther(t *testing.T) {
 		"route moved":        strings.Replace(base, "routes: [{to: default, via: 192.168.20.101}]", "routes: [{to: 192.168.10.0/24, via: 192.168.20.101}]", 1),
 		"address moved":      strings.NewReplacer("m1: {addresses: [192.168.20.101/24]}", "m1: {addresses: [192.168.20.101/24, 10.77.0.1/24]}").Replace(base),
 		"address moved back": strings.NewReplacer("m2: {addresses: [192.168.10.101/24]}", "m2: {addresses: [192.168.10.101/24, 10.77.0.1/24]}").Replace(base),
+		// The same name, another kind: the veth end m1 becomes a bridge that the link joins.
+		"m1 a bridge": strings.Replace(base, "    interfaces:\n      m1: {addresses: [192.168.20.101/24]}\n",
+			"    bridges: {m1: {addresses: [192.168.20.101/24]}}\n    interfaces:\n", 1),
 	}
 	names := make([]string, 0, len(variants))
 	for n := range variants {

@@ -69,7 +69,7 @@ func compareLinkKey(a, b LinkKey) int {
 	return cmp.Or(compareNS(a.NS, b.NS), cmp.Compare(a.Name, b.Name))
 }
 
-// Link is the state of one interface. Peer, PeerMaster, Parent and Mode are known in a
+// Link is the state of one interface. Peer, PeerMaster and Parent are known in a
 // desired State and left zero by observation.
 type Link struct {
 	Kind LinkKind

@@ -110,6 +110,16 @@ var macvlanModes = map[string]netlink.MacvlanMode{
 	"passthru": netlink.MACVLAN_MODE_PASSTHRU, "source": netlink.MACVLAN_MODE_SOURCE,
 }
 
+// macvlanModeName is the name `ip link` gives a macvlan mode, or "" for one it has none.
+func macvlanModeName(m netlink.MacvlanMode) string {
+	for name, mode := range macvlanModes {
+		if mode == m {
+			return name
+		}
+	}
+	return ""
+}
+
 // createVeth creates a veth pair with the peer made straight in its namespace and its
 // own end already up, then marks both ends with the lab's alias and brings the peer
 // up. The kernel ignores an alias given at creation, hence the second step; a run

@@ -167,9 +167,13 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 	}
 	for _, l := range links {
 		a := l.Attrs()
-		s.Links[plan.LinkKey{NS: ns, Name: a.Name}] = plan.Link{
+		link := plan.Link{
 			Kind: linkKind(l), Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, MTU: a.MTU, Master: names[a.MasterIndex],
 		}
+		if mv, ok := l.(*netlink.Macvlan); ok {
+			link.Mode = macvlanModeName(mv.Mode)
+		}
+		s.Links[plan.LinkKey{NS: ns, Name: a.Name}] = link
 	}
 	addrs, err := retryDump("addresses", func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {

@@ -136,6 +136,43 @@ func TestMinimalChange(t *testing.T) {
 	mustNetlab(t, "destroy", file)
 }
 
+// TestKindChange turns the veth end host:m1 into a bridge that testns1's link joins, and
+// back: an interface that keeps its name but changes kind is deleted and made anew,
+// with its peer, its addresses and the route they carry.
+func TestKindChange(t *testing.T) {
+	cleanSandbox(t)
+	orig, _, _ := strings.Cut(readExample(t, "two-namespaces.yaml"), "# The reachability table") // without expect:
+	bridged := strings.Replace(orig, "    interfaces:\n      m1: {addresses: [192.168.20.101/24]}\n",
+		"    bridges: {m1: {addresses: [192.168.20.101/24]}}\n    interfaces:\n", 1)
+	a, b := writeFile(t, "a.yaml", orig), writeFile(t, "b.yaml", bridged)
+	mustNetlab(t, "apply", a)
+	out := mustNetlab(t, "apply", b) // apply verifies that nothing is left to do
+	for _, w := range []string{
+		"- link host:m1  # it is a veth and must be a bridge; it is recreated",
+		"+ bridge host:m1  # made anew in place of the one deleted above",
+		"+ veth host:testns1-s1 <-> testns1:s1",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("apply lacks %q:\n%s", w, out)
+		}
+	}
+	names := "awk -F': ' '{print $2}' | cut -d@ -f1 | grep . | sort"
+	if got := sh(t, "ip -o link show type bridge | "+names+"; ip -o link show master m1 | "+names); got != "m1\ntestns1-s1\n" {
+		t.Errorf("bridges, then ports of m1: %q, want m1 and testns1-s1", got)
+	}
+	if !ping("testns1", "192.168.20.101") || !ping("testns1", "192.168.10.102") {
+		t.Error("through the bridge, testns1 should reach the host and testns2")
+	}
+	mustNetlab(t, "apply", a)
+	if got := sh(t, "ip -o link show type veth | "+names); got != "m1\nm2\n" || shOK("ip link show testns1-s1") {
+		t.Errorf("back to veths: the host's are %q, want m1 and m2 (and testns1-s1 gone)", got)
+	}
+	if !ping("testns1", "192.168.10.102") {
+		t.Error("after the change back, testns1 should reach testns2")
+	}
+	mustNetlab(t, "destroy", a)
+}
+
 // TestDriftRepair deletes objects by hand: plan shows exactly those and apply puts them
 // back.
 func TestDriftRepair(t *testing.T) {

@@ -74,7 +74,7 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 	}
 	for key, l := range k.State.Links {
 		if in[key.NS] {
-			l.Peer = plan.LinkKey{}
+			l.Peer, l.PeerMaster, l.Parent = plan.LinkKey{}, "", plan.LinkKey{} // not read back
 			s.Links[key] = l
 		}
 	}
@@ -228,7 +228,7 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 			if _, ok := s.Links[key]; ok || !k.exists(key.NS) {
 				return fmt.Errorf("create %s %s: file exists or no such namespace", want.Kind, key)
 			}
-			s.Links[key] = plan.Link{Kind: want.Kind, Alias: want.Alias, Up: want.Up, MTU: want.MTU}
+			s.Links[key] = plan.Link{Kind: want.Kind, Mode: want.Mode, Alias: want.Alias, Up: want.Up, MTU: want.MTU}
 			return nil
 		}
 		if !k.exists(key.NS) || !k.exists(want.Peer.NS) {
