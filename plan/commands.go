@@ -60,19 +60,19 @@ func (a Action) Commands() [][]string {
 		}
 		return [][]string{execIn(t.NS, append([]string{IPTablesCommand(t.Source.Addr()), "-t", "nat", op}, t.RuleSpec(a.Lab)...)...)}
 	case Attach:
-		path := "/run/netns/" + string(t)
-		if a.Kind == Delete {
+		path := NetnsDir + "/" + string(t)
+		src, _ := a.After.(string)
+		pid, inProc := strings.CutPrefix(src, "/proc/")
+		pid, isNetns := strings.CutSuffix(pid, "/ns/net")
+		switch {
+		case a.Kind == Delete:
 			return [][]string{{"umount", path}, {"rm", path}}
-		}
-		src := a.After.(string)
-		bind := [][]string{{"touch", path}, {"mount", "--bind", src, path}}
-		if a.Kind == Update {
-			bind = append([][]string{{"umount", path}}, bind[1:]...)
-		}
-		if pid, ok := strings.CutSuffix(strings.TrimPrefix(src, "/proc/"), "/ns/net"); ok && a.Kind == Create && strings.HasPrefix(src, "/proc/") {
+		case a.Kind == Update:
+			return [][]string{{"umount", path}, {"mount", "--bind", src, path}}
+		case inProc && isNetns:
 			return [][]string{{"ip", "netns", "attach", string(t), pid}} // the same bind mount
 		}
-		return bind
+		return [][]string{{"touch", path}, {"mount", "--bind", src, path}}
 	case FileKey:
 		switch {
 		case t.IsDir() && a.Kind == Delete:

@@ -113,7 +113,7 @@ func (d *differ) namespaces() {
 			d.nsCreated[ns] = true
 			d.add(Action{Kind: Create, Target: ns, Reason: missingReason(d.owned.Namespaces[ns])})
 		case !d.owned.Namespaces[ns]:
-			d.clash("netns "+string(ns), "/run/netns/"+string(ns)+" exists and was not made by this lab",
+			d.clash("netns "+string(ns), NetnsDir+"/"+string(ns)+" exists and was not made by this lab",
 				"delete it (ip netns del "+string(ns)+") or rename the node")
 		}
 	}
@@ -467,7 +467,7 @@ func (d *differ) attachments() {
 		want := d.desired.Attached[ns]
 		have, ok := d.actual.Attached[ns]
 		_, owned := d.owned.Attached[ns]
-		entry := "/run/netns/" + string(ns)
+		entry := NetnsDir + "/" + string(ns)
 		switch {
 		case want == entry:
 			if !ok {

@@ -193,6 +193,10 @@ func compareNATRule(a, b NATRule) int {
 	return cmp.Or(compareNS(a.NS, b.NS), comparePrefix(a.Source, b.Source), cmp.Compare(a.Out, b.Out))
 }
 
+// NetnsDir is where `ip netns` keeps the files of named namespaces: a lab's nodes, and
+// the entries it makes for existing namespaces, are NetnsDir/NODE.
+const NetnsDir = "/run/netns"
+
 // EtcNetnsDir is where `ip netns exec NODE` finds the files it binds over /etc, one
 // directory per namespace: /etc/netns/NODE/hosts, /etc/netns/NODE/resolv.conf.
 const EtcNetnsDir = "/etc/netns"

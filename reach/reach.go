@@ -93,7 +93,7 @@ type Result struct {
 func (r Result) Holds() bool { return r.Want == nil || *r.Want == r.Answered }
 
 // Run makes every probe, at most parallel at once, and returns the results in the
-// probes' order. It stops at the first error of the pinger.
+// probes' order, or the first probe's error when any pinger call failed.
 func Run(ctx context.Context, probes []Probe, ping Pinger, parallel int) ([]Result, error) {
 	results := make([]Result, len(probes))
 	errs := make([]error, len(probes))
@@ -135,18 +135,16 @@ func WriteTable(w io.Writer, results []Result) (failed int, err error) {
 			continue
 		}
 		fmt.Fprintf(&b, "%-*s", width, line(r))
+		expected++
 		switch {
 		case r.Holds():
-			expected++
 			b.WriteString("  as expected")
-		default:
-			expected++
+		case *r.Want:
 			failed++
-			if *r.Want {
-				b.WriteString("  UNEXPECTED: should answer")
-			} else {
-				b.WriteString("  UNEXPECTED: should not answer")
-			}
+			b.WriteString("  UNEXPECTED: should answer")
+		default:
+			failed++
+			b.WriteString("  UNEXPECTED: should not answer")
 		}
 		b.WriteString("\n")
 	}

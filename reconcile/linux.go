@@ -15,7 +15,7 @@ import (
 )
 
 // DefaultNetnsDir is where `ip netns` keeps its namespaces.
-const DefaultNetnsDir = "/run/netns"
+const DefaultNetnsDir = plan.NetnsDir
 
 // Linux is the Kernel of the machine netlab runs on. It keeps one netlink handle per
 // namespace, opened on first use; Close releases them all.

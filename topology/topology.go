@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+
+	"github.com/netlab-go/netlab/plan"
 )
 
 // HostNode is the reserved node name for the namespace netlab runs in.
@@ -93,7 +95,7 @@ func (r NetnsRef) Source() string {
 	case r.Path != "":
 		return r.Path
 	}
-	return "/run/netns/" + r.Name
+	return plan.NetnsDir + "/" + r.Name
 }
 
 // Interface is an interface of a node with the addresses it gets: a veth end (one end
