@@ -234,6 +234,9 @@ func upString(up bool) string {
 type Plan struct {
 	Lab     string
 	Actions []Action
+	// Warnings name what the plan leaves alone that a person should know of: an
+	// object of the lab's record that is no longer the lab's, a namespace that is gone.
+	Warnings []string
 }
 
 // Empty reports whether the plan has nothing to do.

@@ -66,7 +66,7 @@ func Diff(lab string, desired, actual, owned State) (Plan, error) {
 		slices.SortFunc(d.clashes, func(a, b Clash) int { return strings.Compare(a.Object, b.Object) })
 		return Plan{}, &ClashError{Lab: lab, Clashes: d.clashes}
 	}
-	return Plan{Lab: lab, Actions: order(d.actions)}, nil
+	return Plan{Lab: lab, Actions: order(d.actions), Warnings: d.warnings}, nil
 }
 
 type differ struct {
@@ -74,6 +74,7 @@ type differ struct {
 	desired, actual, owned State
 	actions                []Action
 	clashes                []Clash
+	warnings               []string
 	nsCreated, nsDeleted   map[NS]bool
 	linkCreated            map[LinkKey]bool
 	addrDeleted            map[AddrKey]bool
@@ -94,6 +95,11 @@ func (d *differ) clash(object, found, fix string) {
 	d.clashes = append(d.clashes, Clash{Object: object, Found: found, Fix: fix})
 }
 
+// warn notes something the plan leaves alone that a person should know of.
+func (d *differ) warn(format string, args ...any) {
+	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
+}
+
 // missingReason says why a desired object absent from the kernel is created.
 func missingReason(owned bool) string {
 	if owned {
@@ -108,21 +114,41 @@ func (d *differ) ownedNS(ns NS) bool { return ns != Host && d.owned.Namespaces[n
 
 func (d *differ) namespaces() {
 	for _, ns := range sortedKeys(d.desired.Namespaces, compareNS) {
+		entry, stray := d.actual.Entries[ns]
 		switch {
-		case !d.actual.Namespaces[ns]:
-			d.nsCreated[ns] = true
-			d.add(Action{Kind: Create, Target: ns, Reason: missingReason(d.owned.Namespaces[ns])})
-		case !d.owned.Namespaces[ns]:
+		case d.actual.Namespaces[ns] && !d.owned.Namespaces[ns]:
 			d.clash("netns "+string(ns), NetnsDir+"/"+string(ns)+" exists and was not made by this lab",
 				"delete it (ip netns del "+string(ns)+") or rename the node")
+		case d.actual.Namespaces[ns]:
+		case stray && !(entry == EntryEmpty && d.owned.Namespaces[ns]):
+			d.clashEntry("netns "+string(ns), ns, entry)
+		default:
+			// Absent, or the empty mount point a killed run of this lab left: made anew.
+			d.nsCreated[ns] = true
+			d.add(Action{Kind: Create, Target: ns, Reason: missingReason(d.owned.Namespaces[ns])})
 		}
 	}
 	for _, ns := range sortedKeys(d.owned.Namespaces, compareNS) {
-		if !d.desired.Namespaces[ns] && d.actual.Namespaces[ns] {
+		if d.desired.Namespaces[ns] {
+			continue
+		}
+		switch entry, stray := d.actual.Entries[ns]; {
+		case d.actual.Namespaces[ns]:
 			d.nsDeleted[ns] = true
 			d.add(Action{Kind: Delete, Target: ns, Reason: reasonGone})
+		case stray && entry == EntryEmpty:
+			d.add(Action{Kind: Delete, Target: ns, Reason: "remove the empty mount point an interrupted run left"})
+		case stray:
+			d.warn("%s/%s is %s now, not the lab's namespace: left as it is", NetnsDir, ns, entry)
 		}
 	}
+}
+
+// clashEntry reports a file at NetnsDir/ns that is not a namespace and not the lab's.
+func (d *differ) clashEntry(object string, ns NS, entry Entry) {
+	path := NetnsDir + "/" + string(ns)
+	d.clash(object, path+" exists and is "+string(entry)+", not a namespace this lab made",
+		"remove it (rm "+path+") or rename the node")
 }
 
 // noteTakenLinks adds to each namespace deletion's reason the links in other
@@ -468,11 +494,17 @@ func (d *differ) attachments() {
 		have, ok := d.actual.Attached[ns]
 		_, owned := d.owned.Attached[ns]
 		entry := NetnsDir + "/" + string(ns)
+		stray, isStray := d.actual.Entries[ns]
 		switch {
 		case want == entry:
 			if !ok {
 				d.clash("netns "+string(ns), entry+" does not exist", "create the namespace first, or name it otherwise (netns: {pid: PID})")
 			}
+		case d.actual.SourceGone[ns] || have == AttachedSourceGone:
+			d.clash("netns "+string(ns), "the namespace "+want+" does not exist (has its process exited?)",
+				"start the container again and give its new pid, or correct netns: in the topology")
+		case isStray && !(stray == EntryEmpty && owned):
+			d.clashEntry("netns entry "+string(ns), ns, stray)
 		case !ok:
 			d.add(Action{Kind: Create, Target: Attach(ns), After: want, Reason: missingReason(owned)})
 		case have == want:
@@ -487,8 +519,15 @@ func (d *differ) attachments() {
 		if _, want := d.desired.Attached[ns]; want {
 			continue
 		}
-		if _, ok := d.actual.Attached[ns]; ok {
+		stray, isStray := d.actual.Entries[ns]
+		switch _, ok := d.actual.Attached[ns]; {
+		case ok, isStray && stray == EntryEmpty:
 			d.add(Action{Kind: Delete, Target: Attach(ns), Before: d.owned.Attached[ns], Reason: reasonGone})
+		case isStray:
+			d.warn("%s/%s is %s now, not the lab's entry: left as it is", NetnsDir, ns, stray)
+		case d.actual.SourceGone[ns]:
+			d.warn("the namespace of node %s (%s) is gone, and with it what the lab had made in it: dropped from the record",
+				ns, d.owned.Attached[ns])
 		}
 	}
 }

@@ -80,6 +80,8 @@ type JSONPlan struct {
 	Lab           string       `json:"lab"`
 	Actions       []JSONAction `json:"actions"`
 	Summary       JSONSummary  `json:"summary"`
+	// Warnings are Plan.Warnings.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // JSONAction is one action of a JSONPlan.
@@ -163,7 +165,7 @@ func fileDigest(a Action) any {
 func ToJSON(p Plan) JSONPlan {
 	add, change, remove := p.Summary()
 	jp := JSONPlan{FormatVersion: JSONFormatVersion, Lab: p.Lab, Actions: []JSONAction{},
-		Summary: JSONSummary{Add: add, Change: change, Remove: remove}}
+		Summary: JSONSummary{Add: add, Change: change, Remove: remove}, Warnings: p.Warnings}
 	for i, a := range p.Actions {
 		deps := a.DependsOn
 		if deps == nil {

@@ -42,6 +42,10 @@ type Attach NS
 // namespace than the one desired.
 const AttachedElsewhere = "(another namespace)"
 
+// AttachedSourceGone is what Observe reports for an entry that holds a namespace whose
+// source file no longer exists (the process of /proc/PID/ns/net has exited).
+const AttachedSourceGone = "(source gone)"
+
 // LinkKind is the type of a network interface, as the kernel names it.
 type LinkKind string
 
@@ -245,9 +249,24 @@ type State struct {
 	Files map[FileKey]string
 	// Attached maps each node that is an existing namespace to the namespace file its
 	// /run/netns entry binds (/proc/PID/ns/net, ...). Observed, it maps to that file
-	// when the entry holds that namespace, to AttachedElsewhere when it holds another.
+	// when the entry holds that namespace, to AttachedElsewhere when it holds another,
+	// and to AttachedSourceGone when the entry holds one but the file is gone.
 	Attached map[NS]string
+	// Entries is observed only: what is at NetnsDir/NS, for a namespace of the scope,
+	// when it is not a live namespace (see Entry).
+	Entries map[NS]Entry
+	// SourceGone is observed only: the existing namespaces of the scope whose source
+	// file is gone and that have no /run/netns entry either (the container exited).
+	SourceGone map[NS]bool
 }
+
+// Entry is what Observe found at NetnsDir/NS that is not a live namespace: EntryEmpty,
+// or what a foreign file is ("a symbolic link", "a directory", "a regular file", ...).
+type Entry string
+
+// EntryEmpty is an empty file of mode 0: the mount point netlab makes before it mounts
+// a namespace on it, left by a run killed in between.
+const EntryEmpty Entry = "an empty file"
 
 // NewState returns an empty State with every map made.
 func NewState() State {
@@ -260,6 +279,8 @@ func NewState() State {
 		NAT:        map[NATRule]bool{},
 		Files:      map[FileKey]string{},
 		Attached:   map[NS]string{},
+		Entries:    map[NS]Entry{},
+		SourceGone: map[NS]bool{},
 	}
 }
 
@@ -274,6 +295,8 @@ func (s State) Clone() State {
 	maps.Copy(c.NAT, s.NAT)
 	maps.Copy(c.Files, s.Files)
 	maps.Copy(c.Attached, s.Attached)
+	maps.Copy(c.Entries, s.Entries)
+	maps.Copy(c.SourceGone, s.SourceGone)
 	return c
 }
 

@@ -17,6 +17,14 @@ type stateJSON struct {
 	NAT        []natJSON    `json:"nat"`
 	Files      []fileJSON   `json:"files,omitempty"`
 	Attached   []attachJSON `json:"attached,omitempty"`
+	// Observed only; part of a saved plan's fingerprint.
+	Entries    []entryJSON `json:"entries,omitempty"`
+	SourceGone []NS        `json:"source_gone,omitempty"`
+}
+
+type entryJSON struct {
+	NS    NS    `json:"ns"`
+	Found Entry `json:"found"`
 }
 
 type attachJSON struct {
@@ -99,6 +107,10 @@ func (s State) MarshalJSON() ([]byte, error) {
 	for _, ns := range sortedKeys(s.Attached, compareNS) {
 		j.Attached = append(j.Attached, attachJSON{NS: ns, Source: s.Attached[ns]})
 	}
+	for _, ns := range sortedKeys(s.Entries, compareNS) {
+		j.Entries = append(j.Entries, entryJSON{NS: ns, Found: s.Entries[ns]})
+	}
+	j.SourceGone = sortedKeys(s.SourceGone, compareNS)
 	return json.Marshal(j)
 }
 
@@ -133,6 +145,12 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	}
 	for _, a := range j.Attached {
 		s.Attached[a.NS] = a.Source
+	}
+	for _, e := range j.Entries {
+		s.Entries[e.NS] = e.Found
+	}
+	for _, ns := range j.SourceGone {
+		s.SourceGone[ns] = true
 	}
 	return nil
 }

@@ -25,8 +25,11 @@ type Linux struct {
 	mu      sync.Mutex
 	host    netns.NsHandle
 	handles map[plan.NS]*nsHandle
-	shared  bool                        // netnsDir was made a shared mount point
-	ipt     map[bool]*iptables.IPTables // by IPv6
+	// paths holds the file each namespace is opened from when it is not its entry
+	// under netnsDir: an existing namespace whose entry is not made yet, or gone.
+	paths  map[plan.NS]string
+	shared bool                        // netnsDir was made a shared mount point
+	ipt    map[bool]*iptables.IPTables // by IPv6
 }
 
 // nsHandle is an open namespace and a netlink handle whose socket lives in it. index
@@ -51,7 +54,7 @@ func NewLinux(netnsDir string) (*Linux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open host namespace: %w", err)
 	}
-	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, ipt: map[bool]*iptables.IPTables{}}, nil
+	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, paths: map[plan.NS]string{}, ipt: map[bool]*iptables.IPTables{}}, nil
 }
 
 // Close releases every netlink handle and namespace file Linux opened.
@@ -74,9 +77,12 @@ func (k *Linux) handle(ns plan.NS) (*nsHandle, error) {
 	}
 	var nsh netns.NsHandle
 	var err error
-	if ns == plan.Host {
+	switch path, ok := k.paths[ns]; {
+	case ns == plan.Host:
 		nsh, err = netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", int(k.host)))
-	} else {
+	case ok:
+		nsh, err = netns.GetFromPath(path)
+	default:
 		nsh, err = netns.GetFromPath(filepath.Join(k.netnsDir, string(ns)))
 	}
 	if err != nil {
@@ -99,6 +105,30 @@ func (k *Linux) forget(ns plan.NS) {
 	if h, ok := k.handles[ns]; ok {
 		h.close()
 		delete(k.handles, ns)
+	}
+	delete(k.paths, ns)
+}
+
+// openFrom says which file the namespace is to be opened from (its entry under
+// netnsDir, or an existing namespace's own file), closing a handle opened from another.
+func (k *Linux) openFrom(ns plan.NS, path string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	was, ok := k.paths[ns]
+	if !ok {
+		was = filepath.Join(k.netnsDir, string(ns))
+	}
+	if was == path {
+		return
+	}
+	if h, ok := k.handles[ns]; ok {
+		h.close()
+		delete(k.handles, ns)
+	}
+	if path == filepath.Join(k.netnsDir, string(ns)) {
+		delete(k.paths, ns)
+	} else {
+		k.paths[ns] = path
 	}
 }
 

@@ -1,12 +1,14 @@
 package reconcile
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -47,28 +49,78 @@ func makeSharedMountPoint(dir string) error {
 	return nil
 }
 
+// entryOf says what is at path, an entry under /run/netns, without following a symlink:
+// live (a namespace is mounted there), or else the plan.Entry it is, "" when nothing is
+// there.
+func entryOf(path string) (live bool, entry plan.Entry, err error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); errors.Is(err, unix.ENOENT) {
+		return false, "", nil
+	} else if err != nil {
+		return false, "", fmt.Errorf("stat %s: %w", path, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFLNK:
+		return false, "a symbolic link", nil
+	case unix.S_IFDIR:
+		return false, "a directory", nil
+	default:
+		return false, "a special file", nil
+	}
+	if ok, err := isNamespaceFile(path); err != nil || ok {
+		return ok, "", err
+	}
+	if st.Size == 0 && st.Mode&0o7777 == 0 {
+		return false, plan.EntryEmpty, nil
+	}
+	return false, "a regular file", nil
+}
+
+// makeMountPoint creates the empty file dir/name (mode 0) to mount a namespace on, as
+// `ip netns add` does. An empty file of mode 0 already there, the mount point left by a
+// run killed before it mounted, is used as it is; anything else there is refused.
+func makeMountPoint(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EEXIST) {
+		if live, entry, lerr := entryOf(path); lerr != nil || live || entry != plan.EntryEmpty {
+			return fmt.Errorf("create namespace file %s: %w (and it is not an empty mount point netlab left)", path, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create namespace file %s: %w", path, err)
+	}
+	return unix.Close(fd)
+}
+
+// removeMountPoint removes dir/name after its namespace is unmounted, only if it is the
+// empty file netlab made: never a symlink, or a file someone put there since.
+func removeMountPoint(path string) error {
+	live, entry, err := entryOf(path)
+	switch {
+	case err != nil:
+		return err
+	case entry == "":
+		return nil // already gone
+	case live || entry != plan.EntryEmpty:
+		return fmt.Errorf("not removing %s: it is %s, not the empty mount point netlab made", path, cmp.Or(entry, "a mounted namespace"))
+	}
+	if err := unix.Unlink(path); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
+
 // createNamespace creates a network namespace and bind-mounts it at dir/name, as
 // `ip netns add` does. The unshare happens on a locked thread that is switched back to
 // its original namespace afterwards, so the caller's thread never changes namespace.
 func createNamespace(dir, name string) error {
 	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0)
-	if errors.Is(err, os.ErrExist) {
-		// A file left by a run killed between creating the file and mounting on it. A
-		// live namespace there was caught by the plan as a clash or as the lab's own.
-		if live, lerr := isNamespaceFile(path); lerr != nil || live {
-			return fmt.Errorf("create namespace file %s: %w", path, err)
-		}
-		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("remove stale namespace file: %w", err)
-		}
-		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0)
+	if err := makeMountPoint(path); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("create namespace file %s: %w", path, err)
-	}
-	f.Close()
-	err = onFreshThread(func() error {
+	err := onFreshThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("unshare network namespace: %w", err)
 		}
@@ -79,23 +131,19 @@ func createNamespace(dir, name string) error {
 		return nil
 	})
 	if err != nil {
-		os.Remove(path)
-		return err
+		return errors.Join(err, removeMountPoint(path))
 	}
 	return nil
 }
 
-// deleteNamespace unmounts and removes dir/name, as `ip netns del` does. A namespace
-// already gone counts as deleted.
+// deleteNamespace unmounts and removes dir/name, as `ip netns del` does, without
+// following a symlink there. A namespace already gone counts as deleted.
 func deleteNamespace(dir, name string) error {
 	path := filepath.Join(dir, name)
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+	if err := unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount %s: %w", path, err)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
-	}
-	return nil
+	return removeMountPoint(path)
 }
 
 // onFreshThread runs f on a locked OS thread and, afterwards, puts the thread back in
@@ -137,23 +185,21 @@ func inNamespace(target netns.NsHandle, f func() error) error {
 // `ip netns attach NAME PID` does for /proc/PID/ns/net. A bind mount, not a symlink to
 // /proc/PID/ns/net: it holds the namespace itself, so a reused PID can never make the
 // entry point at another process's namespace, and `ip netns exec` treats it like any
-// other. It keeps the namespace alive until destroy removes it.
+// other. It keeps the namespace alive until destroy removes it. An entry that holds
+// another namespace (the plan rebinds it) is unmounted first.
 func attachNamespace(dir, name, source string) error {
 	if ok, err := isNamespaceFile(source); err != nil || !ok {
 		return fmt.Errorf("%s is not a network namespace (has its process exited?)", source)
 	}
 	path := filepath.Join(dir, name)
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+	if err := unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0)
-	if err != nil {
-		return fmt.Errorf("create namespace file %s: %w", path, err)
+	if err := makeMountPoint(path); err != nil {
+		return err
 	}
-	f.Close()
 	if err := unix.Mount(source, path, "none", unix.MS_BIND, ""); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("bind %s on %s: %w", source, path, err)
+		return errors.Join(fmt.Errorf("bind %s on %s: %w", source, path, err), removeMountPoint(path))
 	}
 	return nil
 }
@@ -169,14 +215,4 @@ func sameFile(a, b string) (bool, error) {
 		return false, err
 	}
 	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
-}
-
-// inNamespaceFile runs f on a locked thread switched into the namespace of the file path.
-func inNamespaceFile(path string, f func() error) error {
-	h, err := netns.GetFromPath(path)
-	if err != nil {
-		return fmt.Errorf("open namespace %s: %w", path, err)
-	}
-	defer h.Close()
-	return inNamespace(h, f)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/netlab-go/netlab/plan"
@@ -26,40 +27,34 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	live := func(ns plan.NS) bool { return ns == plan.Host || s.Namespaces[ns] }
 	err := forEach(ctx, len(scope.Namespaces), func(i int) error {
 		ns := scope.Namespaces[i]
-		if ns != plan.Host {
-			ok, err := isNamespaceFile(filepath.Join(k.netnsDir, string(ns)))
-			if err != nil || !ok {
-				k.forget(ns) // a handle to a namespace that is gone is stale
-				return err
-			}
-		}
 		part := plan.NewState()
-		if !scope.ExistenceOnly[ns] {
-			if err := k.observeNamespace(ns, &part); err != nil {
-				return fmt.Errorf("observe namespace %s: %w", ns, err)
+		found, err := k.locate(ns, scope.Attached[ns], &part)
+		if err != nil || !found {
+			k.forget(ns) // a handle to a namespace that is gone is stale
+		}
+		if err == nil && found && !scope.ExistenceOnly[ns] {
+			if err = k.observeNamespace(ns, &part); err != nil {
+				err = fmt.Errorf("observe namespace %s: %w", ns, err)
 			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if ns != plan.Host {
+		if found && ns != plan.Host {
 			s.Namespaces[ns] = true
 		}
 		maps.Copy(s.Links, part.Links)
 		maps.Copy(s.Addrs, part.Addrs)
 		maps.Copy(s.Routes, part.Routes)
-		return nil
+		maps.Copy(s.Entries, part.Entries)
+		maps.Copy(s.SourceGone, part.SourceGone)
+		return err
 	})
 	if err != nil {
 		return s, err
 	}
 	err = forEach(ctx, len(scope.Sysctls), func(i int) error {
 		key := scope.Sysctls[i]
-		in := k.in
-		if src := scope.Attached[key.NS]; !live(key.NS) && src != "" {
-			// An existing namespace not attached yet: read it through its own file, so
-			// that the value to restore on destroy is known before the first change.
-			in = func(_ plan.NS, f func() error) error { return inNamespaceFile(src, f) }
-		} else if scope.ExistenceOnly[key.NS] {
+		if scope.ExistenceOnly[key.NS] {
 			return nil
 		} else if !live(key.NS) {
 			// A namespace still to be created has the sysctls netlab's own has.
@@ -68,7 +63,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 			}
 			return nil
 		}
-		return in(key.NS, func() error {
+		return k.in(key.NS, func() error {
 			if !sysctlExists(key.Name) {
 				return unknownSysctl(key)
 			}
@@ -224,12 +219,61 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 	return nil
 }
 
+// locate finds the namespace ns of the scope, for observe to look into: the host, or
+// the live namespace mounted at its /run/netns entry. When the entry is not one, it
+// notes in part what is there instead (plan.State.Entries); and for an existing
+// namespace (source is its file), it opens the namespace through source instead, so
+// that a lab is checked against what is in the namespace before it makes the entry,
+// and destroy can wait for the kernel after it removed the entry. A source that is
+// gone is noted in part (plan.State.SourceGone).
+func (k *Linux) locate(ns plan.NS, source string, part *plan.State) (bool, error) {
+	if ns == plan.Host {
+		return true, nil
+	}
+	entry := filepath.Join(k.netnsDir, string(ns))
+	if source == entry {
+		// The node is named after an entry someone else made: theirs, used as it is.
+		ok, err := isNamespaceFile(entry)
+		return ok, err
+	}
+	live, stray, err := entryOf(entry)
+	switch {
+	case err != nil:
+		return false, err
+	case live:
+		k.openFrom(ns, entry)
+		return true, nil
+	case stray != "":
+		part.Entries[ns] = stray
+	}
+	if source == "" {
+		return false, nil
+	}
+	if ok, err := isNamespaceFile(source); err != nil || !ok {
+		part.SourceGone[ns] = true
+		return false, err
+	}
+	k.openFrom(ns, source)
+	return true, nil
+}
+
 // observeAttached checks the /run/netns entries of existing namespaces: present, and
 // holding the namespace wanted.
 func (k *Linux) observeAttached(attached map[plan.NS]string, s *plan.State) error {
-	for ns, source := range attached {
+	for _, ns := range sortedNS(attached) {
+		source := attached[ns]
 		entry := filepath.Join(k.netnsDir, string(ns))
-		if ok, err := isNamespaceFile(entry); err != nil || !ok {
+		var live bool
+		var err error
+		if source == entry {
+			live, err = isNamespaceFile(entry) // someone else's entry, perhaps a symlink
+		} else {
+			live, _, err = entryOf(entry)
+		}
+		if err != nil {
+			return err
+		}
+		if !live {
 			continue
 		}
 		if source == "" {
@@ -237,15 +281,24 @@ func (k *Linux) observeAttached(attached map[plan.NS]string, s *plan.State) erro
 			continue
 		}
 		same, err := sameFile(source, entry)
-		if err != nil {
-			return fmt.Errorf("node %s: namespace %s: %w (has its process exited?)", ns, source, err)
-		}
-		s.Attached[ns] = source
-		if !same {
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			s.Attached[ns] = plan.AttachedSourceGone
+		case err != nil:
+			return fmt.Errorf("node %s: namespace %s: %w", ns, source, err)
+		case same:
+			s.Attached[ns] = source
+		default:
 			s.Attached[ns] = plan.AttachedElsewhere
 		}
 	}
 	return nil
+}
+
+func sortedNS(m map[plan.NS]string) []plan.NS {
+	keys := slices.Collect(maps.Keys(m))
+	slices.Sort(keys)
+	return keys
 }
 
 func unknownSysctl(key plan.SysctlKey) error {

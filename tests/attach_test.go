@@ -103,3 +103,107 @@ expect:
 		})
 	}
 }
+
+// attachLab is a lab that links a client namespace to the existing namespace ref
+// (a netns: value) as node web, through web's interface iface.
+func attachLab(t *testing.T, ref, iface string) string {
+	t.Helper()
+	return writeFile(t, "attach.yaml", fmt.Sprintf(`name: attach
+nodes:
+  web:
+    netns: %s
+    forwarding: true
+    interfaces: {%s: {addresses: [10.40.0.2/24]}}
+  client:
+    interfaces: {eth0: {addresses: [10.40.0.1/24]}}
+links:
+  - [client:eth0, web:%s]
+`, ref, iface, iface))
+}
+
+// TestAttachedClash: a lab that declares an interface the container already has is
+// refused before any change, by pid and by name, and destroy then touches nothing of
+// the container's.
+func TestAttachedClash(t *testing.T) {
+	pid := standInContainer(t)
+	for _, r := range []struct{ name, ref, setup string }{
+		{"pid", fmt.Sprintf("{pid: %d}", pid), ""},
+		{"name", "{name: box}", fmt.Sprintf("ip netns attach box %d", pid)},
+	} {
+		t.Run(r.name, func(t *testing.T) {
+			cleanSandbox(t)
+			if r.setup != "" {
+				sh(t, r.setup)
+			}
+			file := attachLab(t, r.ref, "c0")
+			before, container := snapshot(t), containerState(t, pid)
+			for _, cmd := range []string{"plan", "apply"} {
+				res := netlab(t, cmd, file)
+				if res.code != 1 || !strings.Contains(res.stderr, "link web:c0") || !strings.Contains(res.stderr, "nothing was changed") {
+					t.Errorf("%s: want exit 1 naming web:c0 as a clash: %s", cmd, res)
+				}
+			}
+			if res := netlab(t, "destroy", file); res.code != 0 {
+				t.Errorf("destroy of a lab never applied: %s", res)
+			}
+			if after := snapshot(t); after != before {
+				t.Errorf("a refused lab changed the sandbox.\n%s", lineDiff(before, after))
+			}
+			if after := containerState(t, pid); after != container {
+				t.Errorf("a refused lab changed the container.\n%s", lineDiff(container, after))
+			}
+		})
+	}
+}
+
+// TestAttachedReapply destroys an attached lab and applies it again at once, several
+// times: destroy returns only when the kernel has removed the lab's interface from the
+// container, so the container is as before and the next apply meets no leftover.
+func TestAttachedReapply(t *testing.T) {
+	pid := standInContainer(t)
+	cleanSandbox(t)
+	file := attachLab(t, fmt.Sprintf("{pid: %d}", pid), "eth1")
+	before, container := snapshot(t), containerState(t, pid)
+	for i := range 5 {
+		mustNetlab(t, "apply", file)
+		mustNetlab(t, "destroy")
+		if after := containerState(t, pid); after != container {
+			t.Fatalf("round %d: destroy returned before the container was as before.\n%s", i, lineDiff(container, after))
+		}
+	}
+	if after := snapshot(t); after != before {
+		t.Errorf("sandbox not restored.\n%s", lineDiff(before, after))
+	}
+}
+
+// TestAttachedExited: a lab whose container has exited is still destroyed. While the
+// lab's entry holds the namespace, destroy removes everything through it; when the
+// entry is gone too, destroy removes the rest, names the node in a warning and drops
+// what was in the namespace from the record.
+func TestAttachedExited(t *testing.T) {
+	for _, entryGone := range []bool{false, true} {
+		t.Run(fmt.Sprintf("entry gone %v", entryGone), func(t *testing.T) {
+			pid := standInContainer(t)
+			cleanSandbox(t)
+			file := attachLab(t, fmt.Sprintf("{pid: %d}", pid), "eth1")
+			before := snapshot(t)
+			mustNetlab(t, "apply", file)
+			if entryGone {
+				sh(t, "umount /run/netns/web && rm /run/netns/web")
+			}
+			sh(t, fmt.Sprintf("kill -9 %d; while [ -e /proc/%d/ns/net ]; do sleep 0.01; done", pid, pid))
+			for i, args := range [][]string{{"destroy", file}, {"destroy"}} {
+				res := netlab(t, args...)
+				if res.code != 0 {
+					t.Fatalf("netlab %s after the container exited: %s", strings.Join(args, " "), res)
+				}
+				if entryGone && i == 0 && !strings.Contains(res.stderr, "node web") {
+					t.Errorf("destroy does not say the namespace of node web is gone: %s", res)
+				}
+			}
+			if after := snapshot(t); after != before {
+				t.Errorf("sandbox not restored.\n%s", lineDiff(before, after))
+			}
+		})
+	}
+}

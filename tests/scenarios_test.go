@@ -3,6 +3,7 @@ package tests
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -239,6 +240,12 @@ func TestDriftRepair(t *testing.T) {
 func TestClashRefused(t *testing.T) {
 	cases := []struct{ name, setup, want string }{
 		{"namespace", "ip netns add testns1", "netns testns1: /run/netns/testns1 exists and was not made by this lab"},
+		// Files at /run/netns/testns1 that are not namespaces are not the lab's either:
+		// refused, never removed, and a symlink is never followed.
+		{"netns file", "echo data > /run/netns/testns1", "netns testns1: /run/netns/testns1 exists and is a regular file"},
+		{"empty netns file", "touch /run/netns/testns1; chmod 0 /run/netns/testns1", "/run/netns/testns1 exists and is an empty file"},
+		{"netns symlink", "echo victim > $VICTIM; ln -s $VICTIM /run/netns/testns1", "/run/netns/testns1 exists and is a symbolic link"},
+		{"netns directory", "mkdir /run/netns/testns1; echo data > /run/netns/testns1/x", "/run/netns/testns1 exists and is a directory"},
 		{"interface", "ip link add m2 type veth peer name other0", "link host:m2: an interface m2"},
 		{"address", "ip link add other0 type veth peer name other1; ip addr add 192.168.20.101/32 dev other0",
 			"address 192.168.20.101/24 on host:m1: the address is already on host:other0"},
@@ -248,7 +255,8 @@ func TestClashRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cleanSandbox(t)
-			sh(t, c.setup)
+			victim := filepath.Join(t.TempDir(), "victim")
+			sh(t, "VICTIM="+victim+"; "+c.setup)
 			file := "../examples/two-namespaces.yaml"
 			if c.name == "route" {
 				file = writeFile(t, "route.yaml", strings.Replace(readExample(t, "two-namespaces.yaml"),
@@ -264,6 +272,11 @@ func TestClashRefused(t *testing.T) {
 			}
 			if after := snapshot(t); after != before {
 				t.Errorf("a refused apply changed the sandbox.\n%s", lineDiff(before, after))
+			}
+			if c.name == "netns symlink" {
+				if b, err := os.ReadFile(victim); err != nil || string(b) != "victim\n" {
+					t.Errorf("the symlink's target changed: %q, %v", b, err)
+				}
 			}
 		})
 	}

@@ -190,6 +190,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			warn(cmd, prep.Plan)
 			if err := writePlan(cmd.OutOrStdout(), prep.Plan); err != nil {
 				return err
 			}
@@ -268,6 +269,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				warn(cmd, prep.Plan)
 				if saved != nil {
 					if err := prep.CheckSaved(*saved); err != nil {
 						return err
@@ -289,6 +291,13 @@ func newApplyCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan only; change nothing")
 	return cmd
+}
+
+// warn prints the plan's warnings on standard error.
+func warn(cmd *cobra.Command, p plan.Plan) {
+	for _, w := range p.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
+	}
 }
 
 // execute carries out a prepared plan, printing each action as it is done.
@@ -344,6 +353,7 @@ from netlab's records (--name picks one when several are applied).`,
 				if err != nil {
 					return err
 				}
+				warn(cmd, prep.Plan)
 				if prep.Plan.Empty() {
 					fmt.Fprintf(w, "No changes. Lab %s has nothing left in the kernel.\n", lab)
 					return s.rec.Store.Save(record.Record{Lab: lab, Owned: plan.NewState()})
