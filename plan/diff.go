@@ -449,6 +449,9 @@ func (d *differ) files() {
 		switch {
 		case !ok:
 			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned)})
+		case have == FileForeign:
+			d.clash("file "+k.Path(), k.Path()+" exists and is not a plain "+map[bool]string{true: "directory", false: "file"}[k.IsDir()]+
+				" (a symbolic link?)", "remove it (rm "+k.Path()+") or rename the node")
 		case k.IsDir():
 		case !owned:
 			d.clash("file "+k.Path(), k.Path()+" exists and was not written by this lab",
@@ -460,21 +463,26 @@ func (d *differ) files() {
 	for _, k := range sortedKeys(d.owned.Files, compareFileKey) {
 		_, want := d.desired.Files[k]
 		have, ok := d.actual.Files[k]
-		if want || !ok {
-			continue
+		switch {
+		case want || !ok:
+		case have == FileForeign:
+			d.warn("%s is no longer the lab's (a symbolic link, or not written by netlab): left as it is", k.Path())
+		case !k.IsDir() || d.onlyLeavingFiles(k.NS, have):
+			d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
 		}
-		if k.IsDir() && !d.onlyLeavingFiles(k.NS, have) {
-			continue
-		}
-		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
 	}
 }
 
 // onlyLeavingFiles reports whether every name in the directory listing is a file of the
-// lab's in ns that it no longer wants.
+// lab's in ns that it no longer wants, or the temporary file of one (see TempName).
 func (d *differ) onlyLeavingFiles(ns NS, listing string) bool {
 	for _, name := range strings.Fields(listing) {
 		k := FileKey{NS: ns, Name: name}
+		if base, ok := strings.CutPrefix(name, "."); ok {
+			if base, ok := strings.CutSuffix(base, ".netlab-new"); ok && (FileKey{NS: ns, Name: base}).TempName() == name {
+				k.Name = base
+			}
+		}
 		if _, owned := d.owned.Files[k]; !owned {
 			return false
 		}

@@ -421,8 +421,23 @@ func (sc Scope) WithoutContentsOf(desired, owned State) Scope {
 	return sc
 }
 
-// FileUnread is what Observe reports for a file of Scope.UnreadFiles that exists.
+// FileUnread is what Observe reports for a file of Scope.UnreadFiles that exists and
+// starts with the lab's FileMark.
 const FileUnread = "(not read)"
+
+// FileForeign is what Observe reports for a file or directory under EtcNetnsDir that is
+// not the lab's whatever the record says: a symbolic link, not a regular file (or not a
+// directory), or a file of Scope.UnreadFiles without the lab's FileMark.
+const FileForeign = "(not the lab's)"
+
+// FileMark is how every file a lab writes under EtcNetnsDir begins; the rest of its
+// first line follows a ';' or a space.
+func FileMark(lab string) string { return "# Written by netlab for lab " + lab }
+
+// TempName is the name of the temporary file beside the file of k that a write goes
+// through before it is renamed over k: one fixed name, so that what an interrupted run
+// left is known to be the lab's and is cleaned up.
+func (k FileKey) TempName() string { return "." + k.Name + ".netlab-new" }
 
 // Digest is how observed and recorded states hold a file's content: "sha256:" and its
 // hex SHA-256.

@@ -1,97 +1,244 @@
 package reconcile
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/netlab-go/netlab/plan"
+	"golang.org/x/sys/unix"
 )
 
 // The files of /etc/netns/NODE are plain files: no namespace is entered to read or write
-// them. A file is written to a temporary file in its directory and renamed over the old
-// one, so `ip netns exec` never binds a half-written hosts file.
+// them. Every path under /etc/netns is opened relative to a descriptor of /etc/netns,
+// through openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS: a symbolic link anywhere, in
+// /etc/netns itself, at NODE or at the file, is never followed, so a lab can never be
+// made to write, read or delete a file elsewhere. A file is written to a temporary file
+// of a fixed name in its directory (plan.FileKey.TempName) and renamed over the old one,
+// so `ip netns exec` never binds a half-written hosts file.
+
+// errForeign says that a path under /etc/netns is a symbolic link or not of the kind
+// expected: not the lab's, whatever its record says.
+var errForeign = errors.New("not a plain file or directory")
+
+// etcNetns opens /etc/netns (an O_PATH descriptor) without following a symlink on the way,
+// creating it (mode 0755) when create is set and it is missing. It refuses a directory
+// that is not owned by root or that others may write to, as OpenSSH's StrictModes does:
+// another user could swap the lab's files under it. ok is false when it is missing.
+func etcNetns(create bool) (fd int, ok bool, err error) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS}
+	fd, err = unix.Openat2(unix.AT_FDCWD, plan.EtcNetnsDir, how)
+	if errors.Is(err, unix.ENOENT) && create {
+		etc, eerr := unix.Openat2(unix.AT_FDCWD, "/etc", how)
+		if eerr != nil {
+			return -1, false, fmt.Errorf("open /etc: %w", eerr)
+		}
+		err = unix.Mkdirat(etc, "netns", 0o755)
+		unix.Close(etc)
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return -1, false, fmt.Errorf("create %s: %w", plan.EtcNetnsDir, err)
+		}
+		fd, err = unix.Openat2(unix.AT_FDCWD, plan.EtcNetnsDir, how)
+	}
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return -1, false, nil
+	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
+		return -1, false, fmt.Errorf("refusing %s: it is a symbolic link or not a directory", plan.EtcNetnsDir)
+	case err != nil:
+		return -1, false, fmt.Errorf("open %s: %w", plan.EtcNetnsDir, err)
+	}
+	if err := checkStrict(fd, plan.EtcNetnsDir); err != nil {
+		unix.Close(fd)
+		return -1, false, err
+	}
+	return fd, true, nil
+}
+
+// checkStrict refuses a directory netlab relies on that is not owned by root or that its
+// group or others may write to.
+func checkStrict(fd int, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Uid != 0 || st.Mode&0o022 != 0 {
+		return fmt.Errorf("refusing %s: it must be owned by root and writable by root alone (it is mode %04o, owner %d); fix it with chown root %s; chmod go-w %s",
+			path, st.Mode&0o7777, st.Uid, path, path)
+	}
+	return nil
+}
+
+// openBeneath opens name (NODE or NODE/FILE) under the directory dirfd without
+// following a symbolic link, with errForeign for a link.
+func openBeneath(dirfd int, name string, flags uint64) (int, error) {
+	fd, err := unix.Openat2(dirfd, name, &unix.OpenHow{Flags: flags | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV) {
+		return -1, errForeign
+	}
+	return fd, err
+}
 
 // observeFiles reads the files of the scope: a file's content (its Digest), or a
-// directory's listing.
-// A lab of N namespaces has N hosts files of N lines each, so they are read and digested
-// in parallel, GOMAXPROCS at a time.
+// directory's listing; plan.FileForeign for a link or another kind of file. A lab of N
+// namespaces has N hosts files of N lines each, so they are read and digested in
+// parallel, GOMAXPROCS at a time.
 func observeFiles(ctx context.Context, scope plan.Scope, s *plan.State) error {
+	if len(scope.Files) == 0 {
+		return nil
+	}
+	etc, ok, err := etcNetns(false)
+	if err != nil || !ok {
+		return err
+	}
+	defer unix.Close(etc)
 	var mu sync.Mutex // guards s.Files
 	return forEach(ctx, len(scope.Files), func(i int) error {
 		k := scope.Files[i]
-		var v string
-		if k.IsDir() {
-			entries, err := os.ReadDir(k.Path())
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("observe %s: %w", k.Path(), err)
-			}
-			names := make([]string, len(entries))
-			for i, e := range entries {
-				names[i] = e.Name()
-			}
-			v = strings.Join(names, " ")
-		} else if scope.UnreadFiles[k] {
-			if _, err := os.Lstat(k.Path()); errors.Is(err, os.ErrNotExist) {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("observe %s: %w", k.Path(), err)
-			}
-			v = plan.FileUnread
-		} else {
-			f, err := os.Open(k.Path())
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("observe %s: %w", k.Path(), err)
-			}
-			v, err = plan.DigestReader(f)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("observe %s: %w", k.Path(), err)
-			}
+		v, ok, err := observeFile(etc, k, scope.UnreadFiles[k], plan.FileMark(scope.Lab))
+		if err != nil {
+			return fmt.Errorf("observe %s: %w", k.Path(), err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		s.Files[k] = v
+		if ok {
+			mu.Lock()
+			defer mu.Unlock()
+			s.Files[k] = v
+		}
 		return nil
 	})
 }
 
-func applyFile(a plan.Action, k plan.FileKey) error {
-	path := k.Path()
+// observeFile reads one file or directory under /etc/netns (etc): see observeFiles. A
+// file that need not be read (unread) is checked to start with mark only.
+func observeFile(etc int, k plan.FileKey, unread bool, mark string) (string, bool, error) {
+	name, flags, kind := string(k.NS), uint64(unix.O_RDONLY|unix.O_DIRECTORY), uint32(unix.S_IFDIR)
+	if !k.IsDir() {
+		name, flags, kind = string(k.NS)+"/"+k.Name, unix.O_RDONLY|unix.O_NONBLOCK, unix.S_IFREG
+	}
+	fd, err := openBeneath(etc, name, flags)
 	switch {
-	case k.IsDir() && a.Kind == plan.Delete:
-		return os.Remove(path)
-	case k.IsDir():
-		return os.MkdirAll(path, 0o755)
-	case a.Kind == plan.Delete:
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	case errors.Is(err, unix.ENOENT):
+		return "", false, nil
+	case errors.Is(err, errForeign):
+		return plan.FileForeign, true, nil
+	case err != nil:
+		return "", false, err
+	}
+	f := os.NewFile(uintptr(fd), k.Path())
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", false, err
+	}
+	if st.Mode&unix.S_IFMT != kind {
+		return plan.FileForeign, true, nil
+	}
+	if k.IsDir() {
+		names, err := f.Readdirnames(-1)
+		return strings.Join(names, " "), true, err
+	}
+	r := bufio.NewReader(f)
+	if unread {
+		// Only the mark matters: Diff deletes the file whatever else it holds.
+		first, err := r.ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", false, err
+		}
+		if rest, ok := strings.CutPrefix(first, mark); !ok || rest == "" || !strings.ContainsAny(rest[:1], "; ") {
+			return plan.FileForeign, true, nil
+		}
+		return plan.FileUnread, true, nil
+	}
+	v, err := plan.DigestReader(r)
+	return v, true, err
+}
+
+// applyFile writes, or removes, one file or directory under /etc/netns.
+func applyFile(a plan.Action, k plan.FileKey) error {
+	etc, ok, err := etcNetns(a.Kind != plan.Delete)
+	if err != nil || !ok {
+		return err // nothing to remove when /etc/netns is gone
+	}
+	defer unix.Close(etc)
+	if k.IsDir() {
+		if a.Kind == plan.Delete {
+			return removeDir(etc, k.NS)
+		}
+		if err := unix.Mkdirat(etc, string(k.NS), 0o755); errors.Is(err, unix.EEXIST) {
+			fd, err := openBeneath(etc, string(k.NS), unix.O_PATH|unix.O_DIRECTORY)
+			if err == nil {
+				unix.Close(fd)
+			}
+			return err
+		} else if err != nil {
 			return err
 		}
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".netlab-*")
+	dir, err := openBeneath(etc, string(k.NS), unix.O_PATH|unix.O_DIRECTORY)
+	if errors.Is(err, unix.ENOENT) && a.Kind == plan.Delete {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("open %s: %w", plan.FileKey{NS: k.NS}.Path(), err)
+	}
+	defer unix.Close(dir)
+	if err := unlinkIfThere(dir, k.TempName(), 0); err != nil {
+		return err
+	}
+	if a.Kind == plan.Delete {
+		return unlinkIfThere(dir, k.Name, 0)
+	}
+	return writeFileAt(dir, k, a.After.(string))
+}
+
+// writeFileAt writes content to the file of k in the directory dir: to its temporary
+// file first, then renamed over it.
+func writeFileAt(dir int, k plan.FileKey, content string) error {
+	fd, err := unix.Openat(dir, k.TempName(), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
+		return fmt.Errorf("create %s: %w", k.TempName(), err)
+	}
+	f := os.NewFile(uintptr(fd), k.TempName())
+	_, err = f.WriteString(content)
+	err = errors.Join(err, f.Chmod(0o644), f.Close()) // the mode, whatever the umask
+	if err == nil {
+		err = unix.Renameat(dir, k.TempName(), dir, k.Name)
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("write %s: %w", k.Path(), err), unlinkIfThere(dir, k.TempName(), 0))
+	}
+	return nil
+}
+
+// removeDir removes /etc/netns/NS, once the temporary files an interrupted run left
+// in it (of the names a lab writes) are removed too.
+func removeDir(etc int, ns plan.NS) error {
+	dir, err := openBeneath(etc, string(ns), unix.O_PATH|unix.O_DIRECTORY)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	} else if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(a.After.(string)); err != nil {
-		tmp.Close()
-		return err
+	for _, name := range []string{"hosts", "resolv.conf"} {
+		if err := unlinkIfThere(dir, plan.FileKey{NS: ns, Name: name}.TempName(), 0); err != nil {
+			unix.Close(dir)
+			return err
+		}
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	unix.Close(dir)
+	return unlinkIfThere(etc, string(ns), unix.AT_REMOVEDIR)
+}
+
+// unlinkIfThere removes name in dir (unlinkat never follows a link); gone is fine.
+func unlinkIfThere(dir int, name string, flags int) error {
+	if err := unix.Unlinkat(dir, name, flags); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove %s: %w", name, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

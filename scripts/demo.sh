@@ -10,7 +10,7 @@ if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/$PPID/ns/net)" ]; then
 	exit 1
 fi
 mount --make-rprivate /
-for d in /run/netns /run/netlab /etc/netns; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
+for d in /run/netns /run/netlab /etc/netns; do mkdir -p "$d"; mount -t tmpfs -o mode=0755 tmpfs "$d"; done
 ip link set lo up
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }

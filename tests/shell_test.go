@@ -66,7 +66,7 @@ for ns in host $(ls /run/netns); do
 done`
 	script := fmt.Sprintf(`set -e
 mount --make-rprivate /
-for d in /run/netns /run/netlab /etc/netns; do mount -t tmpfs tmpfs "$d"; done
+for d in /run/netns /run/netlab /etc/netns; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
 ip link set lo up
 %s
 %s`, setup, dump)

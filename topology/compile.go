@@ -87,7 +87,7 @@ func (t *Topology) vethEnd(e, other Endpoint) (key plan.LinkKey, master string, 
 // inside the lab.
 func (t *Topology) HostsFile() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by netlab for lab %s; netlab destroy removes it.\n", t.Name)
+	fmt.Fprintf(&b, "%s; netlab destroy removes it.\n", plan.FileMark(t.Name))
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	for _, n := range t.Nodes {
 		for _, i := range n.Interfaces {
@@ -101,7 +101,7 @@ func (t *Topology) HostsFile() string {
 
 func (t *Topology) resolvConf(n *Node) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by netlab for lab %s (node %s); netlab destroy removes it.\n", t.Name, n.Name)
+	fmt.Fprintf(&b, "%s (node %s); netlab destroy removes it.\n", plan.FileMark(t.Name), n.Name)
 	for _, a := range n.DNS {
 		fmt.Fprintf(&b, "nameserver %s\n", a)
 	}
