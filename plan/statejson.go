@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -117,7 +118,9 @@ func (s State) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a state written by MarshalJSON.
 func (s *State) UnmarshalJSON(data []byte) error {
 	var j stateJSON
-	if err := json.Unmarshal(data, &j); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // an object kind this netlab does not know is refused, not dropped
+	if err := dec.Decode(&j); err != nil {
 		return fmt.Errorf("decode state: %w", err)
 	}
 	*s = NewState()

@@ -96,7 +96,7 @@ func TestStoppedAtEveryStep(t *testing.T) {
 // TestRecord checks what the record holds after apply: the desired objects and the
 // sysctl's original value; and that destroy removes the file.
 func TestRecord(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "state") // netlab creates it, 0700
 	k := fakekernel.New()
 	r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: dir}}
 	topo := load(t, "two-namespaces.yaml")

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,97 +26,234 @@ import (
 // DefaultDir is the state directory unless --state-dir or NETLAB_STATE_DIR says another.
 const DefaultDir = "/run/netlab"
 
+// FormatVersion is the version of the record format this netlab reads and writes. A
+// record of another version is refused, never acted on.
+const FormatVersion = 1
+
 // Record is what a lab owns: the objects it created (Owned; its Sysctls map each sysctl
 // the lab changed to the value found before) and the topology file it was applied from.
 type Record struct {
-	Lab      string     `json:"lab"`
-	Topology string     `json:"topology,omitempty"`
-	Owned    plan.State `json:"owned"`
+	FormatVersion int        `json:"format_version"`
+	Lab           string     `json:"lab"`
+	Topology      string     `json:"topology,omitempty"`
+	Owned         plan.State `json:"owned"`
 }
 
-// Store is the state directory.
+// Store is the state directory. Every file in it is opened relative to a descriptor of
+// the directory, never through a symbolic link; the directory itself is refused when it
+// is a link, is not owned by root or may be written by others (OpenSSH's StrictModes).
 type Store struct {
 	Dir string
 }
 
 func (s Store) path(lab string) string { return filepath.Join(s.Dir, lab+".json") }
 
-func (s Store) ensureDir() error {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
+// CorruptError says a lab's record cannot be read or is not valid. Nothing is done from
+// it; destroy FILE can still remove the lab by what carries its marks.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("the record %s is not usable: %v; nothing was done from it (netlab destroy FILE removes the lab by its marks and its file)", e.Path, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// open opens the state directory (creating it, mode 0700, when create is set and it is
+// missing) and checks it. ok is false when it is missing.
+func (s Store) open(create bool) (fd int, ok bool, err error) {
+	const flags = syscall.O_RDONLY | syscall.O_DIRECTORY | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
+	fd, err = syscall.Open(s.Dir, flags, 0)
+	if errors.Is(err, syscall.ENOENT) && create {
+		if err := os.MkdirAll(filepath.Dir(s.Dir), 0o755); err != nil {
+			return -1, false, fmt.Errorf("create state directory: %w", err)
+		}
+		if err := syscall.Mkdir(s.Dir, 0o700); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return -1, false, fmt.Errorf("create state directory %s: %w", s.Dir, err)
+		}
+		fd, err = syscall.Open(s.Dir, flags, 0)
 	}
-	if err := os.Chmod(s.Dir, 0o700); err != nil {
-		return fmt.Errorf("set mode of state directory: %w", err)
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return -1, false, nil
+	case errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR):
+		return -1, false, fmt.Errorf("refusing state directory %s: it is a symbolic link or not a directory", s.Dir)
+	case err != nil:
+		return -1, false, fmt.Errorf("open state directory %s: %w", s.Dir, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return -1, false, fmt.Errorf("stat state directory: %w", err)
+	}
+	if st.Uid != uint32(os.Geteuid()) || st.Mode&0o022 != 0 {
+		syscall.Close(fd)
+		return -1, false, fmt.Errorf("refusing state directory %s: it must be owned by root and writable by root alone (it is mode %04o, owner %d); use a directory of its own, such as the default %s",
+			s.Dir, st.Mode&0o7777, st.Uid, DefaultDir)
+	}
+	return fd, true, nil
+}
+
+// openFile opens name in the directory dirfd without following a symbolic link, and
+// refuses anything but a regular file.
+func openFile(dirfd int, name string, flags int, perm uint32) (*os.File, error) {
+	fd, err := syscall.Openat(dirfd, name, flags|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("refusing %s: it is a symbolic link", name)
+	} else if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("refusing %s: it is not a regular file", name)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+func checkLab(lab string) error {
+	if problem := plan.LabNameProblem(lab); problem != "" {
+		return fmt.Errorf("lab name %q %s", lab, problem)
 	}
 	return nil
 }
 
-// Load returns the lab's record, or an empty one when the lab has none.
+// Load returns the lab's record, or an empty one when the lab has none. A record that
+// cannot be read or is not valid gives a *CorruptError.
 func (s Store) Load(lab string) (Record, error) {
-	data, err := os.ReadFile(s.path(lab))
+	empty := Record{FormatVersion: FormatVersion, Lab: lab, Owned: plan.NewState()}
+	if err := checkLab(lab); err != nil {
+		return Record{}, err
+	}
+	dir, ok, err := s.open(false)
+	if err != nil || !ok {
+		return empty, err
+	}
+	defer syscall.Close(dir)
+	f, err := openFile(dir, lab+".json", syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return Record{Lab: lab, Owned: plan.NewState()}, nil
+		return empty, nil
+	} else if err != nil {
+		return Record{}, &CorruptError{Path: s.path(lab), Err: err}
 	}
+	defer f.Close()
+	r, err := decode(io.LimitReader(f, maxRecord), lab)
 	if err != nil {
-		return Record{}, fmt.Errorf("read record of lab %s: %w", lab, err)
-	}
-	var r Record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return Record{}, fmt.Errorf("read record %s: %w", s.path(lab), err)
+		return Record{}, &CorruptError{Path: s.path(lab), Err: err}
 	}
 	return r, nil
 }
 
+// maxRecord bounds what Load reads: a record of 5,000 namespaces is a few MB.
+const maxRecord = 256 << 20
+
+// decode reads and validates a record of the lab.
+func decode(r io.Reader, lab string) (Record, error) {
+	var raw struct {
+		FormatVersion *int            `json:"format_version"`
+		Lab           string          `json:"lab"`
+		Topology      string          `json:"topology"`
+		Owned         json.RawMessage `json:"owned"`
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return Record{}, fmt.Errorf("decode: %w", err)
+	}
+	if dec.More() {
+		return Record{}, errors.New("decode: data after the record")
+	}
+	switch {
+	case raw.FormatVersion == nil:
+		return Record{}, errors.New("it has no format_version")
+	case *raw.FormatVersion != FormatVersion:
+		return Record{}, fmt.Errorf("it is of format version %d; this netlab reads version %d (was it written by another netlab?)", *raw.FormatVersion, FormatVersion)
+	case raw.Lab != lab:
+		return Record{}, fmt.Errorf("it names lab %q, not %q", raw.Lab, lab)
+	case len(raw.Owned) == 0 || string(raw.Owned) == "null":
+		return Record{}, errors.New("it lists no owned objects (\"owned\" is missing or null)")
+	case strings.ContainsRune(raw.Topology, 0):
+		return Record{}, errors.New("its topology path has a NUL byte")
+	}
+	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology}
+	if err := json.Unmarshal(raw.Owned, &rec.Owned); err != nil {
+		return Record{}, err
+	}
+	if err := rec.Owned.Validate(); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
 // Save writes the record atomically, or removes the lab's file when the record owns
-// nothing.
+// nothing. The temporary file has one fixed name, .LAB.json.new, so that one left by a
+// run killed while writing it is replaced by the next.
 func (s Store) Save(r Record) error {
+	if err := checkLab(r.Lab); err != nil {
+		return err
+	}
+	dir, ok, err := s.open(!r.Owned.Empty())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return nil // no directory: nothing recorded, nothing to remove
+	}
+	defer syscall.Close(dir)
+	name, tmp := r.Lab+".json", "."+r.Lab+".json.new"
+	if err := unlinkAt(dir, tmp); err != nil {
+		return fmt.Errorf("remove %s: %w", tmp, err)
+	}
 	if r.Owned.Empty() {
-		if err := os.Remove(s.path(r.Lab)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := unlinkAt(dir, name); err != nil {
 			return fmt.Errorf("remove record of lab %s: %w", r.Lab, err)
 		}
 		return nil
 	}
-	if err := s.ensureDir(); err != nil {
-		return err
-	}
+	r.FormatVersion = FormatVersion
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode record of lab %s: %w", r.Lab, err)
 	}
-	tmp, err := os.CreateTemp(s.Dir, "."+r.Lab+".*.tmp")
+	f, err := openFile(dir, tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("write record of lab %s: %w", r.Lab, err)
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing to remove
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write record of lab %s: %w", r.Lab, err)
+	_, err = f.Write(append(data, '\n'))
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err == nil {
+		err = syscall.Renameat(dir, tmp, dir, name)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync record of lab %s: %w", r.Lab, err)
+	if err != nil {
+		return errors.Join(fmt.Errorf("write record of lab %s: %w", r.Lab, err), unlinkAt(dir, tmp))
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write record of lab %s: %w", r.Lab, err)
-	}
-	if err := os.Rename(tmp.Name(), s.path(r.Lab)); err != nil {
-		return fmt.Errorf("replace record of lab %s: %w", r.Lab, err)
+	return nil
+}
+
+func unlinkAt(dir int, name string) error {
+	if err := syscall.Unlinkat(dir, name); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return err
 	}
 	return nil
 }
 
 // Labs lists the labs that have a record, sorted.
 func (s Store) Labs() ([]string, error) {
-	entries, err := os.ReadDir(s.Dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	dir, ok, err := s.open(false)
+	if err != nil || !ok {
+		return nil, err
 	}
+	f := os.NewFile(uintptr(dir), s.Dir)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
 	if err != nil {
 		return nil, fmt.Errorf("list state directory: %w", err)
 	}
 	var labs []string
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".json"); ok && !strings.HasPrefix(name, ".") {
+	for _, n := range names {
+		if name, ok := strings.CutSuffix(n, ".json"); ok && checkLab(name) == nil {
 			labs = append(labs, name)
 		}
 	}
@@ -145,12 +283,14 @@ func (e *LockHeldError) Error() string {
 // Lock takes the run lock (flock on the file "lock" in the state directory), waiting up
 // to timeout for another run to finish. The lock file holds the holder's PID.
 func (s Store) Lock(timeout time.Duration) (*Lock, error) {
-	if err := s.ensureDir(); err != nil {
+	dir, _, err := s.open(true)
+	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openFile(dir, "lock", syscall.O_RDWR|syscall.O_CREAT, 0o600)
+	syscall.Close(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, fmt.Errorf("open lock in %s: %w", s.Dir, err)
 	}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -163,8 +303,9 @@ func (s Store) Lock(timeout time.Duration) (*Lock, error) {
 			return nil, fmt.Errorf("lock state directory: %w", err)
 		}
 		if time.Now().After(deadline) {
-			data, _ := os.ReadFile(f.Name())
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			data := make([]byte, 32)
+			n, _ := f.ReadAt(data, 0)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(data[:n])))
 			f.Close()
 			return nil, &LockHeldError{PID: pid, Wait: timeout}
 		}

@@ -97,3 +97,79 @@ func mustAbs(t *testing.T, p string) string {
 	}
 	return abs
 }
+
+// TestStateDirRefused: a lock that is a symlink, or a state directory that is a symlink
+// or that others may write to, is refused before anything is written or changed.
+func TestStateDirRefused(t *testing.T) {
+	file := "../examples/veth-host.yaml"
+	cases := []struct{ name, setup, stateDir, want string }{
+		{"lock symlink", "ln -s $VICTIM /run/netlab/lock", "", "refusing lock: it is a symbolic link"},
+		{"world-writable", "mkdir -m 1777 $TMP/shared", "$TMP/shared", "must be owned by root and writable by root alone"},
+		{"through a symlink", "mkdir -m 1777 $TMP/shared; ln -s $TMP/shared $TMP/link", "$TMP/link", "is a symbolic link"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cleanSandbox(t)
+			tmp := t.TempDir()
+			victim := filepath.Join(tmp, "victim")
+			os.WriteFile(victim, []byte("precious\n"), 0o644)
+			env := "VICTIM=" + victim + " TMP=" + tmp + "; "
+			sh(t, env+c.setup)
+			args := "plan " + file
+			if c.stateDir != "" {
+				args = "--state-dir " + c.stateDir + " " + args
+			}
+			before := sh(t, env+"stat -c '%n %a %s' $TMP/* $VICTIM")
+			r := runCmdShell(t, env+netlabBin()+" "+args)
+			if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("want exit 1 saying %q: %s", c.want, r)
+			}
+			if after := sh(t, env+"stat -c '%n %a %s' $TMP/* $VICTIM"); after != before {
+				t.Errorf("files changed:\n%s\nwant:\n%s", after, before)
+			}
+		})
+	}
+}
+
+// TestForgedRecord: a record is input like any other. A forged or damaged one is refused
+// with a clear error, nothing is done from it, and it is left for a person to look at.
+func TestForgedRecord(t *testing.T) {
+	const head = `{"format_version": 1, "lab": "forged", "owned": `
+	cases := []struct{ name, record, want string }{
+		{"file outside /etc/netns", head + `{"namespaces": [], "links": [], "addresses": [], "routes": [], "sysctls": [], "nat": [], "files": [{"ns": "../..` + "$VICTIM_DIR" + `", "name": "victim", "content": ""}]}}`, "not usable"},
+		{"namespace path", head + `{"namespaces": ["../../run/netlab"], "links": [], "addresses": [], "routes": [], "sysctls": [], "nat": []}}`, `namespace "../../run/netlab"`},
+		{"host sysctl outside net", head + `{"namespaces": [], "links": [], "addresses": [], "routes": [], "sysctls": [{"ns": "host", "name": "kernel.hostname", "value": "pwned"}], "nat": []}}`, "kernel.hostname"},
+		{"unknown kind", head + `{"namespaces": [], "links": [], "addresses": [], "routes": [], "sysctls": [], "nat": [], "qdiscs": [{"ns": "host"}]}}`, `unknown field "qdiscs"`},
+		{"owned null", head + `null}`, `"owned" is missing or null`},
+		{"other version", `{"format_version": 99, "lab": "forged", "owned": {}}`, "format version 99"},
+		{"other lab", `{"format_version": 1, "lab": "other", "owned": {}}`, `names lab "other"`},
+		{"truncated", head + `{"namespaces": [`, "destroy FILE"},
+		{"garbage", "\x00\x01garbage", "destroy FILE"},
+		{"empty", "", "destroy FILE"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cleanSandbox(t)
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "victim"), []byte("precious\n"), 0o644)
+			record := strings.ReplaceAll(c.record, "$VICTIM_DIR", dir)
+			if err := os.WriteFile("/run/netlab/forged.json", []byte(record), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			hostname := sh(t, "cat /proc/sys/kernel/hostname")
+			r := netlab(t, "destroy")
+			if r.code != 1 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "nothing was done") {
+				t.Errorf("want exit 1 saying %q and that nothing was done: %s", c.want, r)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "victim")); err != nil || string(b) != "precious\n" {
+				t.Errorf("the victim changed: %q, %v", b, err)
+			}
+			if got := sh(t, "cat /proc/sys/kernel/hostname"); got != hostname {
+				t.Errorf("the hostname changed to %q", got)
+			}
+			if b, err := os.ReadFile("/run/netlab/forged.json"); err != nil || string(b) != record {
+				t.Errorf("the record was changed or removed: %v", err)
+			}
+		})
+	}
+}

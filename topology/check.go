@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+
+	"github.com/netlab-go/netlab/plan"
 	"net/netip"
 	"strings"
 )
@@ -133,8 +135,8 @@ func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
 	var connected []netip.Prefix
 	for _, iface := range n.Interfaces {
 		// An interface or node whose name is already reported gets no follow-on error.
-		nameOK := ifaceNameProblem(iface.Name) == ""
-		if problem, _ := nodeNameProblem(n.Name); problem != "" {
+		nameOK := plan.IfaceNameProblem(iface.Name) == ""
+		if problem, _ := plan.NodeNameProblem(n.Name); problem != "" {
 			nameOK = false
 		}
 		if _, ok := used[n.Name+":"+iface.Name]; !ok && nameOK && iface.Kind == VethEnd {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netlab-go/netlab/plan"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -205,16 +206,13 @@ func (p *parser) scalar(n *yaml.Node, what, example string) (string, bool) {
 	return n.Value, true
 }
 
-var safeName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-
 func (p *parser) labName(n *yaml.Node) string {
 	s, ok := p.scalar(n, "name", "a name like `name: mylab`")
 	if !ok {
 		return ""
 	}
-	if !safeName.MatchString(s) || len(s) > 64 {
-		p.errorf(n, "use at most 64 letters, digits, '-', '_' and '.', starting with a letter or digit",
-			"lab name %q is not usable: it marks interfaces (alias netlab:NAME) and names the state file", s)
+	if problem := plan.LabNameProblem(s); problem != "" {
+		p.errorf(n, "use at most 64 letters, digits, '-', '_' and '.', starting with a letter or digit", "lab name %q %s", s, problem)
 	}
 	return s
 }
@@ -309,45 +307,9 @@ func (p *parser) nodeName(name string, k *yaml.Node) {
 	if name != HostNode && strings.EqualFold(name, HostNode) {
 		p.errorf(k, "the one reserved node is `host` (lowercase), the namespace netlab runs in; name this one otherwise",
 			"node %q looks like the reserved node host", name)
-	} else if problem, hint := nodeNameProblem(name); problem != "" {
+	} else if problem, hint := plan.NodeNameProblem(name); problem != "" {
 		p.errorf(k, hint, "node name %q %s", name, problem)
 	}
-}
-
-// nodeNameProblem says what keeps a name from naming a namespace file under
-// /run/netns (and a word in a shell command), with a hint, or "".
-func nodeNameProblem(name string) (problem, hint string) {
-	switch {
-	case name == "" || name == "." || name == "..":
-		return "cannot be a file name under /run/netns", "use letters, digits, '-', '_' and '.'"
-	case strings.ContainsAny(name, "/\x00"):
-		return "cannot be a file name under /run/netns: it contains '/'", "use letters, digits, '-', '_' and '.'"
-	case len(name) > 255:
-		return "is too long for a file name under /run/netns", "use at most 255 bytes"
-	case !safeName.MatchString(name):
-		return "is not usable as a namespace name under /run/netns and in commands", "use letters, digits, '-', '_' and '.', starting with a letter or digit"
-	}
-	return "", ""
-}
-
-// ifaceNameProblem says what is wrong with an interface name, as the kernel's
-// dev_valid_name judges it, or "".
-func ifaceNameProblem(name string) string {
-	switch {
-	case name == "":
-		return "is empty"
-	case len(name) > 15:
-		return fmt.Sprintf("is %d bytes long; the kernel allows at most 15", len(name))
-	case name == "." || name == "..":
-		return "is not allowed by the kernel"
-	case strings.ContainsAny(name, "/:"):
-		return "contains '/' or ':', which the kernel does not allow"
-	case strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
-		return "contains whitespace or a control character, which the kernel does not allow"
-	case name == "lo":
-		return "is the loopback interface, which every namespace has already"
-	}
-	return ""
 }
 
 func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*Interface {
@@ -357,7 +319,7 @@ func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*In
 	}
 	var ifaces []*Interface
 	p.entries(n, what, func(name string, k, v *yaml.Node) {
-		if problem := ifaceNameProblem(name); problem != "" {
+		if problem := plan.IfaceNameProblem(name); problem != "" {
 			p.errorf(k, "use a short name like eth0 or veth-a (at most 15 bytes, no '/', ':' or spaces)", "interface name %q %s", name, problem)
 		}
 		iface := &Interface{Name: name, Pos: posOf(k), Kind: kind}
@@ -397,7 +359,7 @@ func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*In
 						iface.Macvlan.Mode = s
 						return
 					}
-					if problem := ifaceNameProblem(s); problem != "" {
+					if problem := plan.IfaceNameProblem(s); problem != "" {
 						p.errorf(mv, "name an interface of the host, like eth0", "macvlan parent %q %s", s, problem)
 					}
 					iface.Macvlan.Parent = s
@@ -554,7 +516,7 @@ func (p *parser) nat(n *yaml.Node) []NAT {
 					r.Masquerade = pfx
 				}
 			case "out":
-				if problem := ifaceNameProblem(s); problem != "" && s != "lo" {
+				if problem := plan.IfaceNameProblem(s); problem != "" && s != "lo" {
 					p.errorf(v, "name the outgoing interface, like eth0", "interface name %q %s", s, problem)
 				}
 				r.Out = s
@@ -664,7 +626,7 @@ func (p *parser) netnsRef(n *yaml.Node, node string) *NetnsRef {
 			}
 			r.Path = s
 		case "name":
-			if problem, hint := nodeNameProblem(s); problem != "" {
+			if problem, hint := plan.NodeNameProblem(s); problem != "" {
 				p.errorf(v, hint, "namespace name %q %s", s, problem)
 				return
 			}
@@ -677,12 +639,10 @@ func (p *parser) netnsRef(n *yaml.Node, node string) *NetnsRef {
 	return r
 }
 
-var sysctlName = regexp.MustCompile(`^net(\.[A-Za-z0-9_-]+)+$`)
-
 func (p *parser) sysctls(n *yaml.Node, node string, forwarding bool) map[string]string {
 	m := map[string]string{}
 	p.entries(n, "sysctls of node "+node, func(key string, k, v *yaml.Node) {
-		if !sysctlName.MatchString(key) {
+		if !plan.IsSysctlName(key) {
 			p.errorf(k, "only net.* sysctls belong to a network namespace: write a dotted name like net.ipv6.conf.all.forwarding",
 				"sysctl %q is not a net.* sysctl name", key)
 			return

@@ -2,8 +2,8 @@
 // mount namespace, so that tests can use the real kernel without touching the
 // machine's own namespaces, interfaces, routes, sysctls or firewall.
 //
-// Main re-executes the test binary with CLONE_NEWNET|CLONE_NEWNS (the Go form of
-// `unshare --net --mount --propagation private`); the child makes every mount private,
+// Main re-executes the test binary with CLONE_NEWNET|CLONE_NEWNS|CLONE_NEWUTS (the Go
+// form of `unshare --net --mount --uts --propagation private`); the child makes every mount private,
 // mounts tmpfs over /run/netns, netlab's state directory and /etc/netns, brings lo up,
 // checks that it really is in a network namespace of its own, and only then runs the
 // tests. Processes the tests start inherit the sandbox.
@@ -84,7 +84,9 @@ func Reexec(env []string) int {
 	cmd := exec.Command(self, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(append(os.Environ(), envInside+"=1", envParentNS+"="+parentNS), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS}
+	// A UTS namespace too: a test of a forged record that names kernel.hostname must
+	// not be able to rename the machine, even if netlab were wrong.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS}
 	err = cmd.Run()
 	var ee *exec.ExitError
 	switch {
