@@ -3,12 +3,12 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 
 	"github.com/netlab-go/netlab/plan"
@@ -31,15 +31,22 @@ import (
 // same thread: the command replaces netlab and inherits that thread's namespaces. Its
 // stdin, stdout, stderr and exit status are the command's own.
 
-// Environment variables that mark the re-executed child and tell it what to do.
+// execArg0 is the argv[0] of the re-executed child. It is not the mark of the child on
+// its own: the child also needs the namespace open as file descriptor 3 (execNSFD),
+// which the environment of a normal run cannot forge.
 const (
-	execEnvNetns = "NETLAB_EXEC_NETNS" // the namespace file to join
-	execEnvNode  = "NETLAB_EXEC_NODE"  // the node name: /etc/netns/NODE
+	execArg0 = "netlab-exec"
+	execNSFD = 3
 )
 
 // Exec runs argv in the network namespace at nsPath as `ip netns exec NODE` would, or
 // right here when nsPath is "" (the host node), and returns the command's exit status
 // (128+N when a signal N ended it).
+//
+// The command starts with the default disposition of every signal. SIGTERM and SIGHUP
+// that reach netlab are passed on to it, and so is SIGINT unless netlab runs in the
+// foreground of a terminal: then the terminal's Ctrl-C reaches the command directly,
+// once. netlab itself waits for the command to end, whatever signal comes.
 func Exec(nsPath, node string, argv []string) (int, error) {
 	if len(argv) == 0 {
 		return 0, errors.New("exec: no command given")
@@ -50,24 +57,51 @@ func Exec(nsPath, node string, argv []string) (int, error) {
 	if ok, err := isNamespaceFile(nsPath); err != nil || !ok {
 		return 0, fmt.Errorf("exec in %s: %s is not a network namespace (is the lab applied?)", node, nsPath)
 	}
+	nsFile, err := os.Open(nsPath)
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", node, err)
+	}
+	defer nsFile.Close()
 	self, err := os.Executable()
 	if err != nil {
 		return 0, fmt.Errorf("exec in %s: find netlab itself: %w", node, err)
 	}
-	cmd := exec.Command(self, argv...)
-	cmd.Args[0] = "netlab-exec"
-	cmd.Env = append(os.Environ(), execEnvNetns+"="+nsPath, execEnvNode+"="+node)
+	cmd := exec.Command(self, append([]string{node, "--"}, argv...)...)
+	cmd.Args[0] = execArg0
+	cmd.ExtraFiles = []*os.File{nsFile} // descriptor 3 in the child
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 	return run(cmd, node)
 }
 
-// run runs cmd with netlab's standard streams and returns its exit status.
+// run runs cmd with netlab's standard streams, passing signals on as Exec says, and
+// returns its exit status.
 func run(cmd *exec.Cmd, node string) (int, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// The terminal's Ctrl-C and Ctrl-\ reach the command; netlab just waits for it.
-	signal.Ignore(os.Interrupt, syscall.SIGQUIT)
-	defer signal.Reset(os.Interrupt, syscall.SIGQUIT)
-	err := cmd.Run()
+	// Notify, not Ignore: an ignored signal stays ignored across execve, a caught one
+	// goes back to its default in the command.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return execFailure(err), nil
+	}
+	fromTerminal := inTerminalForeground()
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if (sig == os.Interrupt || sig == syscall.SIGQUIT) && fromTerminal {
+					continue // the terminal sent it to the command too
+				}
+				cmd.Process.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -81,34 +115,63 @@ func run(cmd *exec.Cmd, node string) (int, error) {
 	return 0, fmt.Errorf("exec in %s: %w", node, err)
 }
 
-// IsExecChild reports whether this process is netlab re-executed by Exec.
-func IsExecChild() bool { return os.Getenv(execEnvNetns) != "" }
+// inTerminalForeground reports whether netlab's process group is the foreground group
+// of the terminal on its standard input: then Ctrl-C signals the command as well.
+func inTerminalForeground() bool {
+	pgrp, err := unix.IoctlGetInt(int(os.Stdin.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
+}
 
-// RunExecChild finishes entering the node and execs the command in os.Args[1:]. It never
-// returns: when the command cannot be run it exits 127 if it is not found, as a shell
-// does, and 125 if netlab could not enter the node.
-func RunExecChild() {
-	nsPath, node := os.Getenv(execEnvNetns), os.Getenv(execEnvNode)
-	err := enterNode(nsPath, node, os.Args[1:])
-	fmt.Fprintf(os.Stderr, "netlab exec %s: %v\n", node, err)
-	if errors.Is(err, exec.ErrNotFound) {
-		os.Exit(127) // as a shell reports a command it cannot find
+// execFailure is the exit status of a command that could not be started, as a shell
+// gives it: 127 when it is not found, 126 when it cannot be executed; and says why.
+func execFailure(err error) int {
+	fmt.Fprintf(os.Stderr, "netlab exec: %v\n", err)
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return 127
 	}
+	return 126
+}
+
+// IsExecChild reports whether this process is netlab re-executed by Exec: its argv[0]
+// says so and it holds a network namespace as descriptor 3.
+func IsExecChild() bool {
+	if len(os.Args) < 3 || os.Args[0] != execArg0 || os.Args[2] != "--" {
+		return false
+	}
+	var st unix.Statfs_t
+	return unix.Fstatfs(execNSFD, &st) == nil && st.Type == nsfsMagic
+}
+
+// RunExecChild finishes entering the node and execs the command. It never returns:
+// when the command cannot be run it exits 127 if it is not found, 126 if it cannot be
+// executed, as a shell does, and 125 if netlab could not enter the node.
+func RunExecChild() {
+	node, argv := os.Args[1], os.Args[3:]
+	err := enterNode(node, argv)
+	var ee *execError
+	if errors.As(err, &ee) {
+		os.Exit(execFailure(ee.err))
+	}
+	fmt.Fprintf(os.Stderr, "netlab exec %s: %v\n", node, err)
 	os.Exit(125)
 }
 
-func enterNode(nsPath, node string, argv []string) error {
+// execError is the failure to find or start the command itself, once in the node.
+type execError struct{ err error }
+
+func (e *execError) Error() string { return e.err.Error() }
+
+func enterNode(node string, argv []string) error {
+	if len(argv) == 0 {
+		return errors.New("no command given")
+	}
 	// Stay on this thread to the end: it alone joins the namespace, and execve from it
 	// takes its namespaces into the command.
 	runtime.LockOSThread()
-	fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", nsPath, err)
+	if err := unix.Setns(execNSFD, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("join the namespace of %s: %w", node, err)
 	}
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("join %s: %w", nsPath, err)
-	}
-	unix.Close(fd)
+	unix.Close(execNSFD)
 	// A mount namespace of our own is what Unshareflags gave; check it, so that a
 	// mistake here can never remount the host's /sys.
 	if own, parent := nsID("/proc/self/ns/mnt"), nsID(fmt.Sprintf("/proc/%d/ns/mnt", os.Getppid())); own == "" || own == parent {
@@ -132,15 +195,12 @@ func enterNode(nsPath, node string, argv []string) error {
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		return err
+		return &execError{err}
 	}
-	var env []string
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, execEnvNetns+"=") && !strings.HasPrefix(e, execEnvNode+"=") {
-			env = append(env, e)
-		}
+	if err := unix.Exec(path, argv, os.Environ()); err != nil {
+		return &execError{fmt.Errorf("%s: %w", argv[0], err)}
 	}
-	return unix.Exec(path, argv, env)
+	return nil
 }
 
 // bindEtc binds every file in /etc/netns/NODE over the file of the same name in /etc,

@@ -37,6 +37,12 @@ func TestExec(t *testing.T) {
 		{"by lab name", []string{"exec", "--name", "twons", "testns2", "--", "true"}, "", "", 0},
 		{"the host node", []string{"exec", "host", "--", "sh", "-c", "exit 3"}, "", "", 3},
 		{"unknown command", []string{"exec", "testns1", "--", "no-such-command"}, "", "", 127},
+		{"unknown command by path", []string{"exec", "testns1", "--", "/no/such/command"}, "", "", 127},
+		{"not executable", []string{"exec", "testns1", "--", "/etc/hostname"}, "", "", 126},
+		{"unknown command in host", []string{"exec", "host", "--", "no-such-command"}, "", "", 127},
+		// The command ignores no signal netlab's caller did not ignore: as ip netns exec.
+		{"signal dispositions as ip netns exec", []string{"exec", "testns1", "--", "grep", "SigIgn", "/proc/self/status"}, "",
+			sh(t, "ip netns exec testns1 grep SigIgn /proc/self/status"), 0},
 		{"unknown node", []string{"exec", "testns9", "--", "true"}, "", "", 1},
 		{"unknown lab", []string{"exec", "--name", "nolab", "testns1", "--", "true"}, "", "", 1},
 	}
@@ -65,4 +71,37 @@ func TestExec(t *testing.T) {
 		t.Errorf("/etc/netns after destroy:\n%s", got)
 	}
 	os.RemoveAll("/etc/netns/testns1")
+}
+
+// TestExecSignals: signals sent to `netlab exec` reach the command, netlab waits for it
+// and exits with its status; Ctrl-C on a terminal reaches it once; and no environment
+// turns another netlab command into the re-executed child.
+func TestExecSignals(t *testing.T) {
+	cleanSandbox(t)
+	mustNetlab(t, "apply", "../examples/veth-host.yaml")
+	for _, sig := range []string{"TERM", "INT", "HUP"} {
+		t.Run("SIG"+sig, func(t *testing.T) {
+			// The command says it is ready, then sleeps; netlab gets the signal.
+			r := runCmdShell(t, netlabBin()+" exec netns01 -- sh -c 'echo ready; exec sleep 31.7' > $TMPDIR/out & pid=$!; "+
+				"while ! grep -q ready $TMPDIR/out 2>/dev/null; do sleep 0.01; done; kill -"+sig+" $pid; wait $pid; echo rc=$?; pgrep -f '^sleep 31.7' || true")
+			want := map[string]string{"TERM": "rc=143", "INT": "rc=130", "HUP": "rc=129"}[sig]
+			if strings.TrimSpace(r.stdout) != want {
+				t.Errorf("want %s and no sleep left: %s", want, r)
+			}
+		})
+	}
+	t.Run("Ctrl-C on a terminal", func(t *testing.T) {
+		// script gives netlab a pseudo-terminal; ^C typed there interrupts the command.
+		r := runCmdShell(t, "(sleep 0.5; printf '\\003'; sleep 0.5) | script -qec '"+netlabBin()+" exec netns01 -- sleep 30' /dev/null; echo rc=$?")
+		if !strings.Contains(r.stdout, "rc=130") {
+			t.Errorf("want the command interrupted, exit 130: %s", r)
+		}
+	})
+	t.Run("forged child", func(t *testing.T) {
+		r := runCmdShell(t, "NETLAB_EXEC_NETNS=/run/netns/netns01 NETLAB_EXEC_NODE=netns01 "+netlabBin()+" validate ../examples/veth-host.yaml")
+		if r.code != 0 || !strings.Contains(r.stdout, "is valid") {
+			t.Errorf("the environment made validate something else: %s", r)
+		}
+	})
+	mustNetlab(t, "destroy")
 }

@@ -414,4 +414,11 @@ func TestUnprivileged(t *testing.T) {
 	if shOK("ip netns list | grep -q .") {
 		t.Error("an unprivileged run changed the sandbox")
 	}
+	// check pings from raw sockets: without CAP_NET_RAW it says so before it starts.
+	mustNetlab(t, "apply", file)
+	r := runCmdShell(t, "setpriv --bounding-set -net_raw "+netlabBin()+" check --all "+file)
+	if r.code != 1 || !strings.Contains(r.stderr, "netlab check needs root") || !strings.Contains(r.stderr, "missing CAP_NET_RAW") {
+		t.Errorf("check without CAP_NET_RAW: want exit 1 naming it: %s", r)
+	}
+	mustNetlab(t, "destroy")
 }

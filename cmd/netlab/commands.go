@@ -517,7 +517,7 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 			if len(probes) == 0 {
 				return fmt.Errorf("%s states no expectations: add an expect: section (see the README), or use --all", args[0])
 			}
-			if err := reconcile.CheckPrivileges(); err != nil {
+			if err := reconcile.CheckPingPrivileges(); err != nil {
 				return err
 			}
 			k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir)
