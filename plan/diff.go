@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -13,6 +14,9 @@ type Clash struct {
 	Object string // what the lab wants, as Action.Object renders it
 	Found  string // what is in the kernel instead
 	Fix    string // what to do about it
+	// Refused is set when the kernel would refuse what the lab asks for (a value it
+	// does not take, a namespace that is gone), rather than an object being in the way.
+	Refused bool
 }
 
 // ClashError lists every clash found by Diff, sorted. Nothing may be applied while it
@@ -24,7 +28,12 @@ type ClashError struct {
 
 func (e *ClashError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "lab %s clashes with %d object(s) it does not own; nothing was changed:", e.Lab, len(e.Clashes))
+	refused := slices.ContainsFunc(e.Clashes, func(c Clash) bool { return c.Refused })
+	if refused {
+		fmt.Fprintf(&b, "lab %s: %d problem(s) found before any change; nothing was changed:", e.Lab, len(e.Clashes))
+	} else {
+		fmt.Fprintf(&b, "lab %s clashes with %d object(s) it does not own; nothing was changed:", e.Lab, len(e.Clashes))
+	}
 	for _, c := range e.Clashes {
 		fmt.Fprintf(&b, "\n  %s: %s; %s", c.Object, c.Found, c.Fix)
 	}
@@ -93,6 +102,11 @@ func (d *differ) add(a Action) {
 
 func (d *differ) clash(object, found, fix string) {
 	d.clashes = append(d.clashes, Clash{Object: object, Found: found, Fix: fix})
+}
+
+// refuse reports what the lab asks for that the kernel would refuse.
+func (d *differ) refuse(object, found, fix string) {
+	d.clashes = append(d.clashes, Clash{Object: object, Found: found, Fix: fix, Refused: true})
 }
 
 // warn notes something the plan leaves alone that a person should know of.
@@ -405,6 +419,10 @@ func (d *differ) sysctls() {
 	for _, k := range sortedKeys(d.desired.Sysctls, compareSysctlKey) {
 		want := d.desired.Sysctls[k]
 		have, ok := d.actual.Sysctls[k]
+		if problem := d.sysctlProblem(k, want, have, ok); problem != "" {
+			d.refuse("sysctl "+k.String(), problem, "correct it in the topology")
+			continue
+		}
 		if d.nsCreated[k.NS] {
 			have, ok = "", false
 		}
@@ -421,6 +439,40 @@ func (d *differ) sysctls() {
 			d.add(Action{Kind: Update, Target: k, Before: have, After: orig, Reason: reasonRestore})
 		}
 	}
+}
+
+// sysctlProblem says why the kernel would refuse to set the sysctl k to want, or "":
+// it is of an interface that is neither in the kernel nor made by the lab, or the value
+// is not of the shape of the one the kernel has (have, when seen): as many whole numbers
+// as it has, each within 64 bits.
+func (d *differ) sysctlProblem(k SysctlKey, want, have string, seen bool) string {
+	if iface, ok := SysctlInterface(k.Name); ok && iface != "all" && iface != "default" && iface != "lo" {
+		key := LinkKey{NS: k.NS, Name: iface}
+		_, desired := d.desired.Links[key]
+		if _, there := d.actual.Links[key]; !desired && !there && !d.nsCreated[k.NS] {
+			return "it is of interface " + iface + ", which node " + string(k.NS) + " neither has nor gets from the lab"
+		}
+	}
+	if !seen {
+		return ""
+	}
+	haveFields, wantFields := strings.Fields(have), strings.Fields(want)
+	if len(haveFields) == 0 || !allIntegers(haveFields) {
+		return "" // a word, such as a congestion control algorithm: the kernel judges it
+	}
+	if len(wantFields) != len(haveFields) || !allIntegers(wantFields) {
+		return fmt.Sprintf("the kernel takes %d whole number(s) there (it has %q), not %q", len(haveFields), have, want)
+	}
+	return ""
+}
+
+func allIntegers(fields []string) bool {
+	for _, f := range fields {
+		if _, err := strconv.ParseInt(f, 10, 64); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *differ) nat() {
@@ -509,7 +561,7 @@ func (d *differ) attachments() {
 				d.clash("netns "+string(ns), entry+" does not exist", "create the namespace first, or name it otherwise (netns: {pid: PID})")
 			}
 		case d.actual.SourceGone[ns] || have == AttachedSourceGone:
-			d.clash("netns "+string(ns), "the namespace "+want+" does not exist (has its process exited?)",
+			d.refuse("netns "+string(ns), "the namespace "+want+" does not exist (has its process exited?)",
 				"start the container again and give its new pid, or correct netns: in the topology")
 		case isStray && !(stray == EntryEmpty && owned):
 			d.clashEntry("netns entry "+string(ns), ns, stray)

@@ -152,3 +152,14 @@ func (s State) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+var ifaceSysctl = regexp.MustCompile(`^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\.`)
+
+// SysctlInterface returns the interface a per-interface sysctl is of
+// (net.ipv4.conf.IF.*, net.ipv6.conf.IF.*, net.ipv4.neigh.IF.*, net.ipv6.neigh.IF.*).
+func SysctlInterface(name string) (string, bool) {
+	if m := ifaceSysctl.FindStringSubmatch(name); m != nil {
+		return m[1], true
+	}
+	return "", false
+}

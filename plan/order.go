@@ -2,12 +2,8 @@ package plan
 
 import (
 	"cmp"
-	"regexp"
 	"slices"
 )
-
-// ifaceSysctl matches a per-interface sysctl and captures the interface.
-var ifaceSysctl = regexp.MustCompile(`^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\.`)
 
 // phase is an action's place in the build order: netns (or the entry of an existing
 // one), bridge, link, address, up, route, sysctl, NAT, directory, file. Deletions come
@@ -202,8 +198,8 @@ func dependencies(actions []Action) {
 			deps = append(deps, addrDeletes[t.NS]...)
 		case SysctlKey:
 			need(nsCreate, t.NS)
-			if m := ifaceSysctl.FindStringSubmatch(t.Name); m != nil {
-				if j, ok := linkCreate[LinkKey{t.NS, m[1]}]; ok {
+			if iface, ok := SysctlInterface(t.Name); ok {
+				if j, ok := linkCreate[LinkKey{t.NS, iface}]; ok {
 					deps = append(deps, j) // net.ipv4.conf.IF.* needs IF
 				}
 			}

@@ -56,14 +56,15 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 		key := scope.Sysctls[i]
 		if scope.ExistenceOnly[key.NS] {
 			return nil
-		} else if !live(key.NS) {
-			// A namespace still to be created has the sysctls netlab's own has.
-			if !sysctlExists(key.Name) {
-				return unknownSysctl(key)
-			}
-			return nil
 		}
-		return k.in(key.NS, func() error {
+		in := k.in
+		if !live(key.NS) {
+			// A namespace still to be created has the sysctls netlab's own has, with
+			// values of the same shape: Diff checks the value against that, and
+			// otherwise takes nothing from it.
+			in = func(_ plan.NS, f func() error) error { return k.in(plan.Host, f) }
+		}
+		return in(key.NS, func() error {
 			if !sysctlExists(key.Name) {
 				return unknownSysctl(key)
 			}

@@ -422,3 +422,44 @@ func TestUnprivileged(t *testing.T) {
 	}
 	mustNetlab(t, "destroy")
 }
+
+// TestRefusedBeforeChange: what only the kernel shows would fail (a sysctl of an
+// interface that is not there, a value it does not take, an existing namespace that
+// does not exist) is refused by plan and by apply before the first change.
+func TestRefusedBeforeChange(t *testing.T) {
+	base := readExample(t, "two-namespaces.yaml")
+	withHost := func(extra string) string {
+		if !strings.Contains(base, "\n    nat:\n") {
+			t.Fatal("the example has no host nat: line to add to")
+		}
+		return strings.Replace(base, "\n    nat:\n", "\n"+extra+"    nat:\n", 1)
+	}
+	withNode := func(node string) string {
+		return strings.Replace(base, "  testns2:\n", node+"  testns2:\n", 1)
+	}
+	cases := []struct{ name, topology, want string }{
+		{"sysctl of a missing interface", withHost("    sysctls: {net.ipv4.conf.eth9.rp_filter: 2}\n"), "which node host neither has nor gets"},
+		{"sysctl value not a number", withHost("    sysctls: {net.ipv4.conf.all.rp_filter: banana}\n"), `not "banana"`},
+		{"sysctl value too large", withHost("    sysctls: {net.ipv4.conf.all.rp_filter: 99999999999999999999}\n"), "whole number(s)"},
+		{"sysctl value of two fields", withHost("    sysctls: {net.ipv4.conf.all.rp_filter: 1 2}\n"), `not "1 2"`},
+		{"no such pid", withNode("  gone:\n    netns: {pid: 999999999}\n"), "/proc/999999999/ns/net does not exist"},
+		{"no such path", withNode("  gone:\n    netns: {path: /run/no-such-namespace}\n"), "/run/no-such-namespace does not exist"},
+		{"no such name", withNode("  gone:\n    netns: {name: nosuch}\n"), "/run/netns/nosuch does not exist"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cleanSandbox(t)
+			file := writeFile(t, "lab.yaml", c.topology)
+			before := snapshot(t) + sh(t, "cat /proc/sys/net/ipv4/conf/all/rp_filter")
+			for _, cmd := range []string{"plan", "apply"} {
+				r := netlab(t, cmd, file)
+				if r.code != 1 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "nothing was changed") {
+					t.Errorf("%s: want exit 1 saying %q and that nothing was changed: %s", cmd, c.want, r)
+				}
+			}
+			if after := snapshot(t) + sh(t, "cat /proc/sys/net/ipv4/conf/all/rp_filter"); after != before {
+				t.Errorf("a refused apply changed the sandbox.\n%s", lineDiff(before, after))
+			}
+		})
+	}
+}

@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/netlab-go/netlab/plan"
 	"net/netip"
@@ -80,6 +82,8 @@ func (p *parser) check(t *Topology) {
 				"the two ends of this link ask for MTU %d and %d", ma, mb)
 		}
 	}
+	p.checkIPv6MTU(t)
+	p.checkSysctlInterfaces(t)
 	for _, n := range t.Nodes {
 		p.checkNode(n, used)
 		for _, iface := range n.Interfaces {
@@ -215,4 +219,69 @@ func routeDest(p netip.Prefix) string {
 		return "default"
 	}
 	return p.String()
+}
+
+// checkIPv6MTU refuses an IPv6 address on an interface whose MTU is below 1280, the
+// least IPv6 allows: the kernel refuses the address (and removes IPv6 from a link whose
+// MTU drops below it). A veth end has the MTU of its link, which either end may set.
+func (p *parser) checkIPv6MTU(t *Topology) {
+	linkMTU := map[*Interface]int{}
+	for _, l := range t.Links {
+		a, b := t.endpoint(l.A), t.endpoint(l.B)
+		if a == nil || b == nil {
+			continue
+		}
+		linkMTU[a], linkMTU[b] = max(a.MTU, b.MTU), max(a.MTU, b.MTU)
+	}
+	for _, n := range t.Nodes {
+		for _, iface := range n.Interfaces {
+			mtu := max(iface.MTU, linkMTU[iface])
+			if mtu == 0 || mtu >= 1280 {
+				continue
+			}
+			for i, a := range iface.Addresses {
+				if a.Addr().Is6() {
+					p.errorAt(iface.AddressPos[i], "give the link an MTU of at least 1280 (IPv6's least), or drop the IPv6 address",
+						"IPv6 address %s on %s:%s, whose MTU is %d: the kernel refuses IPv6 below 1280", a, n.Name, iface.Name, mtu)
+				}
+			}
+		}
+	}
+}
+
+// endpoint returns the interface a link endpoint names, or nil.
+func (t *Topology) endpoint(e Endpoint) *Interface {
+	if n := t.Node(e.Node); n != nil {
+		return n.Interface(e.Interface)
+	}
+	return nil
+}
+
+// checkSysctlInterfaces refuses a per-interface sysctl (net.ipv4.conf.IF.*) of a
+// namespace the lab creates when IF is none of the node's interfaces: there is no such
+// interface in a new namespace. (In the host and in existing namespaces the interface
+// may be there already; plan checks them against the kernel.)
+func (p *parser) checkSysctlInterfaces(t *Topology) {
+	for _, n := range t.Nodes {
+		if n.Name == HostNode || n.Netns != nil || len(n.Sysctls) == 0 {
+			continue
+		}
+		names := map[string]bool{"lo": true, "all": true, "default": true}
+		for _, i := range n.Interfaces {
+			names[i.Name] = true
+		}
+		for _, l := range t.Links {
+			for _, pair := range [][2]Endpoint{{l.A, l.B}, {l.B, l.A}} {
+				if i := t.endpoint(pair[0]); pair[0].Node == n.Name && i != nil && i.Kind == Bridge {
+					names[PortName(pair[1])] = true
+				}
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(n.Sysctls)) {
+			if iface, ok := plan.SysctlInterface(name); ok && !names[iface] {
+				p.errorAt(n.SysctlPos[name], "name one of the node's interfaces, or all or default",
+					"sysctl %s names interface %s, which node %s does not have", name, iface, n.Name)
+			}
+		}
+	}
 }

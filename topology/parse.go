@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net/netip"
 	"os"
@@ -88,6 +89,10 @@ func (p *parser) parse(data []byte) *Topology {
 	if len(doc.Content) == 0 {
 		p.errorAt(Pos{1, 1}, "write a topology: name:, nodes: and links: (see examples/)", "the file is empty")
 		return nil
+	}
+	var second yaml.Node
+	if err := dec.Decode(&second); err == nil {
+		p.errorAt(posOf(&second), "keep one topology in the file: remove the second document (the line `---` starts it)", "the file holds a second YAML document")
 	}
 	root := deref(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
@@ -250,7 +255,7 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 			case "netns":
 				node.Netns = p.netnsRef(fv, name)
 			case "sysctls":
-				node.Sysctls = p.sysctls(fv, name, node.Forwarding != nil)
+				node.Sysctls, node.SysctlPos = p.sysctls(fv, name)
 			case "dns":
 				p.list(fv, "dns", "`dns: [192.168.10.101]`", func(item *yaml.Node) {
 					s, ok := p.scalar(item, "a name server", "an address like 192.168.10.101")
@@ -333,6 +338,7 @@ func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*In
 					}
 					pfx, ok := p.prefix(item, s, "address", "10.0.0.1/24")
 					if ok {
+						p.usableAddr(item, pfx.Addr(), "address", pfx.String()) // kept: no follow-on errors
 						iface.Addresses = append(iface.Addresses, pfx)
 						iface.AddressPos = append(iface.AddressPos, posOf(item))
 					}
@@ -382,6 +388,12 @@ func (p *parser) prefix(n *yaml.Node, s, what, example string) (netip.Prefix, bo
 	if err == nil {
 		return pfx, true
 	}
+	if addr, zone, found := strings.Cut(s, "%"); found {
+		_, bits, _ := strings.Cut(zone, "/")
+		p.errorf(n, fmt.Sprintf("write %s/%s without the zone: the interface it is declared on is its zone", addr, cmp.Or(bits, "64")),
+			"%s %q has an IPv6 zone", what, s)
+		return netip.Prefix{}, false
+	}
 	if a, aerr := netip.ParseAddr(s); aerr == nil {
 		bits := 24
 		if a.Is6() {
@@ -392,6 +404,30 @@ func (p *parser) prefix(n *yaml.Node, s, what, example string) (netip.Prefix, bo
 	}
 	p.errorf(n, "write an address and prefix length, like "+example, "bad %s %q: %v", what, s, unwrapNetip(err))
 	return netip.Prefix{}, false
+}
+
+// maxMetric is the largest route metric: the kernel's is an unsigned 32-bit number.
+const maxMetric = 1<<32 - 1
+
+// usableAddr reports whether a is an address the kernel puts on an interface or uses as
+// a gateway, and reports why not: an IPv4-mapped IPv6 address, or an unspecified,
+// loopback or multicast one.
+func (p *parser) usableAddr(n *yaml.Node, a netip.Addr, what, s string) bool {
+	var problem, hint string
+	switch {
+	case a.Is4In6():
+		problem, hint = "is an IPv4-mapped IPv6 address", "write the IPv4 address itself, like "+a.Unmap().String()
+	case a.IsUnspecified():
+		problem, hint = "is the unspecified address", "write an address of the interface's own subnet"
+	case a.IsLoopback():
+		problem, hint = "is a loopback address", "every namespace has lo already; write another address"
+	case a.IsMulticast():
+		problem, hint = "is a multicast address", "write a unicast address"
+	default:
+		return true
+	}
+	p.errorf(n, hint, "%s %q %s, which the kernel does not take here", what, s, problem)
+	return false
 }
 
 // unwrapNetip drops netip's own quoting of the input, which the caller already gives.
@@ -437,8 +473,8 @@ func (p *parser) routes(n *yaml.Node) []Route {
 		}
 		if metricNode != nil {
 			m, err := strconv.Atoi(metricNode.Value)
-			if metricNode.Kind != yaml.ScalarNode || err != nil || m < 0 {
-				p.errorf(metricNode, "write a number like `metric: 100`", "bad metric %q", metricNode.Value)
+			if metricNode.Kind != yaml.ScalarNode || err != nil || m < 0 || m > maxMetric {
+				p.errorf(metricNode, "write a number from 0 to 4294967295, like `metric: 100`", "bad metric %q", metricNode.Value)
 				return
 			}
 			r.Metric = m
@@ -451,6 +487,14 @@ func (p *parser) routes(n *yaml.Node) []Route {
 			via, err := netip.ParseAddr(vs)
 			if err != nil {
 				p.errorf(viaNode, "write the gateway's address without prefix length, like 10.0.0.1", "bad gateway %q: %v", vs, unwrapNetip(err))
+				return
+			}
+			if via.Zone() != "" {
+				p.errorf(viaNode, fmt.Sprintf("write `via: %s` and `dev: %s`: the route's device is the zone", via.WithZone(""), via.Zone()),
+					"gateway %q has an IPv6 zone", vs)
+				return
+			}
+			if !p.usableAddr(viaNode, via, "gateway", vs) {
 				return
 			}
 			r.Via = via
@@ -639,8 +683,11 @@ func (p *parser) netnsRef(n *yaml.Node, node string) *NetnsRef {
 	return r
 }
 
-func (p *parser) sysctls(n *yaml.Node, node string, forwarding bool) map[string]string {
-	m := map[string]string{}
+// maxSysctlValue bounds a sysctl's value: the kernel reads at most a page.
+const maxSysctlValue = 1024
+
+func (p *parser) sysctls(n *yaml.Node, node string) (map[string]string, map[string]Pos) {
+	m, pos := map[string]string{}, map[string]Pos{}
 	p.entries(n, "sysctls of node "+node, func(key string, k, v *yaml.Node) {
 		if !plan.IsSysctlName(key) {
 			p.errorf(k, "only net.* sysctls belong to a network namespace: write a dotted name like net.ipv6.conf.all.forwarding",
@@ -659,7 +706,12 @@ func (p *parser) sysctls(n *yaml.Node, node string, forwarding bool) map[string]
 			p.errorf(v, "write the value to set, like 1", "empty value for sysctl %s", key)
 			return
 		}
+		if strings.IndexFunc(s, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0 || len(s) > maxSysctlValue {
+			p.errorf(v, "write the value on one line, like `1` or `4096 87380 6291456`", "the value of sysctl %s is not one short line", key)
+			return
+		}
 		m[key] = strings.Join(strings.Fields(s), " ")
+		pos[key] = posOf(k)
 	})
-	return m
+	return m, pos
 }

@@ -65,7 +65,9 @@ type Node struct {
 	// Forwarding, when set, is the value of net.ipv4.ip_forward in the node.
 	Forwarding *bool
 	// Sysctls maps net.* sysctls to the values the node wants (fields joined by spaces).
-	Sysctls    map[string]string
+	Sysctls map[string]string
+	// SysctlPos holds the position of each sysctl's name.
+	SysctlPos  map[string]Pos
 	NAT        []NAT
 	Interfaces []*Interface // sorted by name
 	Routes     []Route
