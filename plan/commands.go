@@ -100,18 +100,20 @@ func (a Action) linkCommands(k LinkKey) [][]string {
 	switch a.Kind {
 	case Create:
 		l := a.After.(Link)
+		mac := LinkMAC(a.Lab, k).String()
 		switch l.Kind {
 		case Bridge:
-			return [][]string{ipIn(k.NS, "link", "add", k.Name, "type", "bridge"), setLink(k, l, l.Master)}
+			return [][]string{ipIn(k.NS, "link", "add", k.Name, "address", mac, "type", "bridge"), setLink(k, l, l.Master)}
 		case Macvlan:
-			add := ipIn(l.Parent.NS, "link", "add", k.Name, "link", l.Parent.Name)
+			add := ipIn(l.Parent.NS, "link", "add", k.Name, "link", l.Parent.Name, "address", mac)
 			if k.NS != l.Parent.NS {
 				add = append(add, "netns", string(k.NS)) // before type: what follows it is the type's
 			}
 			add = append(add, "type", "macvlan", "mode", l.Mode)
 			return [][]string{add, setLink(k, l, l.Master)}
 		}
-		add := ipIn(k.NS, "link", "add", k.Name, "type", "veth", "peer", "name", l.Peer.Name)
+		add := ipIn(k.NS, "link", "add", k.Name, "address", mac, "type", "veth", "peer", "name", l.Peer.Name,
+			"address", LinkMAC(a.Lab, l.Peer).String())
 		if l.Peer.NS != k.NS {
 			add = append(add, "netns", string(l.Peer.NS))
 		}

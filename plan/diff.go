@@ -182,9 +182,11 @@ func (d *differ) noteTakenLinks() {
 }
 
 // ownsLink reports whether the link in the kernel is the lab's: marked with its alias,
-// or recorded (a run killed between creating a link and marking it leaves the record).
+// or with the address the lab gives it at creation (LinkMAC: a run killed before it set
+// the alias leaves that mark). A recorded link without either is not the lab's, whatever
+// the record says: someone else's link of that name was made since.
 func (d *differ) ownsLink(k LinkKey, have Link) bool {
-	return have.Alias == Alias(d.lab) || d.owned.Links[k] != (Link{})
+	return have.Alias == Alias(d.lab) || have.MAC == LinkMAC(d.lab, k)
 }
 
 // primary returns the end of a veth pair from which the pair is created and deleted:

@@ -434,3 +434,35 @@ func TestAnyStateReachesAnyOther(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnershipByMark: a recorded link is deleted only when the kernel shows it as the
+// lab's, by its alias or by the address the lab gives it at creation; the record alone
+// is not enough.
+func TestOwnershipByMark(t *testing.T) {
+	key := plan.LinkKey{NS: plan.Host, Name: "v0"}
+	cases := []struct {
+		name   string
+		have   plan.Link
+		delete bool
+	}{
+		{"alias", plan.Link{Kind: plan.Veth, Alias: plan.Alias("lab")}, true},
+		{"address from creation", plan.Link{Kind: plan.Veth, MAC: plan.LinkMAC("lab", key)}, true},
+		{"another lab's address", plan.Link{Kind: plan.Veth, MAC: plan.LinkMAC("other", key)}, false},
+		{"unmarked", plan.Link{Kind: plan.Veth}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			k := fakekernel.New()
+			k.State.Links[key] = c.have
+			owned := plan.NewState()
+			owned.Links[key] = plan.Link{Kind: plan.Veth, Alias: plan.Alias("lab"), Up: true}
+			p, err := diff(t, k, "lab", plan.NewState(), owned)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(p.Actions) == 1 && p.Actions[0].Kind == plan.Delete; got != c.delete {
+				t.Errorf("deleted = %v, want %v; plan %v", got, c.delete, p.Actions)
+			}
+		})
+	}
+}

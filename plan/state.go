@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"maps"
 	"net/netip"
@@ -89,6 +90,31 @@ type Link struct {
 	MTU int
 	// Master is the bridge (in the same namespace) the link is a port of, or "".
 	Master string
+	// MAC is the link's address, observed only: a link whose MAC is LinkMAC of the lab
+	// is the lab's, as one with the lab's alias is (see LinkMAC).
+	MAC MAC
+}
+
+// MAC is an Ethernet address.
+type MAC [6]byte
+
+// String writes the address as ip does: 02:4e:...
+func (m MAC) String() string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+// LinkMAC is the address netlab gives the link k of the lab when it creates it: a
+// locally administered unicast address taken from a hash of the lab and the key. It is
+// the lab's mark from the first moment, as the kernel takes it in the message that
+// creates the link, where it ignores an alias (set right after): a run killed between
+// the two leaves a link the next run still knows as its own. Two machines running one
+// lab never bring up the same address either.
+func LinkMAC(lab string, k LinkKey) MAC {
+	sum := sha256.Sum256([]byte("netlab-mac\x00" + lab + "\x00" + string(k.NS) + "\x00" + k.Name))
+	var m MAC
+	copy(m[:], sum[:6])
+	m[0] = m[0]&^0x01 | 0x02 // unicast, locally administered
+	return m
 }
 
 // Differs reports whether the observed link have differs from the desired link want in

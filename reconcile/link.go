@@ -31,11 +31,11 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 	case plan.Create:
 		switch want := a.After.(plan.Link); want.Kind {
 		case plan.Bridge:
-			return k.createBridge(h, key, want)
+			return k.createBridge(h, a, key, want)
 		case plan.Macvlan:
-			return k.createMacvlan(h, key, want)
+			return k.createMacvlan(h, a, key, want)
 		default:
-			return k.createVeth(h, key, want)
+			return k.createVeth(h, a, key, want)
 		}
 	case plan.Delete:
 		l, err := h.nl.LinkByName(key.Name)
@@ -59,9 +59,10 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 }
 
 // createBridge creates a bridge, then marks it, sets its MTU and brings it up.
-func (k *Linux) createBridge(h *nsHandle, key plan.LinkKey, want plan.Link) error {
+func (k *Linux) createBridge(h *nsHandle, a plan.Action, key plan.LinkKey, want plan.Link) error {
 	br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs()}
 	br.Name = key.Name
+	br.HardwareAddr = hwAddr(plan.LinkMAC(a.Lab, key))
 	if err := h.nl.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %s: %w", key, err)
 	}
@@ -75,7 +76,7 @@ func (k *Linux) createBridge(h *nsHandle, key plan.LinkKey, want plan.Link) erro
 
 // createMacvlan creates a macvlan on its parent in the parent's namespace, straight
 // into the node's namespace (`ip link add ... netns NODE`), then finishes it there.
-func (k *Linux) createMacvlan(h *nsHandle, key plan.LinkKey, want plan.Link) error {
+func (k *Linux) createMacvlan(h *nsHandle, a plan.Action, key plan.LinkKey, want plan.Link) error {
 	ph, err := k.handle(want.Parent.NS)
 	if err != nil {
 		return err
@@ -90,6 +91,7 @@ func (k *Linux) createMacvlan(h *nsHandle, key plan.LinkKey, want plan.Link) err
 	}
 	mv := &netlink.Macvlan{LinkAttrs: netlink.NewLinkAttrs(), Mode: mode}
 	mv.Name = key.Name
+	mv.HardwareAddr = hwAddr(plan.LinkMAC(a.Lab, key))
 	mv.ParentIndex = parent.Attrs().Index
 	if key.NS != want.Parent.NS {
 		mv.Namespace = netlink.NsFd(int(h.ns))
@@ -124,17 +126,19 @@ func macvlanModeName(m netlink.MacvlanMode) string {
 // own end already up, then marks both ends with the lab's alias and brings the peer
 // up. The kernel ignores an alias given at creation, hence the second step; a run
 // killed in between leaves links that the ownership record still names as the lab's.
-func (k *Linux) createVeth(h *nsHandle, key plan.LinkKey, want plan.Link) error {
+func (k *Linux) createVeth(h *nsHandle, a plan.Action, key plan.LinkKey, want plan.Link) error {
 	peer, err := k.handle(want.Peer.NS)
 	if err != nil {
 		return err
 	}
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.NewLinkAttrs(),
-		PeerName:      want.Peer.Name,
-		PeerNamespace: netlink.NsFd(int(peer.ns)),
+		LinkAttrs:        netlink.NewLinkAttrs(),
+		PeerName:         want.Peer.Name,
+		PeerNamespace:    netlink.NsFd(int(peer.ns)),
+		PeerHardwareAddr: hwAddr(plan.LinkMAC(a.Lab, want.Peer)),
 	}
 	veth.Name = key.Name
+	veth.HardwareAddr = hwAddr(plan.LinkMAC(a.Lab, key))
 	if want.Up {
 		veth.Flags = net.FlagUp
 	}
@@ -158,6 +162,18 @@ func (k *Linux) createVeth(h *nsHandle, key plan.LinkKey, want plan.Link) error 
 	}
 	k.remember(peer, want.Peer.Name, p.Attrs().Index)
 	return finish(peer, p, want, want.PeerMaster)
+}
+
+// hwAddr is the netlink form of a MAC.
+func hwAddr(m plan.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
+
+// macOf is the plan form of a link's address; zero unless it is an Ethernet one.
+func macOf(a net.HardwareAddr) plan.MAC {
+	var m plan.MAC
+	if len(a) == len(m) {
+		copy(m[:], a)
+	}
+	return m
 }
 
 // finish sets the link's alias, MTU and master as want says, and brings it up (or

@@ -165,6 +165,7 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 		a := l.Attrs()
 		link := plan.Link{
 			Kind: linkKind(l), Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, MTU: a.MTU, Master: names[a.MasterIndex],
+			MAC: macOf(a.HardwareAddr),
 		}
 		if mv, ok := l.(*netlink.Macvlan); ok {
 			link.Mode = macvlanModeName(mv.Mode)

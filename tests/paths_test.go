@@ -173,3 +173,29 @@ func TestForgedRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordedButUnmarked: destroy deletes a recorded link only while the kernel shows
+// it as the lab's (its alias, or the address the lab gave it): a link of that name made
+// by someone else since is left alone, whatever the record says.
+func TestRecordedButUnmarked(t *testing.T) {
+	cleanSandbox(t)
+	sh(t, "ip link add veth0-host type veth peer name theirs")
+	record := `{"format_version": 1, "lab": "veth-host", "owned": {"namespaces": [], "links": [
+	  {"ns": "host", "name": "veth0-host", "kind": "veth", "peer_ns": "netns01", "peer_name": "veth0-ns", "alias": "netlab:veth-host", "up": true}],
+	  "addresses": [], "routes": [], "sysctls": [], "nat": []}}`
+	if err := os.WriteFile("/run/netlab/veth-host.json", []byte(record), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t)
+	for _, args := range [][]string{{"destroy"}, {"destroy", "../examples/veth-host.yaml"}} {
+		if r := netlab(t, args...); r.code != 0 {
+			t.Errorf("netlab %v: %s", args, r)
+		}
+	}
+	if !shOK("ip link show veth0-host && ip link show theirs") {
+		t.Error("destroy deleted a link that is not the lab's")
+	}
+	if after := snapshot(t); strings.ReplaceAll(after, "veth-host.json\n", "") != strings.ReplaceAll(before, "veth-host.json\n", "") {
+		t.Errorf("destroy changed the sandbox.\n%s", lineDiff(before, after))
+	}
+}

@@ -20,21 +20,21 @@ ip netns add sw
 ip -n sw link set lo up
 
 # + bridge sw:br0
-ip -n sw link add br0 type bridge
+ip -n sw link add br0 address 2a:cb:64:14:e6:60 type bridge
 ip -n sw link set br0 alias netlab:bridge mtu 9000 up
 
 # + veth h1:eth0 <-> sw:h1-eth0
-ip -n h1 link add eth0 type veth peer name h1-eth0 netns sw
+ip -n h1 link add eth0 address fa:4a:0f:34:ba:c6 type veth peer name h1-eth0 address f6:7f:00:ad:35:65 netns sw
 ip -n h1 link set eth0 alias netlab:bridge mtu 9000 up
 ip -n sw link set h1-eth0 alias netlab:bridge mtu 9000 master br0 up
 
 # + veth h2:eth0 <-> sw:h2-eth0
-ip -n h2 link add eth0 type veth peer name h2-eth0 netns sw
+ip -n h2 link add eth0 address 92:c4:6b:5a:a7:47 type veth peer name h2-eth0 address 1a:30:45:7c:be:6b netns sw
 ip -n h2 link set eth0 alias netlab:bridge mtu 9000 up
 ip -n sw link set h2-eth0 alias netlab:bridge mtu 9000 master br0 up
 
 # + veth h3:eth0 <-> sw:h3-eth0
-ip -n h3 link add eth0 type veth peer name h3-eth0 netns sw
+ip -n h3 link add eth0 address 06:3a:f1:19:fa:a8 type veth peer name h3-eth0 address 26:46:b7:cb:7a:2b netns sw
 ip -n h3 link set eth0 alias netlab:bridge mtu 9000 up
 ip -n sw link set h3-eth0 alias netlab:bridge mtu 9000 master br0 up
 

@@ -8,7 +8,7 @@ ip netns add ds1
 ip -n ds1 link set lo up
 
 # + veth host:ds-host <-> ds1:eth0
-ip link add ds-host type veth peer name eth0 netns ds1
+ip link add ds-host address d6:89:b3:cf:6a:3d type veth peer name eth0 address 96:96:29:0f:77:18 netns ds1
 ip link set ds-host alias netlab:dual-stack up
 ip -n ds1 link set eth0 alias netlab:dual-stack up
 

@@ -12,11 +12,11 @@ ip netns add ns2
 ip -n ns2 link set lo up
 
 # + macvlan ns1:mv0 on host:eth0
-ip link add mv0 link eth0 netns ns1 type macvlan mode bridge
+ip link add mv0 link eth0 address 16:3b:97:5d:75:17 netns ns1 type macvlan mode bridge
 ip -n ns1 link set mv0 alias netlab:macvlan up
 
 # + macvlan ns2:mv0 on host:eth0
-ip link add mv0 link eth0 netns ns2 type macvlan mode bridge
+ip link add mv0 link eth0 address de:74:60:b1:bf:35 netns ns2 type macvlan mode bridge
 ip -n ns2 link set mv0 alias netlab:macvlan up
 
 # + address 10.30.0.11/24 on ns1:mv0

@@ -16,12 +16,12 @@ ip netns add router
 ip -n router link set lo up
 
 # + veth left:eth0 <-> router:lan1
-ip -n left link add eth0 type veth peer name lan1 netns router
+ip -n left link add eth0 address 52:c8:b1:f3:48:ad type veth peer name lan1 address 6e:e1:7a:20:58:64 netns router
 ip -n left link set eth0 alias netlab:routed up
 ip -n router link set lan1 alias netlab:routed up
 
 # + veth right:eth0 <-> router:lan2
-ip -n right link add eth0 type veth peer name lan2 netns router
+ip -n right link add eth0 address 1a:fa:b2:69:59:78 type veth peer name lan2 address e6:b9:67:b3:c9:9c netns router
 ip -n right link set eth0 alias netlab:routed mtu 1400 up
 ip -n router link set lan2 alias netlab:routed mtu 1400 up
 

@@ -16,12 +16,12 @@ ip netns add upstream
 ip -n upstream link set lo up
 
 # + veth client:eth0 <-> router:lan0
-ip -n client link add eth0 type veth peer name lan0 netns router
+ip -n client link add eth0 address 96:4b:80:33:12:f5 type veth peer name lan0 address 1e:9d:2f:64:e0:eb netns router
 ip -n client link set eth0 alias netlab:router-nat up
 ip -n router link set lan0 alias netlab:router-nat up
 
 # + veth router:wan0 <-> upstream:eth0
-ip -n router link add wan0 type veth peer name eth0 netns upstream
+ip -n router link add wan0 address a6:55:85:d0:75:91 type veth peer name eth0 address 7a:a0:30:28:b1:75 netns upstream
 ip -n router link set wan0 alias netlab:router-nat up
 ip -n upstream link set eth0 alias netlab:router-nat up
 

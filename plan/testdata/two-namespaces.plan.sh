@@ -12,12 +12,12 @@ ip netns add testns2
 ip -n testns2 link set lo up
 
 # + veth host:m1 <-> testns1:s1
-ip link add m1 type veth peer name s1 netns testns1
+ip link add m1 address 42:ec:88:02:10:c5 type veth peer name s1 address 32:23:a3:96:16:0c netns testns1
 ip link set m1 alias netlab:twons up
 ip -n testns1 link set s1 alias netlab:twons up
 
 # + veth host:m2 <-> testns2:s2
-ip link add m2 type veth peer name s2 netns testns2
+ip link add m2 address 22:3e:55:89:8c:6f type veth peer name s2 address a2:09:05:3e:17:44 netns testns2
 ip link set m2 alias netlab:twons up
 ip -n testns2 link set s2 alias netlab:twons up
 

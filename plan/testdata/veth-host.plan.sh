@@ -8,7 +8,7 @@ ip netns add netns01
 ip -n netns01 link set lo up
 
 # + veth host:veth0-host <-> netns01:veth0-ns
-ip link add veth0-host type veth peer name veth0-ns netns netns01
+ip link add veth0-host address 46:6e:85:27:05:65 type veth peer name veth0-ns address f6:af:31:ad:38:62 netns netns01
 ip link set veth0-host alias netlab:veth-host up
 ip -n netns01 link set veth0-ns alias netlab:veth-host up
 

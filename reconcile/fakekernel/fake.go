@@ -228,7 +228,7 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 			if _, ok := s.Links[key]; ok || !k.exists(key.NS) {
 				return fmt.Errorf("create %s %s: file exists or no such namespace", want.Kind, key)
 			}
-			s.Links[key] = plan.Link{Kind: want.Kind, Mode: want.Mode, Alias: want.Alias, Up: want.Up, MTU: want.MTU}
+			s.Links[key] = plan.Link{Kind: want.Kind, Mode: want.Mode, Alias: want.Alias, Up: want.Up, MTU: want.MTU, MAC: plan.LinkMAC(a.Lab, key)}
 			return nil
 		}
 		if !k.exists(key.NS) || !k.exists(want.Peer.NS) {
@@ -245,8 +245,10 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 		if _, ok := s.Links[want.Peer]; ok {
 			return fmt.Errorf("create veth peer %s: file exists", want.Peer)
 		}
-		s.Links[key] = plan.Link{Kind: plan.Veth, Peer: want.Peer, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.Master}
-		s.Links[want.Peer] = plan.Link{Kind: plan.Veth, Peer: key, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.PeerMaster}
+		s.Links[key] = plan.Link{Kind: plan.Veth, Peer: want.Peer, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.Master,
+			MAC: plan.LinkMAC(a.Lab, key)}
+		s.Links[want.Peer] = plan.Link{Kind: plan.Veth, Peer: key, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.PeerMaster,
+			MAC: plan.LinkMAC(a.Lab, want.Peer)}
 	case plan.Delete:
 		k.deleteLink(key)
 	case plan.Update:
