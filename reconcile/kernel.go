@@ -12,4 +12,7 @@ import (
 type Kernel interface {
 	Observe(ctx context.Context, scope plan.Scope) (plan.State, error)
 	Apply(ctx context.Context, a plan.Action) error
+	// Namespaces lists the names under /run/netns and /etc/netns that could be nodes:
+	// where destroy looks for a lab by its marks when its record is lost.
+	Namespaces(ctx context.Context) ([]plan.NS, error)
 }

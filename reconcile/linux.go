@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/coreos/go-iptables/iptables"
@@ -295,4 +297,45 @@ func (k *Linux) applyAttach(a plan.Action, ns plan.NS) error {
 		return err
 	}
 	return attachNamespace(k.netnsDir, string(ns), a.After.(string))
+}
+
+// Namespaces lists the names under the namespace directory and /etc/netns that are
+// usable node names, sorted, once each.
+func (k *Linux) Namespaces(context.Context) ([]plan.NS, error) {
+	seen := map[plan.NS]bool{}
+	entries, err := os.ReadDir(k.netnsDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("list %s: %w", k.netnsDir, err)
+	}
+	for _, e := range entries {
+		seen[plan.NS(e.Name())] = true
+	}
+	etc, ok, err := etcNetns(false)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		dir, err := openBeneath(etc, ".", unix.O_RDONLY|unix.O_DIRECTORY)
+		unix.Close(etc)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", plan.EtcNetnsDir, err)
+		}
+		f := os.NewFile(uintptr(dir), plan.EtcNetnsDir)
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", plan.EtcNetnsDir, err)
+		}
+		for _, n := range names {
+			seen[plan.NS(n)] = true
+		}
+	}
+	var nss []plan.NS
+	for ns := range seen {
+		if problem, _ := plan.NodeNameProblem(string(ns)); problem == "" && ns != plan.Host {
+			nss = append(nss, ns)
+		}
+	}
+	slices.Sort(nss)
+	return nss, nil
 }

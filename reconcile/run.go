@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -54,12 +55,54 @@ func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired 
 // objects in the lab's record, it looks at those of known (the lab's topology, when
 // given), so that links and NAT rules carrying the lab's mark are found even without a
 // record.
-func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, known plan.State) (*Prepared, error) {
+//
+// When the record is lost (none, or a *record.CorruptError while known is given, or
+// discover is set), the lab is found by its marks alone (plan.Claim): in known, and,
+// with discover, in every namespace under /run/netns and /etc/netns. What cannot be
+// proved the lab's is left, and the plan's warnings name it.
+func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, known plan.State, discover bool) (*Prepared, error) {
 	rec, err := r.Store.Load(lab)
+	var corrupt *record.CorruptError
+	switch {
+	case errors.As(err, &corrupt) && (!known.Empty() || discover):
+		rec = record.Record{Lab: lab, Owned: plan.NewState()}
+	case err != nil:
+		return nil, err
+	case !rec.Owned.Empty():
+		return r.prepare(ctx, lab, topology, plan.NewState(), rec, known)
+	}
+	known = known.Clone()
+	if discover {
+		nss, err := r.Kernel.Namespaces(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, ns := range nss {
+			known.Namespaces[ns] = true
+		}
+	}
+	var files []plan.FileKey
+	for ns := range known.Namespaces {
+		files = append(files, plan.FileKey{NS: ns}, plan.FileKey{NS: ns, Name: "hosts"}, plan.FileKey{NS: ns, Name: "resolv.conf"})
+	}
+	actual, err := r.Kernel.Observe(ctx, plan.ScopeOf(lab, known).ForDestroyWithoutRecord(files))
 	if err != nil {
 		return nil, err
 	}
-	return r.prepare(ctx, lab, topology, plan.NewState(), rec, known)
+	claimed, warnings := plan.Claim(lab, known, actual)
+	rec.Owned = claimed
+	p, err := plan.Diff(lab, plan.NewState(), actual, claimed)
+	if err != nil {
+		return nil, err
+	}
+	why := "its record is lost"
+	if corrupt != nil {
+		why = "its record is not usable (" + corrupt.Err.Error() + ")"
+	}
+	if !p.Empty() || corrupt != nil {
+		p.Warnings = append([]string{"lab " + lab + ": " + why + "; destroying what carries its marks"}, append(warnings, p.Warnings...)...)
+	}
+	return &Prepared{Lab: lab, Topology: topology, Desired: plan.NewState(), Record: rec, Actual: actual, Plan: p}, nil
 }
 
 func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State) (*Prepared, error) {

@@ -45,7 +45,7 @@ func run(t *testing.T, r *reconcile.Reconciler, lab string, desired plan.State) 
 
 func destroy(t *testing.T, r *reconcile.Reconciler, lab string) error {
 	t.Helper()
-	p, err := r.PrepareDestroy(context.Background(), lab, "", plan.NewState())
+	p, err := r.PrepareDestroy(context.Background(), lab, "", plan.NewState(), false)
 	if err != nil {
 		return err
 	}

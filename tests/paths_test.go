@@ -199,3 +199,49 @@ func TestRecordedButUnmarked(t *testing.T) {
 		t.Errorf("destroy changed the sandbox.\n%s", lineDiff(before, after))
 	}
 }
+
+// TestRecordLost: with its record deleted, or unreadable, a lab is still destroyed by
+// destroy FILE and by destroy --name LAB, from what carries its marks; the host
+// sysctl it cannot restore is named, and a new apply meets no leftover.
+func TestRecordLost(t *testing.T) {
+	file := "../examples/two-namespaces.yaml"
+	for _, c := range []struct {
+		name, damage string
+		args         []string
+	}{
+		{"deleted, destroy FILE", "rm /run/netlab/twons.json", []string{"destroy", file}},
+		{"deleted, destroy --name", "rm /run/netlab/twons.json", []string{"destroy", "--name", "twons"}},
+		{"garbage, destroy FILE", "echo garbage > /run/netlab/twons.json", []string{"destroy", file}},
+		{"garbage, destroy --name", "echo garbage > /run/netlab/twons.json", []string{"destroy", "--name", "twons"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cleanSandbox(t)
+			before := snapshot(t)
+			mustNetlab(t, "apply", file)
+			sh(t, c.damage)
+			r := netlab(t, c.args...)
+			if r.code != 0 || !strings.Contains(r.stderr, "destroying what carries its marks") {
+				t.Fatalf("want the lab destroyed by its marks: %s", r)
+			}
+			// Only the file says which sysctls the lab set: the one it cannot restore.
+			if len(c.args) == 2 && !strings.Contains(r.stderr, "net.ipv4.ip_forward stays 1") {
+				t.Errorf("want a warning that ip_forward stays 1: %s", r)
+			}
+			sh(t, "echo 0 > /proc/sys/net/ipv4/ip_forward") // the one thing it cannot restore
+			if after := snapshot(t); after != before {
+				t.Errorf("destroy without a record left things behind.\n%s", lineDiff(before, after))
+			}
+			mustNetlab(t, "apply", file)
+			mustNetlab(t, "destroy")
+		})
+	}
+	t.Run("plain destroy says how", func(t *testing.T) {
+		cleanSandbox(t)
+		mustNetlab(t, "apply", file)
+		sh(t, "rm /run/netlab/twons.json")
+		if r := netlab(t, "destroy"); r.code != 0 || !strings.Contains(r.stderr, "netlab destroy --name LAB") {
+			t.Errorf("want a hint at destroy FILE and --name: %s", r)
+		}
+		mustNetlab(t, "destroy", file)
+	})
+}

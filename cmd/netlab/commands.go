@@ -339,17 +339,24 @@ from netlab's records (--name picks one when several are applied).`,
 				lab, abs, scope = t.Name, p, t.Desired()
 			}
 			return g.withSession(func(ctx context.Context, s *session) error {
+				// A lab named without its file, whose record is lost or unusable, is
+				// found by its marks in every namespace.
+				discover := lab == "" && name != ""
 				if lab == "" {
 					var err error
-					if lab, err = pickLab(s.rec.Store, name); err != nil {
+					var missing *notRecordedError
+					if lab, err = pickLab(s.rec.Store, name); errors.As(err, &missing) {
+						lab = name
+					} else if err != nil {
 						return err
 					}
 					if lab == "" {
 						fmt.Fprintf(w, "Nothing to destroy: no lab is recorded in %s.\n", g.stateDir)
+						fmt.Fprintln(cmd.ErrOrStderr(), "(A lab whose record was lost is found by its marks: netlab destroy FILE, or netlab destroy --name LAB.)")
 						return nil
 					}
 				}
-				prep, err := s.rec.PrepareDestroy(ctx, lab, abs, scope)
+				prep, err := s.rec.PrepareDestroy(ctx, lab, abs, scope, discover)
 				if err != nil {
 					return err
 				}
@@ -369,6 +376,19 @@ from netlab's records (--name picks one when several are applied).`,
 	return cmd
 }
 
+// notRecordedError says that the lab named has no record; labs are those that have.
+type notRecordedError struct {
+	lab, dir string
+	labs     []string
+}
+
+func (e *notRecordedError) Error() string {
+	if len(e.labs) == 0 {
+		return fmt.Sprintf("no lab %s is recorded in %s: no lab is applied", e.lab, e.dir)
+	}
+	return fmt.Sprintf("no lab %s is recorded in %s; applied labs: %s", e.lab, e.dir, strings.Join(e.labs, ", "))
+}
+
 // pickLab returns the lab to destroy from the records: name if given, the only one if
 // there is one, "" if there is none.
 func pickLab(store record.Store, name string) (string, error) {
@@ -382,10 +402,10 @@ func pickLab(store record.Store, name string) (string, error) {
 				return l, nil
 			}
 		}
-		if len(labs) == 0 {
-			return "", fmt.Errorf("no lab %s is recorded in %s: no lab is applied", name, store.Dir)
+		if problem := plan.LabNameProblem(name); problem != "" {
+			return "", fmt.Errorf("lab name %q %s", name, problem)
 		}
-		return "", fmt.Errorf("no lab %s is recorded in %s; applied labs: %s", name, store.Dir, strings.Join(labs, ", "))
+		return "", &notRecordedError{lab: name, dir: store.Dir, labs: labs}
 	}
 	switch len(labs) {
 	case 0:

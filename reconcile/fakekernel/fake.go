@@ -9,6 +9,7 @@ package fakekernel
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -43,6 +44,26 @@ func New() *Kernel {
 	s.Routes[plan.RouteKey{NS: plan.Host, To: netip.MustParsePrefix("0.0.0.0/0")}] = plan.Route{Via: netip.MustParseAddr("10.0.2.2")}
 	s.Sysctls[plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}] = "0"
 	return &Kernel{State: s}
+}
+
+// Namespaces lists the namespaces of the fake, and those with files, as Linux lists
+// /run/netns and /etc/netns.
+func (k *Kernel) Namespaces(context.Context) ([]plan.NS, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	seen := map[plan.NS]bool{}
+	for ns := range k.State.Namespaces {
+		seen[ns] = true
+	}
+	for ns := range k.State.Attached {
+		seen[ns] = true
+	}
+	for f := range k.State.Files {
+		seen[f.NS] = true
+	}
+	nss := slices.Collect(maps.Keys(seen))
+	slices.Sort(nss)
+	return nss, nil
 }
 
 // ErrStopped is returned by Apply when FailAfter is reached.
