@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 N         ?= 10,100,1000
 RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean bench docs
+.PHONY: build test unit e2e lint deps demo clean bench docs torture
 
 ## build: a static netlab binary in bin/
 build:
@@ -51,3 +51,8 @@ clean:
 ## ip -batch, in a sandbox; prints the table and rewrites README.md's (see bench/README.md)
 bench: deps
 	$(GO) run ./bench -n $(N) -runs $(RUNS) -readme README.md
+
+## torture: kill -9 at 100 random moments of apply and of destroy of a 40-namespace lab,
+## SIGINT and SIGTERM at 50 moments each, in the sandbox; prints how many recovered
+torture: deps
+	CI=true $(GO) test -count=1 -run 'TestTorture$$' -v -timeout 60m ./tests/ -torture.kills=100 -torture.signals=50 | grep -E 'recovered|seed|^(ok|FAIL|---)'

@@ -217,8 +217,10 @@ func (d *differ) links() {
 		}
 		if ok {
 			if want.Kind == Veth && k == primary(k, want.Peer) {
-				if _, peerOK := d.actual.Links[want.Peer]; (!peerOK || deleted[want.Peer]) && !d.nsCreated[want.Peer.NS] {
-					// Half a pair: the peer was deleted or moved by hand. Recreate the pair.
+				if _, peerOK := d.actual.Links[want.Peer]; !peerOK || deleted[want.Peer] {
+					// Half a pair: the peer was deleted or moved by hand, or it went with
+					// its namespace (which this plan makes anew) while the kernel is still
+					// taking this end away. Recreate the pair.
 					deleted[k] = true
 					d.add(Action{Kind: Delete, Target: k, Before: have, Reason: "its peer " + want.Peer.String() + " is missing; the pair is recreated"})
 					d.linkCreated[k] = true

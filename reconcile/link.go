@@ -7,6 +7,7 @@ import (
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // linkKind maps a netlink link to the kind netlab models.
@@ -45,8 +46,8 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 		if err != nil {
 			return fmt.Errorf("find %s: %w", key.Name, err)
 		}
-		if err := h.nl.LinkDel(l); err != nil && !notFound(err) {
-			return fmt.Errorf("delete %s: %w", key.Name, err)
+		if err := h.nl.LinkDel(l); err != nil && !notFound(err) && !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("delete %s: %w", key.Name, err) // ENODEV: the kernel took it meanwhile
 		}
 		return nil
 	}

@@ -163,13 +163,19 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 			delete(final.Owned.Attached, ns) // an entry that was there is not the lab's
 		}
 	}
+	// Verify against the intent record: it names everything the plan had to delete
+	// too. The intent stays the record until the kernel has let go of all that: a run
+	// killed while it waits leaves a record that still names the veths on their way
+	// out, so the next destroy removes them instead of finding nothing to do.
+	after, err := r.settle(ctx, p, intent)
+	var stopped *StoppedError
+	if errors.As(err, &stopped) {
+		return err
+	} else if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
 	if err := r.Store.Save(final); err != nil {
 		return err
-	}
-	// Verify against the intent record: it names everything the plan had to delete too.
-	after, err := r.settle(ctx, p, intent)
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
 	}
 	if !after.Plan.Empty() {
 		var left []string
@@ -181,9 +187,31 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	return nil
 }
 
+// StoppedError says that a run was stopped, its context cancelled (by a signal, say),
+// at an action boundary: Done of Total actions were carried out and the record names
+// every object of the plan, so the next apply converges and destroy removes them.
+// Settling is set when every action was done and the run was waiting for the kernel to
+// let go of what it deleted.
+type StoppedError struct {
+	Done, Total int
+	Settling    bool
+	Cause       error // context.Cause of the run's context
+}
+
+func (e *StoppedError) Error() string {
+	if e.Settling {
+		return fmt.Sprintf("stopped after all %d actions, while waiting for the kernel to finish: %v", e.Total, e.Cause)
+	}
+	return fmt.Sprintf("stopped after %d of %d actions: %v", e.Done, e.Total, e.Cause)
+}
+
+func (e *StoppedError) Unwrap() error { return e.Cause }
+
 // run carries out the actions, each once the actions it depends on are done, with at
 // most r.Parallel at a time, lowest index first among those ready. At the first error it
-// starts nothing more, waits for the actions under way, and returns that error.
+// starts nothing more, waits for the actions under way, and returns that error. When ctx
+// is cancelled it does the same, and returns a *StoppedError: an action under way is
+// never cut short (it runs under a context that is not cancelled).
 func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
 	workers := r.Parallel
 	if workers <= 0 {
@@ -206,13 +234,14 @@ func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
 		err error
 	}
 	results := make(chan result)
+	actionCtx := context.WithoutCancel(ctx)
 	var firstErr error
-	inflight := 0
+	inflight, done := 0, 0
 	for {
-		for firstErr == nil && inflight < workers && ready.Len() > 0 {
+		for firstErr == nil && ctx.Err() == nil && inflight < workers && ready.Len() > 0 {
 			i := heap.Pop(ready).(int)
 			inflight++
-			go func() { results <- result{i, r.Kernel.Apply(ctx, actions[i])} }()
+			go func() { results <- result{i, r.Kernel.Apply(actionCtx, actions[i])} }()
 		}
 		if inflight == 0 {
 			break
@@ -225,6 +254,7 @@ func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
 			}
 			continue
 		}
+		done++
 		if r.OnAction != nil {
 			r.OnAction(res.i, actions[res.i])
 		}
@@ -233,6 +263,9 @@ func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
 				heap.Push(ready, d)
 			}
 		}
+	}
+	if firstErr == nil && done < len(actions) && ctx.Err() != nil {
+		return &StoppedError{Done: done, Total: len(actions), Cause: context.Cause(ctx)}
 	}
 	return firstErr
 }
@@ -265,12 +298,15 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 	wait := time.Millisecond
 	for {
 		after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired)
+		if err != nil && ctx.Err() != nil {
+			return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
+		}
 		if err != nil || !onlyPendingDeletes(after.Plan, p.Plan) || time.Now().After(deadline) {
 			return after, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 50*time.Millisecond)

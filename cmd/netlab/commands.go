@@ -10,12 +10,10 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/netlab-go/netlab/graph"
@@ -124,17 +122,15 @@ func (s *session) close() {
 	s.lock.Unlock()
 }
 
-// withSession opens a session (privileges, lock, kernel), calls f with it under a
-// context that SIGINT and SIGTERM cancel (an apply then stops between actions), and
-// closes the session.
-func (g *globals) withSession(f func(ctx context.Context, s *session) error) error {
+// withSession opens a session (privileges, lock, kernel), calls f with it under the
+// run's context (which SIGINT, SIGTERM and SIGHUP cancel: an apply then stops between
+// actions), and closes the session.
+func (g *globals) withSession(ctx context.Context, f func(ctx context.Context, s *session) error) error {
 	s, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	return f(ctx, s)
 }
 
@@ -183,7 +179,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var prep *reconcile.Prepared
-			err = g.withSession(func(ctx context.Context, s *session) error {
+			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				prep, err = s.rec.Prepare(ctx, t.Name, abs, t.Desired())
 				return err
 			})
@@ -207,7 +203,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 				}
 			}
 			if detailed && !prep.Plan.Empty() {
-				return exitError{2}
+				return exitError{code: 2}
 			}
 			return nil
 		},
@@ -264,7 +260,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if saved != nil && sha256Hex(topoData) != saved.TopologySHA256 {
 				return &reconcile.StalePlanError{Why: "the topology file " + topoPath + " has changed since it was made"}
 			}
-			return g.withSession(func(ctx context.Context, s *session) error {
+			return g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
 				if err != nil {
 					return err
@@ -308,7 +304,11 @@ func execute(ctx context.Context, w io.Writer, s *session, prep *reconcile.Prepa
 		fmt.Fprintf(w, "  %s: done\n", a.Summary())
 	}
 	if err := s.rec.Execute(ctx, prep); err != nil {
-		return err
+		again := `run "netlab destroy" again to finish`
+		if verb == "Apply" {
+			again = `run "netlab apply ` + prep.Topology + `" to continue, or "netlab destroy" to remove what was made`
+		}
+		return stoppedExit(ctx, err, again)
 	}
 	add, change, remove := prep.Plan.Summary()
 	fmt.Fprintf(w, "\n%s complete: %d added, %d changed, %d removed in %s.\n", verb, add, change, remove, time.Since(start).Round(time.Millisecond))
@@ -338,7 +338,7 @@ from netlab's records (--name picks one when several are applied).`,
 				}
 				lab, abs, scope = t.Name, p, t.Desired()
 			}
-			return g.withSession(func(ctx context.Context, s *session) error {
+			return g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				// A lab named without its file, whose record is lost or unusable, is
 				// found by its marks in every namespace.
 				discover := lab == "" && name != ""
@@ -457,7 +457,7 @@ several are applied).`,
 			if err != nil {
 				return err
 			}
-			return exitError{code}
+			return exitError{code: code}
 		},
 	}
 	cmd.Flags().SetInterspersed(false)
@@ -550,9 +550,7 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 					return fmt.Errorf("node %s is not in the kernel (/run/netns/%s): apply the lab first (netlab apply %s)", n.Name, n.Name, args[0])
 				}
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			results, err := reach.Run(ctx, probes, func(ctx context.Context, from string, addr netip.Addr) (bool, error) {
+			results, err := reach.Run(cmd.Context(), probes, func(ctx context.Context, from string, addr netip.Addr) (bool, error) {
 				return k.Ping(ctx, plan.NS(from), addr, tries, timeout)
 			}, parallel)
 			if err != nil {
@@ -563,7 +561,7 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 				return err
 			}
 			if failed > 0 {
-				return exitError{1}
+				return exitError{code: 1}
 			}
 			return nil
 		},

@@ -16,10 +16,19 @@ import (
 	"github.com/netlab-go/netlab/topology"
 )
 
-// exitError carries an exit code out of a command without printing anything more.
-type exitError struct{ code int }
+// exitError carries an exit code out of a command, and a message to print when it has
+// one.
+type exitError struct {
+	code int
+	msg  string
+}
 
-func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+func (e exitError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return fmt.Sprintf("exit %d", e.code)
+}
 
 func main() {
 	if reconcile.IsExecChild() {
@@ -28,13 +37,22 @@ func main() {
 	// netlab is short-lived and its heap small (tens of MiB for a thousand namespaces):
 	// collecting less often saves a tenth of a large plan's time.
 	debug.SetGCPercent(400)
+	ctx := signalContext()
+	out := &pipeWriter{w: os.Stdout}
 	root := newRootCmd()
-	err := root.Execute()
+	root.SetOut(out)
+	err := stoppedExit(ctx, root.ExecuteContext(ctx), "")
+	if out.Closed() {
+		fmt.Fprintln(os.Stderr, "netlab: standard output was closed; the run went on to its end regardless")
+	}
 	var ee exitError
 	var diags topology.Diagnostics
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "netlab: "+ee.msg)
+		}
 		os.Exit(ee.code)
 	case errors.As(err, &diags):
 		// FILE:LINE:COL: lines, as compilers print them, for editors to jump to.
