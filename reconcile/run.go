@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +41,8 @@ type Prepared struct {
 	Record   record.Record
 	Actual   plan.State
 	Plan     plan.Plan
+
+	shared map[plan.SysctlKey]sharedSysctl // sysctls that other labs set
 }
 
 // Prepare observes what the lab concerns and computes the plan to reach desired. A
@@ -110,11 +114,88 @@ func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired 
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Diff(lab, desired, actual, rec.Owned)
+	shared, err := r.sharedSysctls(lab)
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{Lab: lab, Topology: topology, Desired: desired, Record: rec, Actual: actual, Plan: p}, nil
+	// A sysctl the lab no longer sets goes back to the value it found, unless other labs
+	// still set it: then to the value they want, or, when they disagree, it is left.
+	owned, leave := rec.Owned, map[plan.SysctlKey]string{}
+	for k := range rec.Owned.Sysctls {
+		_, want := desired.Sysctls[k]
+		if sh, held := shared[k]; held && !want {
+			if len(leave) == 0 {
+				owned = rec.Owned.Clone() // the record itself stays as it is
+			}
+			v, agree := sh.wanted()
+			if agree {
+				owned.Sysctls[k] = v
+			} else {
+				delete(owned.Sysctls, k)
+			}
+			leave[k] = strings.Join(sh.labs(), ", ")
+		}
+	}
+	p, err := plan.Diff(lab, desired, actual, owned)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range p.Actions {
+		if k, ok := a.Target.(plan.SysctlKey); ok && leave[k] != "" {
+			p.Actions[i].Reason = "lab " + leave[k] + " still sets it"
+		}
+	}
+	return &Prepared{Lab: lab, Topology: topology, Desired: desired, Record: rec, Actual: actual, Plan: p, shared: shared}, nil
+}
+
+// sharedSysctl is a sysctl that other labs set: the value it had before the first of
+// them, and the value each wants.
+type sharedSysctl struct {
+	original string
+	wants    map[string]string // by lab
+}
+
+func (sh sharedSysctl) labs() []string { return slices.Sorted(maps.Keys(sh.wants)) }
+
+// wanted returns the value the labs want, and whether they agree on it.
+func (sh sharedSysctl) wanted() (string, bool) {
+	var v string
+	for i, lab := range sh.labs() {
+		if i > 0 && sh.wants[lab] != v {
+			return "", false
+		}
+		v = sh.wants[lab]
+	}
+	return v, v != ""
+}
+
+// sharedSysctls reads the records of the labs other than lab: the sysctls they set
+// (those their records hold a value to restore for). A record that cannot be read is
+// passed over: it concerns another lab, whose own runs report it.
+func (r *Reconciler) sharedSysctls(lab string) (map[plan.SysctlKey]sharedSysctl, error) {
+	labs, err := r.Store.Labs()
+	if err != nil {
+		return nil, err
+	}
+	shared := map[plan.SysctlKey]sharedSysctl{}
+	for _, other := range labs {
+		if other == lab {
+			continue
+		}
+		rec, err := r.Store.Load(other)
+		if err != nil {
+			continue
+		}
+		for k, orig := range rec.Owned.Sysctls {
+			sh, ok := shared[k]
+			if !ok {
+				sh = sharedSysctl{original: orig, wants: map[string]string{}}
+			}
+			sh.wants[other] = rec.Wants[k]
+			shared[k] = sh
+		}
+	}
+	return shared, nil
 }
 
 // Fingerprint identifies what the plan was computed from: the desired state, the
@@ -136,33 +217,22 @@ func (p *Prepared) Fingerprint() string {
 // the first failure, then records exactly the desired state, and finally observes
 // again: anything still left to do is an error naming it.
 func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
+	intent := withIntent(p.Record, p)
 	if p.Plan.Empty() {
+		// Nothing to change in the kernel; but a destroyed lab's record goes, and a
+		// sysctl the lab now shares with others is recorded.
+		if p.Desired.Empty() && !p.Record.Owned.Empty() || !maps.Equal(intent.Owned.Sysctls, p.Record.Owned.Sysctls) {
+			return r.Store.Save(r.final(p, intent))
+		}
 		return nil
 	}
-	intent := withIntent(p.Record, p)
 	if err := r.Store.Save(intent); err != nil {
 		return err
 	}
 	if err := r.run(ctx, p.Plan.Actions); err != nil {
 		return err
 	}
-	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Recorded()}
-	final.Owned.Sysctls = map[plan.SysctlKey]string{}
-	for k := range p.Desired.Sysctls {
-		if orig, ok := intent.Owned.Sysctls[k]; ok {
-			final.Owned.Sysctls[k] = orig
-		}
-	}
-	for k := range p.Desired.Files {
-		if _, made := intent.Owned.Files[k]; k.IsDir() && !made {
-			delete(final.Owned.Files, k) // a directory that was there is not the lab's
-		}
-	}
-	for ns := range p.Desired.Attached {
-		if _, made := intent.Owned.Attached[ns]; !made {
-			delete(final.Owned.Attached, ns) // an entry that was there is not the lab's
-		}
-	}
+	final := r.final(p, intent)
 	// Verify against the intent record: it names everything the plan had to delete
 	// too. The intent stays the record until the kernel has let go of all that: a run
 	// killed while it waits leaves a record that still names the veths on their way
@@ -206,6 +276,30 @@ func (e *StoppedError) Error() string {
 }
 
 func (e *StoppedError) Unwrap() error { return e.Cause }
+
+// final is the record after the plan is carried out: exactly the desired state, with
+// the values to restore from the intent record, and without what was there before the
+// lab (a directory, an entry of an existing namespace).
+func (r *Reconciler) final(p *Prepared, intent record.Record) record.Record {
+	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Recorded(), Wants: maps.Clone(p.Desired.Sysctls)}
+	final.Owned.Sysctls = map[plan.SysctlKey]string{}
+	for k := range p.Desired.Sysctls {
+		if orig, ok := intent.Owned.Sysctls[k]; ok {
+			final.Owned.Sysctls[k] = orig
+		}
+	}
+	for k := range p.Desired.Files {
+		if _, made := intent.Owned.Files[k]; k.IsDir() && !made {
+			delete(final.Owned.Files, k) // a directory that was there is not the lab's
+		}
+	}
+	for ns := range p.Desired.Attached {
+		if _, made := intent.Owned.Attached[ns]; !made {
+			delete(final.Owned.Attached, ns) // an entry that was there is not the lab's
+		}
+	}
+	return final
+}
 
 // run carries out the actions, each once the actions it depends on are done, with at
 // most r.Parallel at a time, lowest index first among those ready. At the first error it
@@ -353,12 +447,6 @@ func withIntent(rec record.Record, p *Prepared) record.Record {
 			owned.Addrs[t] = true
 		case plan.RouteKey:
 			owned.Routes[t] = a.After.(plan.Route)
-		case plan.SysctlKey:
-			_, want := p.Desired.Sysctls[t]
-			_, recorded := owned.Sysctls[t]
-			if v, seen := p.Actual.Sysctls[t]; want && !recorded && seen {
-				owned.Sysctls[t] = v
-			}
 		case plan.NATRule:
 			owned.NAT[t] = true
 		case plan.FileKey:
@@ -370,11 +458,29 @@ func withIntent(rec record.Record, p *Prepared) record.Record {
 			owned.Attached[plan.NS(t)] = a.After.(string)
 		}
 	}
+	// Every sysctl the lab sets, changed by this plan or already at its value, with the
+	// value to go back to: the one before the first lab that set it, when other labs
+	// set it too, else the one the kernel has now.
+	for k := range p.Desired.Sysctls {
+		if _, recorded := owned.Sysctls[k]; recorded {
+			continue
+		}
+		if sh, held := p.shared[k]; held {
+			owned.Sysctls[k] = sh.original
+		} else if v, seen := p.Actual.Sysctls[k]; seen {
+			owned.Sysctls[k] = v
+		}
+	}
 	topology := rec.Topology
 	if p.Topology != "" {
 		topology = p.Topology
 	}
-	return record.Record{Lab: p.Lab, Topology: topology, Owned: owned}
+	wants := maps.Clone(rec.Wants)
+	if wants == nil {
+		wants = record.Sysctls{}
+	}
+	maps.Copy(wants, p.Desired.Sysctls)
+	return record.Record{Lab: p.Lab, Topology: topology, Owned: owned, Wants: wants}
 }
 
 // SavedPlanFormat marks a file written by `netlab plan --out`.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,5 +177,46 @@ func TestSavedPlan(t *testing.T) {
 	var stale *reconcile.StalePlanError
 	if err := p3.CheckSaved(saved); !errors.As(err, &stale) {
 		t.Errorf("changed kernel: want a stale plan error, got %v", err)
+	}
+}
+
+// TestSharedSysctl: labs that set the same host sysctl share it. Destroying one leaves
+// the value the others want; the last one destroyed restores the value found before
+// the first, whatever the order of applies and destroys.
+func TestSharedSysctl(t *testing.T) {
+	forward := plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}
+	for _, order := range [][]string{{"a", "b"}, {"b", "a"}, {"a", "b", "c"}, {"c", "a", "b"}, {"b", "c", "a"}} {
+		t.Run(strings.Join(order, ","), func(t *testing.T) {
+			k := fakekernel.New()
+			r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: filepath.Join(t.TempDir(), "state")}}
+			labs := slices.Sorted(slices.Values(order))
+			for _, lab := range labs {
+				desired := plan.NewState()
+				desired.Sysctls[forward] = "1"
+				if _, err := run(t, r, lab, desired); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, lab := range order {
+				if err := destroy(t, r, lab); err != nil {
+					t.Fatal(err)
+				}
+				want := "1"
+				if i == len(order)-1 {
+					want = "0"
+				}
+				if got := k.State.Sysctls[forward]; got != want {
+					t.Errorf("after destroying %s (%d of %d): ip_forward = %s, want %s", lab, i+1, len(order), got, want)
+				}
+				// The labs still applied see no drift.
+				for _, other := range order[i+1:] {
+					desired := plan.NewState()
+					desired.Sysctls[forward] = "1"
+					if p, err := r.Prepare(context.Background(), other, "", desired); err != nil || !p.Plan.Empty() {
+						t.Errorf("lab %s after destroying %s: %v, %v", other, lab, err, p.Plan.Actions)
+					}
+				}
+			}
+		})
 	}
 }

@@ -8,6 +8,8 @@
 package record
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +39,49 @@ type Record struct {
 	Lab           string     `json:"lab"`
 	Topology      string     `json:"topology,omitempty"`
 	Owned         plan.State `json:"owned"`
+	// Wants maps each sysctl the lab sets to the value it sets: when several labs set
+	// one sysctl of the host, destroying one of them leaves the value the others want.
+	Wants Sysctls `json:"wants,omitempty"`
+}
+
+// Sysctls maps sysctls to values; in JSON a sorted list of {ns, name, value}.
+type Sysctls map[plan.SysctlKey]string
+
+type sysctlJSON struct {
+	NS    plan.NS `json:"ns"`
+	Name  string  `json:"name"`
+	Value string  `json:"value"`
+}
+
+// MarshalJSON writes the map as a list sorted by namespace and name.
+func (m Sysctls) MarshalJSON() ([]byte, error) {
+	list := []sysctlJSON{}
+	for k, v := range m {
+		list = append(list, sysctlJSON{k.NS, k.Name, v})
+	}
+	slices.SortFunc(list, func(a, b sysctlJSON) int { return cmp.Or(cmp.Compare(a.NS, b.NS), cmp.Compare(a.Name, b.Name)) })
+	return json.Marshal(list)
+}
+
+// UnmarshalJSON reads the list MarshalJSON writes.
+func (m *Sysctls) UnmarshalJSON(data []byte) error {
+	var list []sysctlJSON
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&list); err != nil {
+		return err
+	}
+	*m = Sysctls{}
+	for _, c := range list {
+		if !plan.IsSysctlName(c.Name) || strings.ContainsAny(c.Value, "\x00\n") {
+			return fmt.Errorf("wanted sysctl %q is not a net.* sysctl with a one-line value", c.Name)
+		}
+		if problem, _ := plan.NodeNameProblem(string(c.NS)); problem != "" && c.NS != plan.Host {
+			return fmt.Errorf("namespace %q %s", c.NS, problem)
+		}
+		(*m)[plan.SysctlKey{NS: c.NS, Name: c.Name}] = c.Value
+	}
+	return nil
 }
 
 // Store is the state directory. Every file in it is opened relative to a descriptor of
@@ -156,6 +201,7 @@ func decode(r io.Reader, lab string) (Record, error) {
 		Lab           string          `json:"lab"`
 		Topology      string          `json:"topology"`
 		Owned         json.RawMessage `json:"owned"`
+		Wants         Sysctls         `json:"wants"`
 	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -177,7 +223,7 @@ func decode(r io.Reader, lab string) (Record, error) {
 	case strings.ContainsRune(raw.Topology, 0):
 		return Record{}, errors.New("its topology path has a NUL byte")
 	}
-	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology}
+	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology, Wants: raw.Wants}
 	if err := json.Unmarshal(raw.Owned, &rec.Owned); err != nil {
 		return Record{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -459,6 +460,45 @@ func TestRefusedBeforeChange(t *testing.T) {
 			}
 			if after := snapshot(t) + sh(t, "cat /proc/sys/net/ipv4/conf/all/rp_filter"); after != before {
 				t.Errorf("a refused apply changed the sandbox.\n%s", lineDiff(before, after))
+			}
+		})
+	}
+}
+
+// TestSharedForwarding: two and three labs that all turn on the host's forwarding;
+// destroying any but the last leaves it on, the last puts back the value found first.
+func TestSharedForwarding(t *testing.T) {
+	lab := func(name string, i int) string {
+		return writeFile(t, name+".yaml", fmt.Sprintf(`name: %s
+nodes:
+  host:
+    forwarding: true
+    interfaces: {h%d: {addresses: [10.77.%d.1/24]}}
+  %s-n:
+    interfaces: {e0: {addresses: [10.77.%d.2/24]}}
+links: [[host:h%d, %s-n:e0]]
+`, name, i, i, name, i, i, name))
+	}
+	for _, order := range [][]string{{"a", "b"}, {"b", "a"}, {"a", "b", "c"}, {"c", "a", "b"}} {
+		t.Run(strings.Join(order, ","), func(t *testing.T) {
+			cleanSandbox(t)
+			before := snapshot(t)
+			labs := slices.Sorted(slices.Values(order))
+			for i, name := range labs {
+				mustNetlab(t, "apply", lab(name, i))
+			}
+			for i, name := range order {
+				mustNetlab(t, "destroy", "--name", name)
+				want := "1\n"
+				if i == len(order)-1 {
+					want = "0\n"
+				}
+				if got := sh(t, "cat /proc/sys/net/ipv4/ip_forward"); got != want {
+					t.Errorf("after destroying %s: ip_forward = %q, want %q", name, got, want)
+				}
+			}
+			if after := snapshot(t); after != before {
+				t.Errorf("sandbox not restored.\n%s", lineDiff(before, after))
 			}
 		})
 	}
