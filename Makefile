@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 N         ?= 10,100,1000
 RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean bench docs torture
+.PHONY: build test unit e2e lint deps demo clean bench docs torture fuzz
 
 ## build: a static netlab binary in bin/
 build:
@@ -56,3 +56,10 @@ bench: deps
 ## SIGINT and SIGTERM at 50 moments each, in the sandbox; prints how many recovered
 torture: deps
 	CI=true $(GO) test -count=1 -run 'TestTorture$$' -v -timeout 60m ./tests/ -torture.kills=100 -torture.signals=50 | grep -E 'recovered|seed|^(ok|FAIL|---)'
+
+## fuzz: go test -fuzz on the topology loader and the record loader, FUZZTIME each
+## (make test runs their seed corpora in testdata/fuzz/)
+FUZZTIME ?= 10m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./topology
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./record

@@ -220,3 +220,92 @@ func TestSharedSysctl(t *testing.T) {
 		})
 	}
 }
+
+// failingKernel is a kernel that fails its k-th call (Observe or Apply, counted from 1).
+type failingKernel struct {
+	reconcile.Kernel
+	failAt, calls int
+}
+
+var errInjected = errors.New("injected fault")
+
+func (f *failingKernel) fail() error {
+	if f.calls++; f.calls == f.failAt {
+		return errInjected
+	}
+	return nil
+}
+
+func (f *failingKernel) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
+	if err := f.fail(); err != nil {
+		return plan.State{}, err
+	}
+	return f.Kernel.Observe(ctx, scope)
+}
+
+func (f *failingKernel) Apply(ctx context.Context, a plan.Action) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Kernel.Apply(ctx, a)
+}
+
+// TestFaultAtEveryCall fails each kernel call of an apply, then of a destroy, in turn:
+// the run reports the fault, the record stays readable, the next apply converges and
+// destroy puts the kernel back exactly as it was.
+func TestFaultAtEveryCall(t *testing.T) {
+	for _, example := range []string{"two-namespaces.yaml", "bridge.yaml", "routed.yaml"} {
+		topo := load(t, example)
+		// How many calls a whole apply and a whole destroy make.
+		count := &failingKernel{Kernel: fakekernel.New()}
+		r := &reconcile.Reconciler{Kernel: count, Store: record.Store{Dir: t.TempDir()}, Parallel: 1}
+		if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
+			t.Fatal(err)
+		}
+		applyCalls := count.calls
+		if err := destroy(t, r, topo.Name); err != nil {
+			t.Fatal(err)
+		}
+		destroyCalls := count.calls - applyCalls
+		for _, phase := range []string{"apply", "destroy"} {
+			calls := map[string]int{"apply": applyCalls, "destroy": destroyCalls}[phase]
+			for k := 1; k <= calls; k++ {
+				fake := fakekernel.New()
+				initial := stateJSON(t, fake.State)
+				kernel := &failingKernel{Kernel: fake}
+				r := &reconcile.Reconciler{Kernel: kernel, Store: record.Store{Dir: t.TempDir()}, Parallel: 1}
+				if phase == "destroy" {
+					if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				kernel.calls, kernel.failAt = 0, k
+				var err error
+				if phase == "apply" {
+					_, err = run(t, r, topo.Name, topo.Desired())
+				} else {
+					err = destroy(t, r, topo.Name)
+				}
+				if !errors.Is(err, errInjected) {
+					t.Fatalf("%s: %s failing call %d of %d: want the fault reported, got %v", example, phase, k, calls, err)
+				}
+				if _, err := r.Store.Load(topo.Name); err != nil {
+					t.Fatalf("%s: %s failing call %d: the record is not readable: %v", example, phase, k, err)
+				}
+				kernel.failAt = 0
+				if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
+					t.Fatalf("%s: %s failing call %d: apply after the fault: %v", example, phase, k, err)
+				}
+				if p, err := r.Prepare(context.Background(), topo.Name, "", topo.Desired()); err != nil || !p.Plan.Empty() {
+					t.Fatalf("%s: %s failing call %d: not converged: %v %v", example, phase, k, err, p.Plan.Actions)
+				}
+				if err := destroy(t, r, topo.Name); err != nil {
+					t.Fatalf("%s: %s failing call %d: destroy: %v", example, phase, k, err)
+				}
+				if got := stateJSON(t, fake.State); got != initial {
+					t.Fatalf("%s: %s failing call %d: the kernel is not as it was:\n%s\nwant\n%s", example, phase, k, got, initial)
+				}
+			}
+		}
+	}
+}

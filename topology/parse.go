@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"regexp"
@@ -26,15 +27,46 @@ type Options struct {
 	// --external`). Without it such a target is an error, so that a check never sends a
 	// packet beyond the lab by accident.
 	ExternalTargets bool
+	// MaxInput bounds the size of the file, checked before it is parsed; 0 means
+	// DefaultMaxInput.
+	MaxInput int64
 }
+
+// DefaultMaxInput is the largest topology file read unless Options.MaxInput says
+// otherwise: a lab of 20,000 namespaces takes about 2 MiB.
+const DefaultMaxInput = 16 << 20
+
+// MaxDiagnostics is how many diagnostics a file gets at most; the rest are counted.
+const MaxDiagnostics = 100
 
 // LoadWith is Load with options.
 func LoadWith(path string, opts Options) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, opts.MaxInput)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWith(path, data, opts)
+}
+
+// ReadFile reads a topology file, refusing one larger than max bytes (0: the default)
+// before reading it.
+func ReadFile(path string, max int64) ([]byte, error) {
+	if max <= 0 {
+		max = DefaultMaxInput
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read topology: %w", err)
 	}
-	return ParseWith(path, data, opts)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("read topology: %s is larger than %d bytes, the most netlab reads; raise the limit with --max-input", path, max)
+	}
+	return data, nil
 }
 
 // Parse checks the topology in data; file names it in diagnostics.
@@ -46,6 +78,11 @@ func ParseWith(file string, data []byte, opts Options) (*Topology, error) {
 	t := p.parse(data)
 	if len(p.diags) > 0 {
 		p.diags.sort()
+		if p.more > 0 {
+			last := p.diags[len(p.diags)-1]
+			p.diags = append(p.diags, Diagnostic{File: p.file, Line: last.Line, Column: last.Column,
+				Msg: fmt.Sprintf("and %d more problems", p.more), Hint: "fix the ones above and validate again"})
+		}
 		return nil, p.diags
 	}
 	return t, nil
@@ -55,9 +92,14 @@ type parser struct {
 	file  string
 	opts  Options
 	diags Diagnostics
+	more  int // diagnostics past MaxDiagnostics, counted only
 }
 
 func (p *parser) errorAt(pos Pos, hint, format string, args ...any) {
+	if len(p.diags) >= MaxDiagnostics {
+		p.more++ // a file of a million broken lines must not take a gigabyte of messages
+		return
+	}
 	p.diags = append(p.diags, Diagnostic{File: p.file, Line: pos.Line, Column: pos.Column,
 		Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
@@ -370,7 +412,7 @@ func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*In
 					}
 					iface.Macvlan.Parent = s
 				})
-				if iface.Macvlan.Parent == "" && deref(fv).Kind == yaml.MappingNode {
+				if iface.Macvlan.Parent == "" && (deref(fv).Kind == yaml.MappingNode || isNull(deref(fv))) {
 					p.errorf(fv, "add `parent: IFACE`, the host interface the macvlan sits on", "macvlan %s:%s has no parent", node, name)
 				}
 			}

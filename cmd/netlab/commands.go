@@ -30,6 +30,7 @@ type globals struct {
 	stateDir    string
 	lockTimeout time.Duration
 	parallel    int
+	maxInput    int64 // the largest topology file read
 }
 
 func newRootCmd() *cobra.Command {
@@ -51,6 +52,7 @@ puts the host back exactly as it was.`,
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", defaultDir, "directory of lab records and the run lock (env NETLAB_STATE_DIR)")
 	root.PersistentFlags().DurationVar(&g.lockTimeout, "lock-timeout", 10*time.Second, "how long to wait for another netlab run to finish")
 	root.PersistentFlags().IntVar(&g.parallel, "parallel", 0, "how many actions may run at once (0: one per CPU); the result is the same")
+	root.PersistentFlags().Int64Var(&g.maxInput, "max-input", topology.DefaultMaxInput, "the largest topology file read, in bytes")
 	var cpuProfile string
 	var profileFile *os.File
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for `go tool pprof`)")
@@ -72,17 +74,17 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(), newGraphCmd())
+	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newGraphCmd(g))
 	return root
 }
 
-func newValidateCmd() *cobra.Command {
+func newValidateCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a topology file; needs no privileges and touches nothing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := topology.Load(args[0])
+			t, err := topology.LoadWith(args[0], topology.Options{MaxInput: g.maxInput})
 			if err != nil {
 				return err
 			}
@@ -134,12 +136,12 @@ func (g *globals) withSession(ctx context.Context, f func(ctx context.Context, s
 	return f(ctx, s)
 }
 
-func loadTopology(path string) (*topology.Topology, string, []byte, error) {
-	data, err := os.ReadFile(path)
+func (g *globals) loadTopology(path string) (*topology.Topology, string, []byte, error) {
+	data, err := topology.ReadFile(path, g.maxInput)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("read topology: %w", err)
+		return nil, "", nil, err
 	}
-	t, err := topology.Parse(path, data)
+	t, err := topology.ParseWith(path, data, topology.Options{MaxInput: g.maxInput})
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -174,7 +176,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("unknown output format %q: use text, json or sh", output)
 			}
-			t, abs, data, err := loadTopology(args[0])
+			t, abs, data, err := g.loadTopology(args[0])
 			if err != nil {
 				return err
 			}
@@ -253,7 +255,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if saved != nil {
 				topoPath = saved.Topology
 			}
-			t, abs, topoData, err := loadTopology(topoPath)
+			t, abs, topoData, err := g.loadTopology(topoPath)
 			if err != nil {
 				return err
 			}
@@ -329,7 +331,7 @@ from netlab's records (--name picks one when several are applied).`,
 			var lab, abs string
 			scope := plan.NewState()
 			if len(args) == 1 {
-				t, p, _, err := loadTopology(args[0])
+				t, p, _, err := g.loadTopology(args[0])
 				if err != nil {
 					return err
 				}
@@ -470,7 +472,7 @@ several are applied).`,
 // records (name picks one when several are applied).
 func labNodes(g *globals, file, name string) ([]string, string, error) {
 	if file != "" {
-		t, err := topology.Load(file)
+		t, err := topology.LoadWith(file, topology.Options{MaxInput: g.maxInput})
 		if err != nil {
 			return nil, "", err
 		}
@@ -514,7 +516,7 @@ func labNodes(g *globals, file, name string) ([]string, string, error) {
 	return nodes, lab, nil
 }
 
-func newCheckCmd() *cobra.Command {
+func newCheckCmd(g *globals) *cobra.Command {
 	var all, external bool
 	var tries, parallel int
 	var timeout time.Duration
@@ -529,7 +531,7 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
   netlab check --all examples/two-namespaces.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := topology.LoadWith(args[0], topology.Options{ExternalTargets: external})
+			t, err := topology.LoadWith(args[0], topology.Options{ExternalTargets: external, MaxInput: g.maxInput})
 			if err != nil {
 				return err
 			}
@@ -574,7 +576,7 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 	return cmd
 }
 
-func newGraphCmd() *cobra.Command {
+func newGraphCmd(g *globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "graph FILE",
@@ -587,7 +589,7 @@ func newGraphCmd() *cobra.Command {
 			if !ok {
 				return fmt.Errorf("unknown output format %q: use dot or mermaid", output)
 			}
-			t, err := topology.Load(args[0])
+			t, err := topology.LoadWith(args[0], topology.Options{MaxInput: g.maxInput})
 			if err != nil {
 				return err
 			}
