@@ -24,10 +24,11 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 }
 
 func (k *Linux) applyAddr(a plan.Action, key plan.AddrKey) error {
-	h, err := k.handle(key.Link.NS)
+	h, release, err := k.handle(key.Link.NS)
 	if err != nil {
 		return err
 	}
+	defer release()
 	addr := &netlink.Addr{IPNet: ipNet(key.Prefix)}
 	if a.Kind == plan.Delete {
 		err := k.byIndex(h, key.Link.Name, func(l netlink.Link) error { return h.nl.AddrDel(l, addr) })

@@ -24,10 +24,11 @@ func notFound(err error) bool {
 }
 
 func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
-	h, err := k.handle(key.NS)
+	h, release, err := k.handle(key.NS)
 	if err != nil {
 		return err
 	}
+	defer release()
 	switch a.Kind {
 	case plan.Create:
 		switch want := a.After.(plan.Link); want.Kind {
@@ -78,10 +79,11 @@ func (k *Linux) createBridge(h *nsHandle, a plan.Action, key plan.LinkKey, want 
 // createMacvlan creates a macvlan on its parent in the parent's namespace, straight
 // into the node's namespace (`ip link add ... netns NODE`), then finishes it there.
 func (k *Linux) createMacvlan(h *nsHandle, a plan.Action, key plan.LinkKey, want plan.Link) error {
-	ph, err := k.handle(want.Parent.NS)
+	ph, release, err := k.handle(want.Parent.NS)
 	if err != nil {
 		return err
 	}
+	defer release()
 	parent, err := ph.nl.LinkByName(want.Parent.Name)
 	if err != nil {
 		return fmt.Errorf("find macvlan parent %s: %w", want.Parent, err)
@@ -128,10 +130,11 @@ func macvlanModeName(m netlink.MacvlanMode) string {
 // up. The kernel ignores an alias given at creation, hence the second step; a run
 // killed in between leaves links that the ownership record still names as the lab's.
 func (k *Linux) createVeth(h *nsHandle, a plan.Action, key plan.LinkKey, want plan.Link) error {
-	peer, err := k.handle(want.Peer.NS)
+	peer, release, err := k.handle(want.Peer.NS)
 	if err != nil {
 		return err
 	}
+	defer release()
 	veth := &netlink.Veth{
 		LinkAttrs:        netlink.NewLinkAttrs(),
 		PeerName:         want.Peer.Name,

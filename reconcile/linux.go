@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 const DefaultNetnsDir = plan.NetnsDir
 
 // Linux is the Kernel of the machine netlab runs on. It keeps one netlink handle per
-// namespace, opened on first use; Close releases them all.
+// namespace, opened on first use, at most handleLimit of them at once; Close releases
+// them all.
 type Linux struct {
 	netnsDir string
 
@@ -32,16 +34,24 @@ type Linux struct {
 	paths  map[plan.NS]string
 	shared bool                        // netnsDir was made a shared mount point
 	ipt    map[bool]*iptables.IPTables // by IPv6
+	// handleLimit bounds the handles open at once (see maxHandles); clock orders
+	// their last uses.
+	handleLimit int
+	clock       uint64
 }
 
 // nsHandle is an open namespace and a netlink handle whose socket lives in it. index
 // remembers the interface indexes seen or made in the namespace during this run, to
 // spare a lookup by name before each address; it goes with the handle (guarded by
-// Linux.mu).
+// Linux.mu, as are users, used and closing).
 type nsHandle struct {
 	ns    netns.NsHandle
 	nl    *netlink.Handle
 	index map[string]int
+
+	users   int    // acquired and not released
+	used    uint64 // when it was last released, in Linux.clock ticks
+	closing bool   // forgotten while in use: closed by the last release
 }
 
 func (h *nsHandle) close() {
@@ -49,14 +59,42 @@ func (h *nsHandle) close() {
 	h.ns.Close()
 }
 
+// fdsPerHandle is what one open namespace costs: its file and one netlink socket.
+const fdsPerHandle = 2
+
+// maxHandles bounds the handles open at once, whatever the lab's size: two
+// descriptors each. Idle ones beyond it are closed, least recently used first, and
+// opened again when needed.
+const maxHandles = 1024
+
+// handleLimit is how many handles may be open under the process's RLIMIT_NOFILE,
+// keeping 64 descriptors for everything else, or an error when that is too few to work.
+func handleLimit() (int, error) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("read the limit of open files: %w", err)
+	}
+	n := (int64(lim.Cur) - 64) / fdsPerHandle
+	if n < 8 {
+		return 0, fmt.Errorf("the limit of open files is %d; netlab needs at least %d (raise it with ulimit -n)", lim.Cur, 64+8*fdsPerHandle)
+	}
+	return int(min(n, maxHandles)), nil
+}
+
 // NewLinux opens the kernel of the namespace the process runs in, with namespaces under
-// netnsDir (DefaultNetnsDir unless testing). The caller must Close it.
+// netnsDir (DefaultNetnsDir unless testing). The caller must Close it. It fails, before
+// anything is changed, when the limit of open files is too low to work.
 func NewLinux(netnsDir string) (*Linux, error) {
+	limit, err := handleLimit()
+	if err != nil {
+		return nil, err
+	}
 	host, err := netns.Get()
 	if err != nil {
 		return nil, fmt.Errorf("open host namespace: %w", err)
 	}
-	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, paths: map[plan.NS]string{}, ipt: map[bool]*iptables.IPTables{}}, nil
+	return &Linux{netnsDir: netnsDir, host: host, handles: map[plan.NS]*nsHandle{}, paths: map[plan.NS]string{},
+		ipt: map[bool]*iptables.IPTables{}, handleLimit: limit}, nil
 }
 
 // Close releases every netlink handle and namespace file Linux opened.
@@ -70,13 +108,25 @@ func (k *Linux) Close() error {
 	return k.host.Close()
 }
 
-// handle returns the open handle of a namespace, opening it on first use.
-func (k *Linux) handle(ns plan.NS) (*nsHandle, error) {
+// handle returns the open handle of a namespace, opening it on first use, and the
+// function that releases it: a handle in use is never closed under its user.
+func (k *Linux) handle(ns plan.NS) (*nsHandle, func(), error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if h, ok := k.handles[ns]; ok {
-		return h, nil
+	h, ok := k.handles[ns]
+	if !ok {
+		var err error
+		if h, err = k.open(ns); err != nil {
+			return nil, nil, err
+		}
+		k.handles[ns] = h
 	}
+	h.users++
+	return h, func() { k.release(h) }, nil
+}
+
+// open opens a namespace and a netlink handle in it; k.mu is held.
+func (k *Linux) open(ns plan.NS) (*nsHandle, error) {
 	var nsh netns.NsHandle
 	var err error
 	switch path, ok := k.paths[ns]; {
@@ -90,25 +140,61 @@ func (k *Linux) handle(ns plan.NS) (*nsHandle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open namespace %s: %w", ns, err)
 	}
-	nl, err := netlink.NewHandleAt(nsh)
+	nl, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE) // the only family netlab speaks
 	if err != nil {
 		nsh.Close()
 		return nil, fmt.Errorf("open netlink in namespace %s: %w", ns, err)
 	}
-	h := &nsHandle{ns: nsh, nl: nl, index: map[string]int{}}
-	k.handles[ns] = h
-	return h, nil
+	return &nsHandle{ns: nsh, nl: nl, index: map[string]int{}}, nil
 }
 
-// forget closes the handle of a namespace that is deleted, with its indexes.
+// release gives a handle back; it closes the idle handles beyond the limit, least
+// recently used first.
+func (k *Linux) release(h *nsHandle) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	h.users--
+	k.clock++
+	h.used = k.clock
+	if h.closing && h.users == 0 {
+		h.close()
+		return
+	}
+	if len(k.handles) <= k.handleLimit {
+		return
+	}
+	idle := make([]plan.NS, 0, len(k.handles))
+	for ns, o := range k.handles {
+		if o.users == 0 {
+			idle = append(idle, ns)
+		}
+	}
+	slices.SortFunc(idle, func(a, b plan.NS) int { return cmp.Compare(k.handles[a].used, k.handles[b].used) })
+	for _, ns := range idle[:min(len(idle), len(k.handles)-k.handleLimit)] {
+		k.handles[ns].close()
+		delete(k.handles, ns)
+	}
+}
+
+// forget closes the handle of a namespace that is deleted, with its indexes (when the
+// handle is in use, its last release closes it).
 func (k *Linux) forget(ns plan.NS) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.drop(ns)
+	delete(k.paths, ns)
+}
+
+// drop closes or marks for closing the handle of ns; k.mu is held.
+func (k *Linux) drop(ns plan.NS) {
 	if h, ok := k.handles[ns]; ok {
-		h.close()
+		if h.users == 0 {
+			h.close()
+		} else {
+			h.closing = true
+		}
 		delete(k.handles, ns)
 	}
-	delete(k.paths, ns)
 }
 
 // openFrom says which file the namespace is to be opened from (its entry under
@@ -123,10 +209,7 @@ func (k *Linux) openFrom(ns plan.NS, path string) {
 	if was == path {
 		return
 	}
-	if h, ok := k.handles[ns]; ok {
-		h.close()
-		delete(k.handles, ns)
-	}
+	k.drop(ns)
 	if path == filepath.Join(k.netnsDir, string(ns)) {
 		delete(k.paths, ns)
 	} else {
@@ -183,10 +266,11 @@ func (k *Linux) in(ns plan.NS, f func() error) error {
 	if ns == plan.Host {
 		return f()
 	}
-	h, err := k.handle(ns)
+	h, release, err := k.handle(ns)
 	if err != nil {
 		return err
 	}
+	defer release()
 	return inNamespace(h.ns, f)
 }
 
@@ -234,10 +318,11 @@ func (k *Linux) applyNetns(a plan.Action, ns plan.NS) error {
 	if err := createNamespace(k.netnsDir, string(ns)); err != nil {
 		return err
 	}
-	h, err := k.handle(ns)
+	h, release, err := k.handle(ns)
 	if err != nil {
 		return err
 	}
+	defer release()
 	// The loopback is the first interface of every new namespace: index 1.
 	if err := h.nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
 		return fmt.Errorf("set lo up: %w", err)

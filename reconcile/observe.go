@@ -147,10 +147,11 @@ func forEach(ctx context.Context, n int, f func(i int) error) error {
 // observeNamespace dumps links, addresses and routes of one namespace: one dump per
 // object kind, never one query per object.
 func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
-	h, err := k.handle(ns)
+	h, release, err := k.handle(ns)
 	if err != nil {
 		return err
 	}
+	defer release()
 	links, err := retryDump("links", h.nl.LinkList)
 	if err != nil {
 		return err

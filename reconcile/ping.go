@@ -28,10 +28,11 @@ func init() { pingID.Store(uint32(os.Getpid()) << 4) }
 // inside ns (on a locked thread that is switched back) and stays there, so the
 // packets leave from ns whatever thread sends them.
 func (k *Linux) Ping(ctx context.Context, ns plan.NS, addr netip.Addr, tries int, timeout time.Duration) (bool, error) {
-	h, err := k.handle(ns)
+	h, release, err := k.handle(ns)
 	if err != nil {
 		return false, err
 	}
+	defer release()
 	network, laddr, proto, echo := "ip4:icmp", "0.0.0.0", 1, icmp.Type(ipv4.ICMPTypeEcho)
 	if addr.Is6() {
 		network, laddr, proto, echo = "ip6:ipv6-icmp", "::", 58, ipv6.ICMPTypeEchoRequest

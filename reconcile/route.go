@@ -11,10 +11,11 @@ import (
 )
 
 func (k *Linux) applyRoute(a plan.Action, key plan.RouteKey) error {
-	h, err := k.handle(key.NS)
+	h, release, err := k.handle(key.NS)
 	if err != nil {
 		return err
 	}
+	defer release()
 	value := a.After
 	if a.Kind == plan.Delete {
 		value = a.Before

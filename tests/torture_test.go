@@ -229,3 +229,38 @@ func TestStoppedRun(t *testing.T) {
 	}
 	mustNetlab(t, "destroy")
 }
+
+// TestFewFileDescriptors: netlab's open files do not grow with the lab: 200 namespaces
+// apply and destroy under ulimit -n 256; a limit too low to work at all is an error
+// before any change.
+func TestFewFileDescriptors(t *testing.T) {
+	cleanSandbox(t)
+	var b strings.Builder
+	b.WriteString("name: fds\nnodes:\n  host:\n    interfaces:\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "      h%d: {addresses: [10.%d.%d.1/30]}\n", i, 100+i/64, 4*(i%64))
+	}
+	for i := range 200 {
+		fmt.Fprintf(&b, "  n%d:\n    interfaces: {e0: {addresses: [10.%d.%d.2/30]}}\n", i, 100+i/64, 4*(i%64))
+	}
+	b.WriteString("links:\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "  - [host:h%d, n%d:e0]\n", i, i)
+	}
+	file := writeFile(t, "fds.yaml", b.String())
+	before := snapshot(t)
+	if r := runCmdShell(t, "ulimit -n 40; "+netlabBin()+" apply "+file); r.code != 1 || !strings.Contains(r.stderr, "raise it with ulimit -n") {
+		t.Errorf("want a clear error under ulimit -n 40: %s", r)
+	}
+	if after := snapshot(t); after != before {
+		t.Fatalf("a refused apply changed the sandbox.\n%s", lineDiff(before, after))
+	}
+	for _, cmd := range []string{"apply " + file, "plan --detailed-exitcode " + file, "destroy"} {
+		if r := runCmdShell(t, "ulimit -n 256; "+netlabBin()+" "+cmd); r.code != 0 {
+			t.Fatalf("%s under ulimit -n 256: %s", cmd, r)
+		}
+	}
+	if after := snapshot(t); after != before {
+		t.Errorf("sandbox not restored.\n%s", lineDiff(before, after))
+	}
+}
