@@ -128,6 +128,9 @@ func (a Action) Namespaces() []NS {
 	case NATRule:
 		return []NS{t.NS}
 	case FileKey:
+		if t.Shared() {
+			return []NS{Host} // a file of the lab's, in no namespace's directory
+		}
 		return []NS{t.NS}
 	case Attach:
 		return []NS{NS(t)}
@@ -189,6 +192,9 @@ func (a Action) Change() string {
 		return ""
 	}
 	if _, ok := a.Target.(FileKey); ok {
+		if _, link := LinkTarget(a.After.(string)); link {
+			return "relinked"
+		}
 		return "rewritten"
 	}
 	if _, ok := a.Target.(Attach); ok {

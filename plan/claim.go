@@ -14,8 +14,8 @@ import (
 //   - a link is the lab's by its alias or LinkMAC (as always: Diff needs no record for it);
 //   - a namespace, when every interface in it but lo is the lab's and it has at least one,
 //     or its /etc/netns hosts file carries the lab's mark;
-//   - a file under /etc/netns, when it starts with the lab's FileMark; its directory, when
-//     nothing else is in it;
+//   - a file under /etc/netns, when it starts with the lab's FileMark or is a hard link
+//     to the lab's shared hosts file; its directory, when nothing else is in it;
 //   - a sysctl the lab set cannot be restored: the value before it is in the record only;
 //   - the /run/netns entry of an existing namespace carries no mark: it is left.
 func Claim(lab string, known, actual State) (owned State, warnings []string) {
@@ -38,7 +38,7 @@ func Claim(lab string, known, actual State) (owned State, warnings []string) {
 		for _, k := range links {
 			all = all && marked(k)
 		}
-		if all && (len(links) > 0 || actual.Files[FileKey{NS: ns, Name: "hosts"}] == FileUnread) {
+		if all && (len(links) > 0 || labsFile(lab, actual.Files[FileKey{NS: ns, Name: "hosts"}])) {
 			owned.Namespaces[ns] = true
 		} else {
 			warnings = append(warnings, fmt.Sprintf("%s/%s is not provably the lab's (it holds interfaces without the lab's mark, or nothing with it): left as it is", NetnsDir, ns))
@@ -56,8 +56,8 @@ func Claim(lab string, known, actual State) (owned State, warnings []string) {
 		switch v := actual.Files[k]; {
 		case k.IsDir() && v != FileForeign:
 			owned.Files[k] = "" // removed when only the lab's files are in it
-		case v == FileUnread:
-			owned.Files[k] = FileUnread
+		case labsFile(lab, v):
+			owned.Files[k] = v
 		}
 	}
 	for _, k := range sortedKeys(known.Sysctls, compareSysctlKey) {
@@ -71,6 +71,12 @@ func Claim(lab string, known, actual State) (owned State, warnings []string) {
 		}
 	}
 	return owned, warnings
+}
+
+// labsFile reports whether an observed file's value shows it to be the lab's: it starts
+// with the lab's FileMark, or is a hard link to the lab's shared file.
+func labsFile(lab, v string) bool {
+	return v == FileUnread || v == HardLink(SharedHosts(lab))
 }
 
 // ForDestroyWithoutRecord returns the scope to observe for Claim: every namespace and

@@ -82,6 +82,9 @@ func (a Action) Commands() [][]string {
 		case a.Kind == Delete:
 			return [][]string{{"rm", "-f", t.Path()}}
 		}
+		if target, link := LinkTarget(a.After.(string)); link {
+			return [][]string{{"ln", "-f", target, t.Path()}}
+		}
 		return [][]string{{"tee", t.Path()}} // reads Input
 	}
 	return nil
@@ -91,7 +94,9 @@ func (a Action) Commands() [][]string {
 // content of a file it writes; "" for every other action.
 func (a Action) Input() string {
 	if k, ok := a.Target.(FileKey); ok && !k.IsDir() && a.Kind != Delete {
-		return a.After.(string)
+		if _, link := LinkTarget(a.After.(string)); !link {
+			return a.After.(string)
+		}
 	}
 	return ""
 }

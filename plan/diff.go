@@ -470,6 +470,16 @@ func (d *differ) sysctlProblem(k SysctlKey, want, have string, seen bool) string
 	return ""
 }
 
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
 func allIntegers(fields []string) bool {
 	for _, f := range fields {
 		if _, err := strconv.ParseInt(f, 10, 64); err != nil {
@@ -498,10 +508,27 @@ func (d *differ) nat() {
 // exists is used as it is and removed only when the lab made it and it holds nothing but
 // files this plan removes.
 func (d *differ) files() {
-	for _, k := range sortedKeys(d.desired.Files, compareFileKey) {
+	// The lab's shared files first: a node's hosts file that is a link to one is relinked
+	// when this plan writes the shared file anew (a new file: links keep the old one).
+	keys := sortedKeys(d.desired.Files, compareFileKey)
+	slices.SortStableFunc(keys, func(a, b FileKey) int { return cmpBool(b.Shared(), a.Shared()) })
+	written := map[string]bool{}
+	for _, k := range keys {
 		want := d.desired.Files[k]
 		have, ok := d.actual.Files[k]
 		_, owned := d.owned.Files[k]
+		if target, link := LinkTarget(want); link && ok && have != FileForeign {
+			switch {
+			case have == want && !written[target]:
+				continue
+			case have == want || owned: // a link to the old shared file, or the lab's file replaced
+				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+				continue
+			} // someone else's file: a clash, below
+		}
+		if k.Shared() && (!ok || have != d.digests.of(want)) {
+			written[k.Path()] = true
+		}
 		switch {
 		case !ok:
 			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned)})

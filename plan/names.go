@@ -138,10 +138,20 @@ func (s State) Validate() error {
 			bad("nat rule %s is not valid", r)
 		}
 	}
-	for k := range s.Files {
+	for k, v := range s.Files {
+		if k.Shared() {
+			lab, ok := strings.CutPrefix(k.Name, ".netlab-")
+			if lab, ok2 := strings.CutSuffix(lab, ".hosts"); !ok || !ok2 || LabNameProblem(lab) != "" {
+				bad("file %q is not one netlab writes", k.Name)
+			}
+			continue
+		}
 		ns(k.NS)
 		if k.NS == Host || k.Name != "" && k.Name != "hosts" && k.Name != "resolv.conf" {
 			bad("file %q of %s is not one netlab writes", k.Name, k.NS)
+		}
+		if target, link := LinkTarget(v); link && !strings.HasPrefix(target, EtcNetnsDir+"/.netlab-") {
+			bad("file %s links to %q", k.Path(), target)
 		}
 	}
 	for n, src := range s.Attached {

@@ -6,9 +6,10 @@ import (
 )
 
 // phase is an action's place in the build order: netns (or the entry of an existing
-// one), bridge, link, address, up, route, sysctl, NAT, directory, file. Deletions come
-// first, in the reverse order, as Terraform destroys dependents before what they depend
-// on; so an address moved between two interfaces is removed before it is added again.
+// one), bridge, link, address, up, route, sysctl, NAT, directory, the lab's shared file,
+// file. Deletions come first, in the reverse order, as Terraform destroys dependents
+// before what they depend on; so an address moved between two interfaces is removed
+// before it is added again.
 func phase(a Action) int {
 	var p int
 	switch a.Type() {
@@ -31,13 +32,17 @@ func phase(a Action) int {
 	case TypeNAT:
 		p = 7
 	case TypeFile:
-		p = 8
-		if !a.Target.(FileKey).IsDir() {
-			p = 9
+		switch k := a.Target.(FileKey); {
+		case k.IsDir():
+			p = 8
+		case k.Shared():
+			p = 9 // before the links to it, whether they are made or made anew
+		default:
+			p = 10
 		}
 	}
 	if a.Kind == Delete || a.Reason == reasonRestore {
-		return -1 - p // -10 (files) first ... -1 (netns) last of the deletions
+		return -1 - p // -11 (files) first ... -1 (netns) last of the deletions
 	}
 	return p
 }
@@ -107,6 +112,7 @@ func dependencies(actions []Action) {
 	lastNAT := map[NS]int{}
 	dirCreate := map[NS]int{}
 	fileDeletes := map[NS][]int{}
+	sharedWrite := map[string]int{}
 	touching := map[NS][]int{}
 	for i := range actions {
 		a := &actions[i]
@@ -215,8 +221,15 @@ func dependencies(actions []Action) {
 				deps = append(deps, fileDeletes[t.NS]...)
 			case a.Kind == Delete:
 				fileDeletes[t.NS] = append(fileDeletes[t.NS], i)
+			case t.Shared():
+				sharedWrite[t.Path()] = i
 			default:
 				need(dirCreate, t.NS)
+				if target, link := LinkTarget(a.After.(string)); link {
+					if j, ok := sharedWrite[target]; ok {
+						deps = append(deps, j) // a link to the file written first
+					}
+				}
 			}
 		}
 		for _, ns := range a.Namespaces() {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -205,6 +206,7 @@ func TestOrder(t *testing.T) {
 	want := []string{
 		"- file /etc/netns/testns1/hosts",
 		"- file /etc/netns/testns2/hosts",
+		"- file /etc/netns/.netlab-twons.hosts",
 		"- directory /etc/netns/testns1",
 		"- directory /etc/netns/testns2",
 		"- nat host: masquerade 192.168.20.0/24",
@@ -213,7 +215,7 @@ func TestOrder(t *testing.T) {
 		"- netns testns2",
 	}
 	// The host ends of the veths go with the namespaces, as the reason says.
-	if r := destroy.Actions[6].Reason; r != "the lab is destroyed; takes host:m1 with it" {
+	if r := destroy.Actions[7].Reason; r != "the lab is destroyed; takes host:m1 with it" {
 		t.Errorf("reason of the first netns deletion = %q", r)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -222,7 +224,8 @@ func TestOrder(t *testing.T) {
 }
 
 // TestEtcNetnsFiles checks the files under /etc/netns: a directory that was there is
-// used and left, a file that was there is a clash, an edited file is rewritten.
+// used and left, a file that was there is a clash, a node's hosts file replaced by hand
+// is linked again to the lab's shared one.
 func TestEtcNetnsFiles(t *testing.T) {
 	topo := load(t, "../examples/two-namespaces.yaml")
 	k := fakekernel.New()
@@ -236,7 +239,7 @@ func TestEtcNetnsFiles(t *testing.T) {
 	}
 	k.State.Files[hosts1] = "edited by hand\n"
 	p, err := diff(t, k, topo.Name, topo.Desired(), owned)
-	if err != nil || len(p.Actions) != 1 || p.Actions[0].Summary() != "~ file /etc/netns/testns1/hosts (rewritten)" {
+	if err != nil || len(p.Actions) != 1 || p.Actions[0].Summary() != "~ file /etc/netns/testns1/hosts (relinked)" {
 		t.Errorf("plan after editing hosts: %v %+v", err, p.Actions)
 	}
 	_, owned = apply(t, k, topo.Name, topo.Desired(), owned)
@@ -246,13 +249,13 @@ func TestEtcNetnsFiles(t *testing.T) {
 	for _, a := range destroy.Actions {
 		if f, ok := a.Target.(plan.FileKey); ok && !f.IsDir() {
 			removed++
-			if a.Before != plan.FileUnread {
+			if _, link := plan.LinkTarget(a.Before.(string)); a.Before != plan.FileUnread && !link {
 				t.Errorf("destroy read %s: %v (its content does not matter)", f, a.Before)
 			}
 		}
 	}
-	if removed != 2 {
-		t.Errorf("destroy removes %d files, want the two hosts files", removed)
+	if removed != 3 {
+		t.Errorf("destroy removes %d files, want the shared hosts file and its two links", removed)
 	}
 	if _, ok := k.State.Files[dir1]; !ok || len(k.State.Files) != 2 {
 		t.Errorf("destroy left %v; want the directory and resolv.conf that were there", k.State.Files)
@@ -464,5 +467,37 @@ func TestOwnershipByMark(t *testing.T) {
 				t.Errorf("deleted = %v, want %v; plan %v", got, c.delete, p.Actions)
 			}
 		})
+	}
+}
+
+// TestSharedHostsFirst: when the lab's shared hosts file is made anew (here: a destroy
+// stopped after removing it, with the links left), it is written before every link to
+// it is made again, and each link waits for it.
+func TestSharedHostsFirst(t *testing.T) {
+	topo := load(t, "../examples/two-namespaces.yaml")
+	k := fakekernel.New()
+	_, owned := apply(t, k, topo.Name, topo.Desired(), plan.NewState())
+	delete(k.State.Files, plan.SharedHosts(topo.Name))
+	for _, ns := range []plan.NS{"testns1", "testns2"} {
+		k.State.Files[plan.FileKey{NS: ns, Name: "hosts"}] = "the old content, linked to no file of the lab's now\n"
+	}
+	p, err := diff(t, k, topo.Name, topo.Desired(), owned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := -1
+	for i, a := range p.Actions {
+		f, ok := a.Target.(plan.FileKey)
+		switch {
+		case ok && f.Shared():
+			shared = i
+		case ok && f.Name == "hosts":
+			if shared < 0 || !slices.Contains(a.DependsOn, shared) {
+				t.Errorf("%s comes before the shared file or does not wait for it: %v", a.Summary(), a.DependsOn)
+			}
+		}
+	}
+	if shared < 0 {
+		t.Errorf("the shared file is not written: %v", p.Actions)
 	}
 }

@@ -156,7 +156,9 @@ func jsonValue(v any) any {
 // content itself is the action's input.
 func fileDigest(a Action) any {
 	if k, ok := a.Target.(FileKey); ok && !k.IsDir() && a.After != nil {
-		return Digest(a.After.(string))
+		if _, link := LinkTarget(a.After.(string)); !link {
+			return Digest(a.After.(string))
+		}
 	}
 	return a.After
 }

@@ -98,10 +98,19 @@ func observeFiles(ctx context.Context, scope plan.Scope, s *plan.State) error {
 		return err
 	}
 	defer unix.Close(etc)
+	// The lab's shared files, by inode: a node's file that is the same inode is a link.
+	shared := map[fileID]plan.FileKey{}
+	for _, k := range scope.Files {
+		if k.Shared() {
+			if id, ok := idOf(etc, k.Name); ok {
+				shared[id] = k
+			}
+		}
+	}
 	var mu sync.Mutex // guards s.Files
 	return forEach(ctx, len(scope.Files), func(i int) error {
 		k := scope.Files[i]
-		v, ok, err := observeFile(etc, k, scope.UnreadFiles[k], plan.FileMark(scope.Lab))
+		v, ok, err := observeFile(etc, k, scope.UnreadFiles[k], plan.FileMark(scope.Lab), shared)
 		if err != nil {
 			return fmt.Errorf("observe %s: %w", k.Path(), err)
 		}
@@ -114,12 +123,41 @@ func observeFiles(ctx context.Context, scope plan.Scope, s *plan.State) error {
 	})
 }
 
+// fileID identifies a file: its device and inode.
+type fileID struct{ dev, ino uint64 }
+
+// idOf returns the identity of the regular file name under the directory dirfd.
+func idOf(dirfd int, name string) (fileID, bool) {
+	fd, err := openBeneath(dirfd, name, unix.O_PATH)
+	if err != nil {
+		return fileID{}, false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fileID{}, false
+	}
+	return fileID{st.Dev, st.Ino}, true
+}
+
+// relPath is the path of k relative to /etc/netns.
+func relPath(k plan.FileKey) string {
+	switch {
+	case k.Shared():
+		return k.Name
+	case k.IsDir():
+		return string(k.NS)
+	}
+	return string(k.NS) + "/" + k.Name
+}
+
 // observeFile reads one file or directory under /etc/netns (etc): see observeFiles. A
-// file that need not be read (unread) is checked to start with mark only.
-func observeFile(etc int, k plan.FileKey, unread bool, mark string) (string, bool, error) {
-	name, flags, kind := string(k.NS), uint64(unix.O_RDONLY|unix.O_DIRECTORY), uint32(unix.S_IFDIR)
+// file that need not be read (unread) is checked to start with mark only; one that is a
+// hard link to a shared file of the lab's is plan.HardLink of it.
+func observeFile(etc int, k plan.FileKey, unread bool, mark string, shared map[fileID]plan.FileKey) (string, bool, error) {
+	name, flags, kind := relPath(k), uint64(unix.O_RDONLY|unix.O_DIRECTORY), uint32(unix.S_IFDIR)
 	if !k.IsDir() {
-		name, flags, kind = string(k.NS)+"/"+k.Name, unix.O_RDONLY|unix.O_NONBLOCK, unix.S_IFREG
+		flags, kind = unix.O_RDONLY|unix.O_NONBLOCK, unix.S_IFREG
 	}
 	fd, err := openBeneath(etc, name, flags)
 	switch {
@@ -142,6 +180,9 @@ func observeFile(etc int, k plan.FileKey, unread bool, mark string) (string, boo
 	if k.IsDir() {
 		names, err := f.Readdirnames(-1)
 		return strings.Join(names, " "), true, err
+	}
+	if target, ok := shared[fileID{st.Dev, st.Ino}]; ok && !k.Shared() {
+		return plan.HardLink(target), true, nil
 	}
 	r := bufio.NewReader(f)
 	if unread {
@@ -181,20 +222,48 @@ func applyFile(a plan.Action, k plan.FileKey) error {
 		}
 		return nil
 	}
-	dir, err := openBeneath(etc, string(k.NS), unix.O_PATH|unix.O_DIRECTORY)
-	if errors.Is(err, unix.ENOENT) && a.Kind == plan.Delete {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("open %s: %w", plan.FileKey{NS: k.NS}.Path(), err)
+	dir := etc // a shared file is in /etc/netns itself
+	if !k.Shared() {
+		dir, err = openBeneath(etc, string(k.NS), unix.O_PATH|unix.O_DIRECTORY)
+		if errors.Is(err, unix.ENOENT) && a.Kind == plan.Delete {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("open %s: %w", plan.FileKey{NS: k.NS}.Path(), err)
+		}
+		defer unix.Close(dir)
 	}
-	defer unix.Close(dir)
 	if err := unlinkIfThere(dir, k.TempName(), 0); err != nil {
 		return err
 	}
 	if a.Kind == plan.Delete {
 		return unlinkIfThere(dir, k.Name, 0)
 	}
+	if target, link := plan.LinkTarget(a.After.(string)); link {
+		return linkFileAt(etc, strings.TrimPrefix(target, plan.EtcNetnsDir+"/"), dir, k)
+	}
 	return writeFileAt(dir, k, a.After.(string))
+}
+
+// linkFileAt makes the file of k in dir a hard link to target, a regular file in etc:
+// linked at its temporary name first, then renamed over it. The target is opened first
+// and linked through its descriptor, so that it is never a symbolic link.
+func linkFileAt(etc int, target string, dir int, k plan.FileKey) error {
+	fd, err := openBeneath(etc, target, unix.O_PATH)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", target, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("refusing to link %s to %s: it is not a regular file", k.Path(), target)
+	}
+	if err := unix.Linkat(fd, "", dir, k.TempName(), unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("link %s to %s: %w", k.Path(), target, err)
+	}
+	if err := unix.Renameat(dir, k.TempName(), dir, k.Name); err != nil {
+		return errors.Join(fmt.Errorf("link %s to %s: %w", k.Path(), target, err), unlinkIfThere(dir, k.TempName(), 0))
+	}
+	return nil
 }
 
 // writeFileAt writes content to the file of k in the directory dir: to its temporary

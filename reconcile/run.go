@@ -85,7 +85,7 @@ func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, k
 			known.Namespaces[ns] = true
 		}
 	}
-	var files []plan.FileKey
+	files := []plan.FileKey{plan.SharedHosts(lab)}
 	for ns := range known.Namespaces {
 		files = append(files, plan.FileKey{NS: ns}, plan.FileKey{NS: ns, Name: "hosts"}, plan.FileKey{NS: ns, Name: "resolv.conf"})
 	}

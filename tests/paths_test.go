@@ -245,3 +245,21 @@ func TestRecordLost(t *testing.T) {
 		mustNetlab(t, "destroy", file)
 	})
 }
+
+// TestHostsHardLinks: every namespace's hosts file is a hard link to the lab's one
+// shared file, so /etc/netns holds the lab's addresses once, and ip netns exec binds it.
+func TestHostsHardLinks(t *testing.T) {
+	cleanSandbox(t)
+	mustNetlab(t, "apply", "../examples/two-namespaces.yaml")
+	got := sh(t, "stat -c '%i %h' /etc/netns/.netlab-twons.hosts /etc/netns/testns1/hosts /etc/netns/testns2/hosts | sort -u")
+	if fields := strings.Fields(got); len(fields) != 2 || fields[1] != "3" {
+		t.Errorf("want one inode with three links, got %q", got)
+	}
+	if out := sh(t, "ip netns exec testns1 getent -s files hosts testns2"); !strings.Contains(out, "192.168.10.102") {
+		t.Errorf("ip netns exec does not see the lab's names: %q", out)
+	}
+	mustNetlab(t, "destroy")
+	if out := sh(t, "ls -A /etc/netns"); out != "" {
+		t.Errorf("destroy left %q", out)
+	}
+}

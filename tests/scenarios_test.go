@@ -113,12 +113,14 @@ func TestMinimalChange(t *testing.T) {
 		"+ address 192.168.20.103/24 on testns1:s1",
 		// Deleting .102 takes the default route with it: the plan adds it back.
 		"+ route testns1: default via 192.168.20.101  # the kernel drops it with the address that reaches its gateway",
-		// Every namespace's hosts file names the lab's addresses: it follows them.
-		"~ file /etc/netns/testns1/hosts (rewritten)",
+		// The lab's hosts file names its addresses: it follows them, and every
+		// namespace's hosts file is a link to it again.
+		"~ file /etc/netns/.netlab-twons.hosts (rewritten)",
+		"~ file /etc/netns/testns1/hosts (relinked)",
 		"- file /etc/netns/testns2/hosts  # no longer in the topology",
 		"- directory /etc/netns/testns2  # no longer in the topology",
 		"+ file /etc/netns/testns3/hosts",
-		"Plan: 5 to add, 1 to change, 4 to remove.",
+		"Plan: 5 to add, 2 to change, 4 to remove.",
 	}
 	for _, w := range want {
 		if !strings.Contains(out, w) {
@@ -200,8 +202,13 @@ func TestDriftRepair(t *testing.T) {
 			[]string{"~ sysctl host: net.ipv4.ip_forward (0 -> 1)", "Plan: 0 to add, 1 to change, 0 to remove."}, ""},
 		{"nat rule", "iptables -t nat -F POSTROUTING",
 			[]string{"+ nat host: masquerade 192.168.20.0/24", "Plan: 1 to add, 0 to change, 0 to remove."}, ""},
+		// Written through the link: the lab's shared file changed, every link is made anew.
 		{"hosts file", "echo '192.0.2.1 testns2' > /etc/netns/testns1/hosts",
-			[]string{"~ file /etc/netns/testns1/hosts (rewritten)", "Plan: 0 to add, 1 to change, 0 to remove."}, ""},
+			[]string{"~ file /etc/netns/.netlab-twons.hosts (rewritten)", "~ file /etc/netns/testns1/hosts (relinked)",
+				"~ file /etc/netns/testns2/hosts (relinked)", "Plan: 0 to add, 3 to change, 0 to remove."}, ""},
+		// Replaced by another file: that one is linked again.
+		{"hosts file replaced", "rm /etc/netns/testns2/hosts; echo '192.0.2.1 testns1' > /etc/netns/testns2/hosts",
+			[]string{"~ file /etc/netns/testns2/hosts (relinked)", "Plan: 0 to add, 1 to change, 0 to remove."}, ""},
 		{"bridge port", "ip -n sw link set h2-eth0 nomaster",
 			[]string{`~ link sw:h2-eth0 (master "" -> "br0")`, "Plan: 0 to add, 1 to change, 0 to remove."}, "bridge.yaml"},
 		{"mtu", "ip -n h1 link set eth0 mtu 1500",

@@ -11,11 +11,14 @@ import (
 // resolved, every object netlab manages listed. Each namespace the lab creates gets its
 // loopback up; each link becomes a veth pair marked with the lab's alias, both ends up;
 // IPv4 forwarding becomes the sysctl net.ipv4.ip_forward. Each namespace gets
-// /etc/netns/NODE/hosts naming every lab address, and resolv.conf when it has dns:.
+// /etc/netns/NODE/hosts naming every lab address, a hard link to the lab's one shared
+// hosts file (plan.SharedHosts), and resolv.conf when it has dns:.
 func (t *Topology) Desired() plan.State {
 	s := plan.NewState()
 	mark := plan.Alias(t.Name)
-	hosts := t.HostsFile()
+	shared := plan.SharedHosts(t.Name)
+	link := plan.HardLink(shared)
+	hasNamespaces := false
 	for _, n := range t.Nodes {
 		ns := plan.NS(n.Name)
 		if n.Netns != nil {
@@ -26,7 +29,8 @@ func (t *Topology) Desired() plan.State {
 		}
 		if n.Name != HostNode {
 			s.Files[plan.FileKey{NS: ns}] = ""
-			s.Files[plan.FileKey{NS: ns, Name: "hosts"}] = hosts
+			s.Files[plan.FileKey{NS: ns, Name: "hosts"}] = link
+			hasNamespaces = true
 			if len(n.DNS)+len(n.Search) > 0 {
 				s.Files[plan.FileKey{NS: ns, Name: "resolv.conf"}] = t.resolvConf(n)
 			}
@@ -60,6 +64,9 @@ func (t *Topology) Desired() plan.State {
 		for _, r := range n.NAT {
 			s.NAT[plan.NATRule{NS: ns, Source: r.Masquerade, Out: r.Out}] = true
 		}
+	}
+	if hasNamespaces {
+		s.Files[shared] = t.HostsFile()
 	}
 	for _, l := range t.Links {
 		a, masterA, mtuA := t.vethEnd(l.A, l.B)

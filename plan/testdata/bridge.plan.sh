@@ -62,8 +62,8 @@ mkdir -p /etc/netns/h3
 # + directory /etc/netns/sw
 mkdir -p /etc/netns/sw
 
-# + file /etc/netns/h1/hosts
-tee /etc/netns/h1/hosts >/dev/null <<'NETLAB_EOF'
+# + file /etc/netns/.netlab-bridge.hosts
+tee /etc/netns/.netlab-bridge.hosts >/dev/null <<'NETLAB_EOF'
 # Written by netlab for lab bridge; netlab destroy removes it.
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
@@ -72,38 +72,17 @@ tee /etc/netns/h1/hosts >/dev/null <<'NETLAB_EOF'
 10.20.0.3	eth0.h3 h3
 10.20.0.254	br0.sw sw
 NETLAB_EOF
+
+# + file /etc/netns/h1/hosts
+ln -f /etc/netns/.netlab-bridge.hosts /etc/netns/h1/hosts
 
 # + file /etc/netns/h2/hosts
-tee /etc/netns/h2/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab bridge; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.20.0.1	eth0.h1 h1
-10.20.0.2	eth0.h2 h2
-10.20.0.3	eth0.h3 h3
-10.20.0.254	br0.sw sw
-NETLAB_EOF
+ln -f /etc/netns/.netlab-bridge.hosts /etc/netns/h2/hosts
 
 # + file /etc/netns/h3/hosts
-tee /etc/netns/h3/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab bridge; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.20.0.1	eth0.h1 h1
-10.20.0.2	eth0.h2 h2
-10.20.0.3	eth0.h3 h3
-10.20.0.254	br0.sw sw
-NETLAB_EOF
+ln -f /etc/netns/.netlab-bridge.hosts /etc/netns/h3/hosts
 
 # + file /etc/netns/sw/hosts
-tee /etc/netns/sw/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab bridge; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.20.0.1	eth0.h1 h1
-10.20.0.2	eth0.h2 h2
-10.20.0.3	eth0.h3 h3
-10.20.0.254	br0.sw sw
-NETLAB_EOF
+ln -f /etc/netns/.netlab-bridge.hosts /etc/netns/sw/hosts
 
-# Plan: 20 to add, 0 to change, 0 to remove.
+# Plan: 21 to add, 0 to change, 0 to remove.

@@ -36,8 +36,8 @@ ip -n ds1 -6 route add fd00:99::/64 via fd00:30::1
 # + directory /etc/netns/ds1
 mkdir -p /etc/netns/ds1
 
-# + file /etc/netns/ds1/hosts
-tee /etc/netns/ds1/hosts >/dev/null <<'NETLAB_EOF'
+# + file /etc/netns/.netlab-dual-stack.hosts
+tee /etc/netns/.netlab-dual-stack.hosts >/dev/null <<'NETLAB_EOF'
 # Written by netlab for lab dual-stack; netlab destroy removes it.
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
@@ -47,4 +47,7 @@ fd00:30::1	ds-host.host host
 fd00:30::2	eth0.ds1 ds1
 NETLAB_EOF
 
-# Plan: 11 to add, 0 to change, 0 to remove.
+# + file /etc/netns/ds1/hosts
+ln -f /etc/netns/.netlab-dual-stack.hosts /etc/netns/ds1/hosts
+
+# Plan: 12 to add, 0 to change, 0 to remove.

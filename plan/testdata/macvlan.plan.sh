@@ -31,22 +31,19 @@ mkdir -p /etc/netns/ns1
 # + directory /etc/netns/ns2
 mkdir -p /etc/netns/ns2
 
-# + file /etc/netns/ns1/hosts
-tee /etc/netns/ns1/hosts >/dev/null <<'NETLAB_EOF'
+# + file /etc/netns/.netlab-macvlan.hosts
+tee /etc/netns/.netlab-macvlan.hosts >/dev/null <<'NETLAB_EOF'
 # Written by netlab for lab macvlan; netlab destroy removes it.
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
 10.30.0.11	mv0.ns1 ns1
 10.30.0.12	mv0.ns2 ns2
 NETLAB_EOF
+
+# + file /etc/netns/ns1/hosts
+ln -f /etc/netns/.netlab-macvlan.hosts /etc/netns/ns1/hosts
 
 # + file /etc/netns/ns2/hosts
-tee /etc/netns/ns2/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab macvlan; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.30.0.11	mv0.ns1 ns1
-10.30.0.12	mv0.ns2 ns2
-NETLAB_EOF
+ln -f /etc/netns/.netlab-macvlan.hosts /etc/netns/ns2/hosts
 
-# Plan: 10 to add, 0 to change, 0 to remove.
+# Plan: 11 to add, 0 to change, 0 to remove.

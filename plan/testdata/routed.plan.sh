@@ -82,8 +82,8 @@ mkdir -p /etc/netns/right
 # + directory /etc/netns/router
 mkdir -p /etc/netns/router
 
-# + file /etc/netns/left/hosts
-tee /etc/netns/left/hosts >/dev/null <<'NETLAB_EOF'
+# + file /etc/netns/.netlab-routed.hosts
+tee /etc/netns/.netlab-routed.hosts >/dev/null <<'NETLAB_EOF'
 # Written by netlab for lab routed; netlab destroy removes it.
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
@@ -96,35 +96,14 @@ fd00:51::1	lan1.router router
 10.50.2.1	lan2.router router
 fd00:52::1	lan2.router router
 NETLAB_EOF
+
+# + file /etc/netns/left/hosts
+ln -f /etc/netns/.netlab-routed.hosts /etc/netns/left/hosts
 
 # + file /etc/netns/right/hosts
-tee /etc/netns/right/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab routed; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.50.1.2	eth0.left left
-fd00:51::2	eth0.left left
-10.50.2.2	eth0.right right
-fd00:52::2	eth0.right right
-10.50.1.1	lan1.router router
-fd00:51::1	lan1.router router
-10.50.2.1	lan2.router router
-fd00:52::1	lan2.router router
-NETLAB_EOF
+ln -f /etc/netns/.netlab-routed.hosts /etc/netns/right/hosts
 
 # + file /etc/netns/router/hosts
-tee /etc/netns/router/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab routed; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.50.1.2	eth0.left left
-fd00:51::2	eth0.left left
-10.50.2.2	eth0.right right
-fd00:52::2	eth0.right right
-10.50.1.1	lan1.router router
-fd00:51::1	lan1.router router
-10.50.2.1	lan2.router router
-fd00:52::1	lan2.router router
-NETLAB_EOF
+ln -f /etc/netns/.netlab-routed.hosts /etc/netns/router/hosts
 
-# Plan: 24 to add, 3 to change, 0 to remove.
+# Plan: 25 to add, 3 to change, 0 to remove.

@@ -55,8 +55,8 @@ mkdir -p /etc/netns/router
 # + directory /etc/netns/upstream
 mkdir -p /etc/netns/upstream
 
-# + file /etc/netns/client/hosts
-tee /etc/netns/client/hosts >/dev/null <<'NETLAB_EOF'
+# + file /etc/netns/.netlab-router-nat.hosts
+tee /etc/netns/.netlab-router-nat.hosts >/dev/null <<'NETLAB_EOF'
 # Written by netlab for lab router-nat; netlab destroy removes it.
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
@@ -65,6 +65,9 @@ tee /etc/netns/client/hosts >/dev/null <<'NETLAB_EOF'
 203.0.113.1	wan0.router router
 203.0.113.2	eth0.upstream upstream
 NETLAB_EOF
+
+# + file /etc/netns/client/hosts
+ln -f /etc/netns/.netlab-router-nat.hosts /etc/netns/client/hosts
 
 # + file /etc/netns/client/resolv.conf
 tee /etc/netns/client/resolv.conf >/dev/null <<'NETLAB_EOF'
@@ -74,25 +77,9 @@ search lab.test
 NETLAB_EOF
 
 # + file /etc/netns/router/hosts
-tee /etc/netns/router/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab router-nat; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.0.1.2	eth0.client client
-10.0.1.1	lan0.router router
-203.0.113.1	wan0.router router
-203.0.113.2	eth0.upstream upstream
-NETLAB_EOF
+ln -f /etc/netns/.netlab-router-nat.hosts /etc/netns/router/hosts
 
 # + file /etc/netns/upstream/hosts
-tee /etc/netns/upstream/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab router-nat; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-10.0.1.2	eth0.client client
-10.0.1.1	lan0.router router
-203.0.113.1	wan0.router router
-203.0.113.2	eth0.upstream upstream
-NETLAB_EOF
+ln -f /etc/netns/.netlab-router-nat.hosts /etc/netns/upstream/hosts
 
-# Plan: 18 to add, 1 to change, 0 to remove.
+# Plan: 19 to add, 1 to change, 0 to remove.

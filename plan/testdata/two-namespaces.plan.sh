@@ -51,8 +51,8 @@ mkdir -p /etc/netns/testns1
 # + directory /etc/netns/testns2
 mkdir -p /etc/netns/testns2
 
-# + file /etc/netns/testns1/hosts
-tee /etc/netns/testns1/hosts >/dev/null <<'NETLAB_EOF'
+# + file /etc/netns/.netlab-twons.hosts
+tee /etc/netns/.netlab-twons.hosts >/dev/null <<'NETLAB_EOF'
 # Written by netlab for lab twons; netlab destroy removes it.
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
@@ -61,16 +61,11 @@ tee /etc/netns/testns1/hosts >/dev/null <<'NETLAB_EOF'
 192.168.20.102	s1.testns1 testns1
 192.168.10.102	s2.testns2 testns2
 NETLAB_EOF
+
+# + file /etc/netns/testns1/hosts
+ln -f /etc/netns/.netlab-twons.hosts /etc/netns/testns1/hosts
 
 # + file /etc/netns/testns2/hosts
-tee /etc/netns/testns2/hosts >/dev/null <<'NETLAB_EOF'
-# Written by netlab for lab twons; netlab destroy removes it.
-127.0.0.1	localhost
-::1	localhost ip6-localhost ip6-loopback
-192.168.20.101	m1.host host
-192.168.10.101	m2.host host
-192.168.20.102	s1.testns1 testns1
-192.168.10.102	s2.testns2 testns2
-NETLAB_EOF
+ln -f /etc/netns/.netlab-twons.hosts /etc/netns/testns2/hosts
 
-# Plan: 15 to add, 1 to change, 0 to remove.
+# Plan: 16 to add, 1 to change, 0 to remove.

@@ -21,8 +21,8 @@ ip -n netns01 addr add 10.10.10.11/24 dev veth0-ns
 # + directory /etc/netns/netns01
 mkdir -p /etc/netns/netns01
 
-# + file /etc/netns/netns01/hosts
-tee /etc/netns/netns01/hosts >/dev/null <<'NETLAB_EOF'
+# + file /etc/netns/.netlab-veth-host.hosts
+tee /etc/netns/.netlab-veth-host.hosts >/dev/null <<'NETLAB_EOF'
 # Written by netlab for lab veth-host; netlab destroy removes it.
 127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
@@ -30,4 +30,7 @@ tee /etc/netns/netns01/hosts >/dev/null <<'NETLAB_EOF'
 10.10.10.11	veth0-ns.netns01 netns01
 NETLAB_EOF
 
-# Plan: 6 to add, 0 to change, 0 to remove.
+# + file /etc/netns/netns01/hosts
+ln -f /etc/netns/.netlab-veth-host.hosts /etc/netns/netns01/hosts
+
+# Plan: 7 to add, 0 to change, 0 to remove.

@@ -66,6 +66,11 @@ func (k *Kernel) Namespaces(context.Context) ([]plan.NS, error) {
 	return nss, nil
 }
 
+func isLink(v string) bool {
+	_, ok := plan.LinkTarget(v)
+	return ok
+}
+
 // ErrStopped is returned by Apply when FailAfter is reached.
 var ErrStopped = fmt.Errorf("fake kernel: stopped (FailAfter)")
 
@@ -142,6 +147,8 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 			}
 			slices.Sort(names)
 			s.Files[key] = strings.Join(names, " ")
+		case isLink(k.State.Files[key]):
+			s.Files[key] = k.State.Files[key] // a hard link is observed as one
 		case scope.UnreadFiles[key]:
 			s.Files[key] = plan.FileUnread
 		default:
@@ -228,7 +235,7 @@ func (k *Kernel) Apply(_ context.Context, a plan.Action) error {
 			delete(s.Files, t)
 		case t.IsDir():
 			s.Files[t] = ""
-		case !hasDir:
+		case !hasDir && !t.Shared():
 			return fmt.Errorf("write %s: no such directory", t.Path())
 		default:
 			s.Files[t] = a.After.(string)
