@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 N         ?= 10,100,1000
 RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean bench docs torture fuzz
+.PHONY: build test unit e2e lint deps demo clean bench bench-output docs torture fuzz
 
 ## build: a static netlab binary in bin/
 build:
@@ -63,3 +63,9 @@ FUZZTIME ?= 10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./topology
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./record
+
+## bench-output: the size of the whole plan in each format and its peak RSS, and
+## /etc/netns after apply, for star labs of NOUT namespaces; rewrites README.md's table
+NOUT ?= 1000,2000
+bench-output: deps
+	$(GO) run ./bench -output -n $(NOUT) -readme README.md

@@ -30,6 +30,7 @@ func main() {
 	sizes := flag.String("n", "10,100,1000", "lab sizes, comma-separated")
 	runs := flag.Int("runs", 3, "runs per measurement; the table shows medians")
 	readme := flag.String("readme", "", "rewrite the table between the bench markers of this file")
+	output := flag.Bool("output", false, "measure the size of plans and their memory, and /etc/netns, instead of speed")
 	flag.Parse()
 	var ns []int
 	for _, s := range strings.Split(*sizes, ",") {
@@ -60,6 +61,24 @@ func main() {
 		fatal(err)
 	}
 	b := &bench{netlab: os.Getenv("BENCH_NETLAB"), floor: os.Getenv("BENCH_FLOOR"), dir: os.Getenv("BENCH_DIR")}
+	if *output {
+		var rows []outputRow
+		for _, n := range ns {
+			r, err := b.measureOutput(n)
+			if err != nil {
+				fatal(fmt.Errorf("lab size %d: %w", n, err))
+			}
+			rows = append(rows, r)
+		}
+		table := renderOutput(rows)
+		fmt.Print(table)
+		if *readme != "" {
+			if err := rewriteReadme(*readme, table, outputBegin, outputEnd); err != nil {
+				fatal(err)
+			}
+		}
+		return
+	}
 	var rows []row
 	for _, n := range ns {
 		r, err := b.measure(n, *runs)
@@ -72,7 +91,7 @@ func main() {
 	table := render(rows, *runs)
 	fmt.Print(table)
 	if *readme != "" {
-		if err := rewriteReadme(*readme, table); err != nil {
+		if err := rewriteReadme(*readme, table, beginMark, endMark); err != nil {
 			fatal(err)
 		}
 	}
@@ -285,10 +304,14 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-const beginMark, endMark = "<!-- bench:begin (make bench rewrites this) -->", "<!-- bench:end -->"
+// The markers around the tables of make bench and make bench-output in the README.
+const (
+	beginMark, endMark     = "<!-- bench:begin (make bench rewrites this) -->", "<!-- bench:end -->"
+	outputBegin, outputEnd = "<!-- bench-output:begin (make bench-output rewrites this) -->", "<!-- bench-output:end -->"
+)
 
-// rewriteReadme replaces the text between the bench markers of the file.
-func rewriteReadme(path, table string) error {
+// rewriteReadme replaces the text between the markers begin and end of the file.
+func rewriteReadme(path, table, beginMark, endMark string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
