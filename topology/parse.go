@@ -3,17 +3,17 @@ package topology
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/netlab-go/netlab/plan"
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // Load reads and checks the topology file at path. A file that is not a valid topology
@@ -108,7 +108,23 @@ func (p *parser) errorf(n *yaml.Node, hint, format string, args ...any) {
 	p.errorAt(posOf(n), hint, format, args...)
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+// syntaxError reports a YAML syntax error where it is: at the construct left open (a
+// flow mapping or sequence whose `}` or `]` is missing) when the parser names one, else
+// where the parser stopped.
+func (p *parser) syntaxError(err error) {
+	const hint = "fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)"
+	var le *yaml.LoadError
+	if !errors.As(err, &le) || le.Mark.Line == 0 {
+		p.errorAt(Pos{1, 1}, hint, "not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return
+	}
+	pos, msg := Pos{le.Mark.Line, max(le.Mark.Column, 1)}, le.Message
+	if c := le.ContextMark; c.Line > 0 && (c.Line != le.Mark.Line || c.Column != le.Mark.Column) {
+		pos = Pos{c.Line, max(c.Column, 1)}
+		msg += fmt.Sprintf(" (%s that starts here; the parser stopped at line %d, column %d)", le.ContextMsg, le.Mark.Line, le.Mark.Column)
+	}
+	p.errorAt(pos, hint, "not valid YAML: %s", msg)
+}
 
 func (p *parser) parse(data []byte) *Topology {
 	var doc yaml.Node
@@ -118,14 +134,7 @@ func (p *parser) parse(data []byte) *Topology {
 			p.errorAt(Pos{1, 1}, "write a topology: name:, nodes: and links: (see examples/)", "the file is empty")
 			return nil
 		}
-		line := 1
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		msg = yamlLine.ReplaceAllString(msg, "")
-		msg = strings.TrimLeft(msg, " :")
-		p.errorAt(Pos{line, 1}, "fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)", "not valid YAML: %s", msg)
+		p.syntaxError(err)
 		return nil
 	}
 	if len(doc.Content) == 0 {

@@ -84,7 +84,11 @@ func TestErrors(t *testing.T) {
 	}{
 		{"empty file", "", "lab.yaml:1:1: the file is empty; write a topology: name:, nodes: and links: (see examples/)"},
 		{"comments only", "# nothing\n", "lab.yaml:1:1: the file is empty; write a topology: name:, nodes: and links: (see examples/)"},
-		{"not YAML", "name: lab\nnodes: [\n  host:\n", "lab.yaml:3:1: not valid YAML: did not find expected node content; fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)"},
+		{"not YAML", "name: lab\nnodes: [\n  host:\n", "lab.yaml:4:1: not valid YAML: did not find expected node content; fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)"},
+		{"unclosed brace", "name: lab\nnodes:\n  ns1: {interfaces: {}\nlinks: []\n",
+			"lab.yaml:3:8: not valid YAML: did not find expected ',' or '}' (while parsing a flow mapping that starts here; the parser stopped at line 4, column 1); fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)"},
+		{"tab indentation", "name: lab\nnodes:\n\tns1: {}\n",
+			"lab.yaml:3:1: not valid YAML: found character that cannot start any token; fix the YAML syntax (indent with spaces, `key: value`, lists with `- `)"},
 		{"not a mapping", "- a\n- b\n", "lab.yaml:1:1: the file is not a topology; a topology is a mapping with the fields name, nodes and links"},
 		{"unknown top field", "  - [host:m1, ns1:e0]\n=>  - [host:m1, ns1:e0]\nlinkz: []\n",
 			`lab.yaml:17:1: unknown field "linkz" in the topology; did you mean "links"? the fields of the topology are name, nodes, links, expect`},
