@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/topology"
 )
 
@@ -59,11 +60,7 @@ func layout(t *topology.Topology) ([]box, []edge) {
 			}
 		}
 		for _, r := range n.Routes {
-			to := r.To.String()
-			if r.To.Bits() == 0 {
-				to = "default"
-			}
-			b.lines = append(b.lines, to+" via "+r.Via.String())
+			b.lines = append(b.lines, plan.RouteDest(r.To)+" "+plan.Route{Via: r.Via, Dev: r.Dev}.String())
 		}
 		boxes = append(boxes, b)
 	}

@@ -37,7 +37,7 @@ func (a Action) Commands() [][]string {
 		case a.Kind == Update:
 			verb = "replace"
 		}
-		args := []string{"route", verb, destString(t.To)}
+		args := []string{"route", verb, RouteDest(t.To)}
 		if rt := r.(Route); rt.Via.IsValid() {
 			args = append(args, "via", rt.Via.String())
 		}

@@ -403,8 +403,8 @@ func (d *differ) routes() {
 		case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
 			d.add(Action{Kind: Create, Target: k, After: want, Reason: "the kernel drops it with the address that reaches its gateway"})
 		case !owned && !d.ownedNS(k.NS):
-			d.clash("route "+k.String(), "a route to "+destString(k.To)+" "+have.String()+" that is not this lab's is already there",
-				"delete it (ip route del "+destString(k.To)+") or route another destination")
+			d.clash("route "+k.String(), "a route to "+RouteDest(k.To)+" "+have.String()+" that is not this lab's is already there",
+				"delete it (ip route del "+RouteDest(k.To)+") or route another destination")
 		case want.Differs(have):
 			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
 		}

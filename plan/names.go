@@ -163,13 +163,24 @@ func (s State) Validate() error {
 	return errors.Join(errs...)
 }
 
-var ifaceSysctl = regexp.MustCompile(`^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\.`)
+// ifaceSysctl matches the per-interface sysctls: net.ipv4.conf.IF.*, net.ipv6.conf.IF.*,
+// net.ipv4.neigh.IF.*, net.ipv6.neigh.IF.*; it captures what comes before IF, IF, and
+// what comes after.
+var ifaceSysctl = regexp.MustCompile(`^(net\.ipv[46]\.(?:conf|neigh))\.([^.]+)\.(.+)$`)
 
-// SysctlInterface returns the interface a per-interface sysctl is of
-// (net.ipv4.conf.IF.*, net.ipv6.conf.IF.*, net.ipv4.neigh.IF.*, net.ipv6.neigh.IF.*).
+// SysctlInterface returns the interface a per-interface sysctl is of.
 func SysctlInterface(name string) (string, bool) {
 	if m := ifaceSysctl.FindStringSubmatch(name); m != nil {
-		return m[1], true
+		return m[2], true
+	}
+	return "", false
+}
+
+// SysctlOfDefault returns the sysctl that a per-interface sysctl takes its value from
+// for an interface that does not exist yet: the same one of the interface "default".
+func SysctlOfDefault(name string) (string, bool) {
+	if m := ifaceSysctl.FindStringSubmatch(name); m != nil {
+		return m[1] + ".default." + m[3], true
 	}
 	return "", false
 }

@@ -147,7 +147,7 @@ type RouteKey struct {
 }
 
 func (k RouteKey) String() string {
-	s := string(k.NS) + ": " + destString(k.To)
+	s := string(k.NS) + ": " + RouteDest(k.To)
 	if k.Metric != DefaultMetric(k.To) {
 		s += " metric " + strconv.Itoa(k.Metric)
 	}
@@ -544,9 +544,9 @@ func comparePrefix(a, b netip.Prefix) int {
 	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 }
 
-// destString writes a route destination as `ip route` does: "default" for the default
+// RouteDest writes a route destination as `ip route` does: "default" for the default
 // route of either family.
-func destString(p netip.Prefix) string {
+func RouteDest(p netip.Prefix) string {
 	if p.Bits() == 0 {
 		return "default"
 	}

@@ -497,11 +497,44 @@ type SavedPlan struct {
 	Plan           plan.JSONPlan `json:"plan"`
 }
 
-// Save returns the saved form of the prepared plan; topologySHA256 is the hash of the
-// topology file's bytes.
-func (p *Prepared) Save(topologySHA256 string) SavedPlan {
-	return SavedPlan{Format: SavedPlanFormat, Lab: p.Lab, Topology: p.Topology, TopologySHA256: topologySHA256,
+// Save returns the saved form of the prepared plan; topology is the topology file's
+// bytes, whose hash it keeps.
+func (p *Prepared) Save(topology []byte) SavedPlan {
+	return SavedPlan{Format: SavedPlanFormat, Lab: p.Lab, Topology: p.Topology, TopologySHA256: sha256Hex(topology),
 		Fingerprint: p.Fingerprint(), Plan: plan.ToJSON(p.Plan)}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// ReadSavedPlan returns the saved plan in data, or nil when data is not one (a topology
+// file, say).
+func ReadSavedPlan(data []byte) (*SavedPlan, error) {
+	var probe struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(data, &probe) != nil || probe.Format == "" {
+		return nil, nil
+	}
+	if probe.Format != SavedPlanFormat {
+		return nil, fmt.Errorf("saved plan of unknown format %q (this netlab reads %s)", probe.Format, SavedPlanFormat)
+	}
+	var sp SavedPlan
+	if err := json.Unmarshal(data, &sp); err != nil {
+		return nil, fmt.Errorf("read saved plan: %w", err)
+	}
+	return &sp, nil
+}
+
+// CheckTopology returns a *StalePlanError unless topology (the bytes of the file the
+// plan names) is the file the plan was made from.
+func (s *SavedPlan) CheckTopology(topology []byte) error {
+	if sha256Hex(topology) != s.TopologySHA256 {
+		return &StalePlanError{Why: "the topology file " + s.Topology + " has changed since it was made"}
+	}
+	return nil
 }
 
 // StalePlanError says a saved plan no longer fits the topology or the kernel.

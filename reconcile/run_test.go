@@ -166,7 +166,14 @@ func TestSavedPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := p1.Save("sha")
+	saved := p1.Save([]byte("the topology"))
+	if err := saved.CheckTopology([]byte("the topology")); err != nil {
+		t.Errorf("unchanged topology: %v", err)
+	}
+	var stale *reconcile.StalePlanError
+	if err := saved.CheckTopology([]byte("another topology")); !errors.As(err, &stale) {
+		t.Errorf("changed topology: want a stale plan error, got %v", err)
+	}
 	p2, _ := r.Prepare(context.Background(), topo.Name, "lab.yaml", topo.Desired())
 	if err := p2.CheckSaved(saved); err != nil {
 		t.Errorf("unchanged kernel: %v", err)
@@ -174,7 +181,6 @@ func TestSavedPlan(t *testing.T) {
 	k.State.Namespaces["intruder"] = true
 	k.State.Links[plan.LinkKey{NS: plan.Host, Name: "veth0-host"}] = plan.Link{Kind: plan.Veth, Alias: "netlab:veth-host"}
 	p3, _ := r.Prepare(context.Background(), topo.Name, "lab.yaml", topo.Desired())
-	var stale *reconcile.StalePlanError
 	if err := p3.CheckSaved(saved); !errors.As(err, &stale) {
 		t.Errorf("changed kernel: want a stale plan error, got %v", err)
 	}

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/netlab-go/netlab/plan"
@@ -21,10 +20,6 @@ func readSysctl(name string) (string, error) {
 	return strings.Join(strings.Fields(string(b)), " "), nil
 }
 
-// ifaceSysctl matches the per-interface sysctls: net.ipv4.conf.IF.*, net.ipv6.conf.IF.*,
-// net.ipv4.neigh.IF.*, net.ipv6.neigh.IF.*.
-var ifaceSysctl = regexp.MustCompile(`^(net\.ipv[46]\.(?:conf|neigh))\.([^.]+)\.(.+)$`)
-
 // sysctlExists reports whether the sysctl exists in the namespace of the calling
 // thread, taking a per-interface sysctl as existing when the kernel has it for the
 // default interface: the interface may be one the plan creates.
@@ -32,8 +27,8 @@ func sysctlExists(name string) bool {
 	if _, err := os.Stat(sysctlPath(name)); err == nil {
 		return true
 	}
-	if m := ifaceSysctl.FindStringSubmatch(name); m != nil {
-		_, err := os.Stat(sysctlPath(m[1] + ".default." + m[3]))
+	if def, ok := plan.SysctlOfDefault(name); ok {
+		_, err := os.Stat(sysctlPath(def))
 		return err == nil
 	}
 	return false

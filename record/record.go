@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,6 +43,27 @@ type Record struct {
 	// Wants maps each sysctl the lab sets to the value it sets: when several labs set
 	// one sysctl of the host, destroying one of them leaves the value the others want.
 	Wants Sysctls `json:"wants,omitempty"`
+}
+
+// Nodes returns the nodes of the applied lab: the host first, then, sorted, every
+// namespace it made or attached or wrote files for (every node but the host has its
+// hosts file).
+func (r Record) Nodes() []plan.NS {
+	seen := map[plan.NS]bool{}
+	for ns := range r.Owned.Namespaces {
+		seen[ns] = true
+	}
+	for ns := range r.Owned.Attached {
+		seen[ns] = true
+	}
+	for f := range r.Owned.Files {
+		if !f.Shared() {
+			seen[f.NS] = true
+		}
+	}
+	delete(seen, plan.Host)
+	nodes := slices.Sorted(maps.Keys(seen))
+	return append([]plan.NS{plan.Host}, nodes...)
 }
 
 // Sysctls maps sysctls to values; in JSON a sorted list of {ns, name, value}.

@@ -117,17 +117,19 @@ func cleanSandbox(t *testing.T) {
 }
 
 // snapshot describes everything a lab could change in the sandbox's own namespace,
-// through iproute2, iptables and /proc: compare two to see that nothing changed.
+// through iproute2, iptables and /proc: compare two to see that nothing changed. The
+// lines of each section are sorted: the order in which the kernel lists addresses and
+// routes is not part of its state (an address added again may be listed elsewhere).
 func snapshot(t *testing.T) string {
 	t.Helper()
 	return sh(t, `
 echo "## netns"; ls /run/netns
-echo "## links"; ip -o link show | sed 's/^[0-9]*: //'
-echo "## addrs"; ip -o addr show
-echo "## routes"; ip route show table all; ip -6 route show table all
+echo "## links"; ip -o link show | sed 's/^[0-9]*: //' | sort
+echo "## addrs"; ip -o addr show | sort
+echo "## routes"; (ip route show table all; ip -6 route show table all) | sort
 echo "## nat"; iptables -t nat -S; ip6tables -t nat -S 2>/dev/null
 echo "## sysctl"; cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding
-echo "## etc/netns"; ls -R /etc/netns
+echo "## etc/netns"; ls -RA /etc/netns
 echo "## state"; ls /run/netlab | grep -v '^lock$' || true
 `)
 }

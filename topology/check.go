@@ -165,7 +165,7 @@ func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
 	for _, r := range n.Routes {
 		if first, dup := dests[routeKey{r.To, r.Metric}]; dup {
 			p.errorAt(r.Pos, fmt.Sprintf("keep one route per destination and metric; the first is at line %d", first.Line),
-				"node %s has two routes to %s", n.Name, routeDest(r.To))
+				"node %s has two routes to %s", n.Name, plan.RouteDest(r.To))
 			continue
 		}
 		dests[routeKey{r.To, r.Metric}] = r.Pos
@@ -197,11 +197,11 @@ func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
 			if len(subnets) > 0 {
 				hint = "use a gateway in a connected subnet of node " + n.Name + ": " + strings.Join(subnets, ", ")
 			}
-			p.errorAt(r.Pos, hint, "gateway %s of the route to %s is in no connected subnet of node %s", r.Via, routeDest(r.To), n.Name)
+			p.errorAt(r.Pos, hint, "gateway %s of the route to %s is in no connected subnet of node %s", r.Via, plan.RouteDest(r.To), n.Name)
 		}
 		if _, own := addrs[r.Via]; own {
 			p.errorAt(r.Pos, "the gateway is the next hop: write the address of the node at the other end of the link",
-				"gateway %s of the route to %s is node %s's own address", r.Via, routeDest(r.To), n.Name)
+				"gateway %s of the route to %s is node %s's own address", r.Via, plan.RouteDest(r.To), n.Name)
 		}
 	}
 	nats := map[NAT]Pos{}
@@ -212,13 +212,6 @@ func (p *parser) checkNode(n *Node, used map[string]Endpoint) {
 		}
 		nats[key] = r.Pos
 	}
-}
-
-func routeDest(p netip.Prefix) string {
-	if p.Bits() == 0 {
-		return "default"
-	}
-	return p.String()
 }
 
 // checkIPv6MTU refuses an IPv6 address on an interface whose MTU is below 1280, the

@@ -559,7 +559,7 @@ func (p *parser) routes(n *yaml.Node) []Route {
 				p.errorf(toNode, "write 0.0.0.0/0 or ::/0 for a default route through a device", "`to: default` without via has no IP family")
 				return
 			}
-			r.To = defaultFor(r.Via)
+			r.To = plan.DefaultRoute(r.Via)
 		} else {
 			to, ok := p.prefix(toNode, ts, "destination", "10.1.0.0/16, or `default`")
 			if !ok {
@@ -576,18 +576,11 @@ func (p *parser) routes(n *yaml.Node) []Route {
 			r.To = to
 		}
 		if metricNode == nil && r.To.Addr().Is6() {
-			r.Metric = 1024 // the kernel's, for an IPv6 route added without one
+			r.Metric = plan.DefaultMetric(r.To) // the kernel's, for an IPv6 route added without one
 		}
 		routes = append(routes, r)
 	})
 	return routes
-}
-
-func defaultFor(a netip.Addr) netip.Prefix {
-	if a.Is4() {
-		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	}
-	return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 }
 
 func (p *parser) nat(n *yaml.Node) []NAT {

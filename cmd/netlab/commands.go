@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,11 +150,6 @@ func (g *globals) loadTopology(path string) (*topology.Topology, string, []byte,
 	return t, abs, data, nil
 }
 
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
 // planWriters renders a plan in each format of `plan -o`.
 var planWriters = map[string]func(io.Writer, plan.Plan) error{
 	"text": plan.WriteText,
@@ -193,7 +186,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if out != "" {
-				b, err := json.MarshalIndent(prep.Save(sha256Hex(data)), "", "  ")
+				b, err := json.MarshalIndent(prep.Save(data), "", "  ")
 				if err != nil {
 					return err
 				}
@@ -216,25 +209,6 @@ func newPlanCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// readSavedPlan returns the saved plan in the file, or nil when the file is not one
-// (a topology file).
-func readSavedPlan(data []byte) (*reconcile.SavedPlan, error) {
-	var probe struct {
-		Format string `json:"format"`
-	}
-	if json.Unmarshal(data, &probe) != nil || probe.Format == "" {
-		return nil, nil
-	}
-	if probe.Format != reconcile.SavedPlanFormat {
-		return nil, fmt.Errorf("saved plan of unknown format %q (this netlab reads %s)", probe.Format, reconcile.SavedPlanFormat)
-	}
-	var sp reconcile.SavedPlan
-	if err := json.Unmarshal(data, &sp); err != nil {
-		return nil, fmt.Errorf("read saved plan: %w", err)
-	}
-	return &sp, nil
-}
-
 func newApplyCmd(g *globals) *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
@@ -247,7 +221,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read %s: %w", args[0], err)
 			}
-			saved, err := readSavedPlan(data)
+			saved, err := reconcile.ReadSavedPlan(data)
 			if err != nil {
 				return err
 			}
@@ -259,8 +233,10 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if saved != nil && sha256Hex(topoData) != saved.TopologySHA256 {
-				return &reconcile.StalePlanError{Why: "the topology file " + topoPath + " has changed since it was made"}
+			if saved != nil {
+				if err := saved.CheckTopology(topoData); err != nil {
+					return err
+				}
 			}
 			return g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
@@ -497,28 +473,16 @@ func labNodes(g *globals, file, name string) ([]string, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	// Every node but host has a hosts file; attached namespaces an entry, perhaps.
-	seen := map[plan.NS]bool{}
-	for ns := range r.Owned.Namespaces {
-		seen[ns] = true
-	}
-	for ns := range r.Owned.Attached {
-		seen[ns] = true
-	}
-	for f := range r.Owned.Files {
-		seen[f.NS] = true
-	}
-	nodes := []string{topology.HostNode}
-	for ns := range seen {
+	var nodes []string
+	for _, ns := range r.Nodes() {
 		nodes = append(nodes, string(ns))
 	}
-	slices.Sort(nodes[1:])
 	return nodes, lab, nil
 }
 
 func newCheckCmd(g *globals) *cobra.Command {
 	var all, external bool
-	var tries, parallel int
+	var tries, pings int
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "check FILE",
@@ -542,19 +506,18 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 			if err := reconcile.CheckPingPrivileges(); err != nil {
 				return err
 			}
-			k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir)
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			for _, n := range t.Nodes {
-				if n.Name != topology.HostNode && !k.HasNamespace(plan.NS(n.Name)) {
-					return fmt.Errorf("node %s is not in the kernel (/run/netns/%s): apply the lab first (netlab apply %s)", n.Name, n.Name, args[0])
+			var results []reach.Result
+			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+				for _, n := range t.Nodes {
+					if n.Name != topology.HostNode && !s.kernel.HasNamespace(plan.NS(n.Name)) {
+						return fmt.Errorf("node %s is not in the kernel (/run/netns/%s): apply the lab first (netlab apply %s)", n.Name, n.Name, args[0])
+					}
 				}
-			}
-			results, err := reach.Run(cmd.Context(), probes, func(ctx context.Context, from string, addr netip.Addr) (bool, error) {
-				return k.Ping(ctx, plan.NS(from), addr, tries, timeout)
-			}, parallel)
+				results, err = reach.Run(ctx, probes, func(ctx context.Context, from string, addr netip.Addr) (bool, error) {
+					return s.kernel.Ping(ctx, plan.NS(from), addr, tries, timeout)
+				}, pings)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -572,7 +535,7 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 	cmd.Flags().BoolVar(&external, "external", false, "allow expect: targets outside the lab (pings leave the lab)")
 	cmd.Flags().IntVar(&tries, "count", 3, "echo requests per target before it counts as NG")
 	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "how long to wait for each reply")
-	cmd.Flags().IntVar(&parallel, "parallel", 32, "how many pings run at once")
+	cmd.Flags().IntVar(&pings, "pings", 32, "how many pings run at once")
 	return cmd
 }
 
