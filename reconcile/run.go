@@ -52,7 +52,11 @@ func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired 
 	if err != nil {
 		return nil, err
 	}
-	return r.prepare(ctx, lab, topology, desired, rec, desired)
+	shared, err := r.sharedSysctls(lab)
+	if err != nil {
+		return nil, err
+	}
+	return r.prepare(ctx, lab, topology, desired, rec, desired, shared)
 }
 
 // PrepareDestroy computes the plan that removes everything the lab owns. Beside the
@@ -73,7 +77,11 @@ func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, k
 	case err != nil:
 		return nil, err
 	case !rec.Owned.Empty():
-		return r.prepare(ctx, lab, topology, plan.NewState(), rec, known)
+		shared, err := r.sharedSysctls(lab)
+		if err != nil {
+			return nil, err
+		}
+		return r.prepare(ctx, lab, topology, plan.NewState(), rec, known, shared)
 	}
 	known = known.Clone()
 	if discover {
@@ -109,12 +117,10 @@ func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, k
 	return &Prepared{Lab: lab, Topology: topology, Desired: plan.NewState(), Record: rec, Actual: actual, Plan: p}, nil
 }
 
-func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State) (*Prepared, error) {
+// prepare observes and diffs; shared are the sysctls other labs set (sharedSysctls).
+func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State,
+	shared map[plan.SysctlKey]sharedSysctl) (*Prepared, error) {
 	actual, err := r.Kernel.Observe(ctx, plan.ScopeOf(lab, known, desired, rec.Owned).WithoutContentsOf(desired, rec.Owned))
-	if err != nil {
-		return nil, err
-	}
-	shared, err := r.sharedSysctls(lab)
 	if err != nil {
 		return nil, err
 	}
@@ -214,15 +220,16 @@ func (p *Prepared) Fingerprint() string {
 // Execute carries out a prepared plan. It first adds to the lab's record every object
 // the plan creates or changes (so a run killed midway leaves them recorded), then applies
 // the actions, each after those it depends on and up to Parallel at once, stopping at
-// the first failure, then records exactly the desired state, and finally observes
-// again: anything still left to do is an error naming it.
+// the first failure (or, when ctx is cancelled, at an action boundary: a *StoppedError),
+// then observes again until the kernel has let go of what it deleted, and only then
+// records exactly the desired state: anything still left to do is an error naming it.
 func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	intent := withIntent(p.Record, p)
 	if p.Plan.Empty() {
 		// Nothing to change in the kernel; but a destroyed lab's record goes, and a
 		// sysctl the lab now shares with others is recorded.
 		if p.Desired.Empty() && !p.Record.Owned.Empty() || !maps.Equal(intent.Owned.Sysctls, p.Record.Owned.Sysctls) {
-			return r.Store.Save(r.final(p, intent))
+			return r.Store.Save(finalRecord(p, intent))
 		}
 		return nil
 	}
@@ -232,7 +239,7 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	if err := r.run(ctx, p.Plan.Actions); err != nil {
 		return err
 	}
-	final := r.final(p, intent)
+	final := finalRecord(p, intent)
 	// Verify against the intent record: it names everything the plan had to delete
 	// too. The intent stays the record until the kernel has let go of all that: a run
 	// killed while it waits leaves a record that still names the veths on their way
@@ -277,10 +284,10 @@ func (e *StoppedError) Error() string {
 
 func (e *StoppedError) Unwrap() error { return e.Cause }
 
-// final is the record after the plan is carried out: exactly the desired state, with
-// the values to restore from the intent record, and without what was there before the
-// lab (a directory, an entry of an existing namespace).
-func (r *Reconciler) final(p *Prepared, intent record.Record) record.Record {
+// finalRecord is the record after the plan is carried out: exactly the desired state,
+// with the values to restore from the intent record, and without what was there before
+// the lab (a directory, an entry of an existing namespace).
+func finalRecord(p *Prepared, intent record.Record) record.Record {
 	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Recorded(), Wants: maps.Clone(p.Desired.Sysctls)}
 	final.Owned.Sysctls = map[plan.SysctlKey]string{}
 	for k := range p.Desired.Sysctls {
@@ -391,7 +398,7 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 	deadline := time.Now().Add(SettleTimeout)
 	wait := time.Millisecond
 	for {
-		after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired)
+		after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired, p.shared)
 		if err != nil && ctx.Err() != nil {
 			return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
 		}

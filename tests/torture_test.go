@@ -62,6 +62,15 @@ func timed(t *testing.T, args ...string) time.Duration {
 	return time.Since(start)
 }
 
+// tortureRow is one row of the torture test: an interruption by sig, n times, each at a
+// random moment given to run, which reports whether netlab recovered and, if not, why.
+type tortureRow struct {
+	name string
+	sig  syscall.Signal
+	n    int
+	run  func(sig syscall.Signal, at time.Duration) (bool, string)
+}
+
 func TestTorture(t *testing.T) {
 	cleanSandbox(t)
 	file := tortureLab(t)
@@ -100,12 +109,7 @@ func TestTorture(t *testing.T) {
 	okCode := func(sig syscall.Signal, code int) bool {
 		return code == 0 || code == -1 || code == 128+int(sig)
 	}
-	rows := []struct {
-		name string
-		sig  syscall.Signal
-		n    int
-		run  func(sig syscall.Signal, at time.Duration) (bool, string)
-	}{
+	rows := []tortureRow{
 		{"kill -9 during apply, then apply and destroy", syscall.SIGKILL, *tortureKills, func(sig syscall.Signal, at time.Duration) (bool, string) {
 			interrupt(t, sig, at, "apply", file)
 			return recovered(true)
@@ -123,23 +127,13 @@ func TestTorture(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		rows = append(rows,
-			struct {
-				name string
-				sig  syscall.Signal
-				n    int
-				run  func(sig syscall.Signal, at time.Duration) (bool, string)
-			}{signalName(sig) + " during apply, then apply and destroy", sig, *tortureSignals, func(sig syscall.Signal, at time.Duration) (bool, string) {
+			tortureRow{signalName(sig) + " during apply, then apply and destroy", sig, *tortureSignals, func(sig syscall.Signal, at time.Duration) (bool, string) {
 				if code := interrupt(t, sig, at, "apply", file); !okCode(sig, code) {
 					return false, fmt.Sprintf("apply exited %d", code)
 				}
 				return recovered(true)
 			}},
-			struct {
-				name string
-				sig  syscall.Signal
-				n    int
-				run  func(sig syscall.Signal, at time.Duration) (bool, string)
-			}{signalName(sig) + " during destroy, then apply and destroy", sig, *tortureSignals, func(sig syscall.Signal, at time.Duration) (bool, string) {
+			tortureRow{signalName(sig) + " during destroy, then apply and destroy", sig, *tortureSignals, func(sig syscall.Signal, at time.Duration) (bool, string) {
 				mustNetlab(t, "apply", file)
 				if code := interrupt(t, sig, at, "destroy"); !okCode(sig, code) {
 					return false, fmt.Sprintf("destroy exited %d", code)
