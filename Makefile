@@ -9,7 +9,7 @@ RUNS      ?= 3
 
 ## build: a static netlab binary in bin/
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/netlab
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/netlab
 
 ## test: lint, unit tests, and the end-to-end tests against the real kernel in a sandbox
 test: deps lint

@@ -55,3 +55,47 @@ func TestUnknownSysctl(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI: what a person meets at the prompt: a version, the usage line with every
+// argument or flag error, readable help, a saved plan named as one where a topology is
+// expected, and destroy --dry-run, which changes nothing.
+func TestCLI(t *testing.T) {
+	cleanSandbox(t)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if r := netlab(t, args...); r.code != 0 || !strings.HasPrefix(r.stdout, "netlab ") || !strings.Contains(r.stdout, "go1.") {
+			t.Errorf("netlab %v: %s", args, r)
+		}
+	}
+	for _, c := range []struct{ args, usage string }{
+		{"validate", "Usage: netlab validate FILE"},
+		{"plan a b", "Usage: netlab plan FILE"},
+		{"destroy --no-such-flag", "Usage: netlab destroy [FILE]"},
+	} {
+		if r := netlab(t, strings.Fields(c.args)...); r.code != 1 || !strings.Contains(r.stderr, c.usage) {
+			t.Errorf("netlab %s: want exit 1 and %q: %s", c.args, c.usage, r)
+		}
+	}
+	if r := netlab(t, "plan", "--help"); !strings.Contains(r.stdout, "--out string") {
+		t.Errorf("plan --help: the --out flag reads wrong:\n%s", r.stdout)
+	}
+	file := "../examples/veth-host.yaml"
+	saved := writeFile(t, "lab.plan", "")
+	mustNetlab(t, "plan", file, "--out", saved)
+	for _, cmd := range []string{"validate", "plan", "destroy", "graph"} {
+		if r := netlab(t, cmd, saved); r.code != 1 || !strings.Contains(r.stderr, "is a saved plan, not a topology: carry it out with netlab apply") {
+			t.Errorf("%s of a saved plan: %s", cmd, r)
+		}
+	}
+	mustNetlab(t, "apply", file)
+	before := snapshot(t)
+	for _, format := range []string{"text", "json", "sh"} {
+		r := netlab(t, "destroy", "--dry-run", "-o", format)
+		if r.code != 0 || !strings.Contains(r.stdout, "veth0-host") {
+			t.Errorf("destroy --dry-run -o %s: %s", format, r)
+		}
+	}
+	if after := snapshot(t); after != before {
+		t.Errorf("destroy --dry-run changed the sandbox.\n%s", lineDiff(before, after))
+	}
+	mustNetlab(t, "destroy")
+}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -72,7 +73,23 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newGraphCmd(g))
+	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newGraphCmd(g),
+		newVersionCmd())
+	root.Version = version()
+	root.SetVersionTemplate("{{.Version}}\n")
+	// An argument or flag error says how the command is used, as the shell's tools do.
+	withUsage := func(c *cobra.Command, err error) error { return fmt.Errorf("%w\nUsage: %s", err, c.UseLine()) }
+	root.SetFlagErrorFunc(withUsage)
+	for _, c := range root.Commands() {
+		if args := c.Args; args != nil {
+			c.Args = func(c *cobra.Command, a []string) error {
+				if err := args(c, a); err != nil {
+					return withUsage(c, err)
+				}
+				return nil
+			}
+		}
+	}
 	return root
 }
 
@@ -82,7 +99,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Short: "Check a topology file; needs no privileges and touches nothing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := topology.LoadWith(args[0], topology.Options{MaxInput: g.maxInput})
+			t, _, err := g.load(args[0], topology.Options{})
 			if err != nil {
 				return err
 			}
@@ -134,12 +151,22 @@ func (g *globals) withSession(ctx context.Context, f func(ctx context.Context, s
 	return f(ctx, s)
 }
 
-func (g *globals) loadTopology(path string) (*topology.Topology, string, []byte, error) {
+// load reads and checks a topology file; a saved plan given instead is named as one.
+func (g *globals) load(path string, opts topology.Options) (*topology.Topology, []byte, error) {
 	data, err := topology.ReadFile(path, g.maxInput)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, err
 	}
-	t, err := topology.ParseWith(path, data, topology.Options{MaxInput: g.maxInput})
+	if saved, err := reconcile.ReadSavedPlan(data); err != nil || saved != nil {
+		return nil, nil, fmt.Errorf("%s is a saved plan, not a topology: carry it out with netlab apply %s, or show it with netlab apply --dry-run %s", path, path, path)
+	}
+	opts.MaxInput = g.maxInput
+	t, err := topology.ParseWith(path, data, opts)
+	return t, data, err
+}
+
+func (g *globals) loadTopology(path string) (*topology.Topology, string, []byte, error) {
+	t, data, err := g.load(path, topology.Options{})
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -204,7 +231,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sh")
-	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, for `netlab apply PLANFILE`")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, to carry it out later with netlab apply PLANFILE")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when there are changes, 1 on error")
 	return cmd
 }
@@ -294,7 +321,8 @@ func execute(ctx context.Context, w io.Writer, s *session, prep *reconcile.Prepa
 }
 
 func newDestroyCmd(g *globals) *cobra.Command {
-	var name string
+	var name, output string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "destroy [FILE]",
 		Short: "Remove everything the lab made and restore what it changed",
@@ -304,6 +332,10 @@ from netlab's records (--name picks one when several are applied).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
+			writePlan, ok := planWriters[output]
+			if !ok {
+				return fmt.Errorf("unknown output format %q: use text, json or sh", output)
+			}
 			var lab, abs string
 			scope := plan.NewState()
 			if len(args) == 1 {
@@ -339,6 +371,9 @@ from netlab's records (--name picks one when several are applied).`,
 					return err
 				}
 				warn(cmd, prep.Plan)
+				if dryRun {
+					return writePlan(w, prep.Plan)
+				}
 				if prep.Plan.Empty() {
 					fmt.Fprintf(w, "No changes. Lab %s has nothing left in the kernel.\n", lab)
 					return s.rec.Store.Save(record.Record{Lab: lab, Owned: plan.NewState()})
@@ -351,6 +386,8 @@ from netlab's records (--name picks one when several are applied).`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the lab to destroy, when several are applied")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the destroy plan only; change nothing")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "with --dry-run, the plan's format: text, json or sh")
 	return cmd
 }
 
@@ -448,7 +485,7 @@ several are applied).`,
 // records (name picks one when several are applied).
 func labNodes(g *globals, file, name string) ([]string, string, error) {
 	if file != "" {
-		t, err := topology.LoadWith(file, topology.Options{MaxInput: g.maxInput})
+		t, _, err := g.load(file, topology.Options{})
 		if err != nil {
 			return nil, "", err
 		}
@@ -495,7 +532,7 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
   netlab check --all examples/two-namespaces.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := topology.LoadWith(args[0], topology.Options{ExternalTargets: external, MaxInput: g.maxInput})
+			t, _, err := g.load(args[0], topology.Options{ExternalTargets: external})
 			if err != nil {
 				return err
 			}
@@ -552,7 +589,7 @@ func newGraphCmd(g *globals) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("unknown output format %q: use dot or mermaid", output)
 			}
-			t, err := topology.LoadWith(args[0], topology.Options{MaxInput: g.maxInput})
+			t, _, err := g.load(args[0], topology.Options{})
 			if err != nil {
 				return err
 			}
@@ -561,4 +598,45 @@ func newGraphCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "dot", "output format: dot or mermaid")
 	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print netlab's version, the revision it was built from and the Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), version())
+			return nil
+		},
+	}
+}
+
+// version describes the binary from its build info: the module version (or "devel"),
+// the VCS revision and whether the tree was modified, and the Go version.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "netlab (no build information)"
+	}
+	v := info.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	out := "netlab " + v
+	if rev != "" {
+		out += " (revision " + rev[:min(12, len(rev))] + modified + ")"
+	}
+	return out + " " + info.GoVersion
 }
