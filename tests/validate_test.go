@@ -86,7 +86,16 @@ func TestCLI(t *testing.T) {
 			t.Errorf("%s of a saved plan: %s", cmd, r)
 		}
 	}
-	mustNetlab(t, "apply", file)
+	// validate -o json: the diagnostics as data, exit 1 when there are any.
+	bad := writeFile(t, "bad.yaml", "name: bad\nnodes:\n  ns1: {interfaces: {e0: {addresses: [10.0.0.300/24]}}}\n")
+	if r := netlab(t, "validate", "-o", "json", bad); r.code != 1 || !strings.Contains(r.stdout, `"valid": false`) ||
+		!strings.Contains(r.stdout, `"line": 3`) || !strings.Contains(r.stdout, `"format_version": "1"`) {
+		t.Errorf("validate -o json: %s", r)
+	}
+	// - is standard input, for apply too.
+	if r := runCmdShell(t, netlabBin()+" apply - < "+file); r.code != 0 || !strings.Contains(r.stdout, "Apply complete") {
+		t.Fatalf("apply - < FILE: %s", r)
+	}
 	before := snapshot(t)
 	for _, format := range []string{"text", "json", "sh"} {
 		r := netlab(t, "destroy", "--dry-run", "-o", format)

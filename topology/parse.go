@@ -48,17 +48,20 @@ func LoadWith(path string, opts Options) (*Topology, error) {
 	return ParseWith(path, data, opts)
 }
 
-// ReadFile reads a topology file, refusing one larger than max bytes (0: the default)
-// before reading it.
+// ReadFile reads a topology file ("-": standard input), refusing one larger than max
+// bytes (0: the default) before reading it.
 func ReadFile(path string, max int64) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxInput
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read topology: %w", err)
+	f := os.Stdin
+	if path != "-" {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, fmt.Errorf("read topology: %w", err)
+		}
+		defer f.Close()
 	}
-	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("read topology: %w", err)

@@ -94,12 +94,23 @@ puts the host back exactly as it was.`,
 }
 
 func newValidateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a topology file; needs no privileges and touches nothing",
-		Args:  cobra.ExactArgs(1),
+		Long: `Check a topology file. Every problem is printed as FILE:LINE:COL: what is wrong; what
+to write instead, all of them at once, sorted by position. FILE - reads standard input.`,
+		Example: `  netlab validate examples/two-namespaces.yaml
+  netlab validate -o json lab.yaml | jq '.diagnostics[].message'`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("unknown output format %q: use text or json", output)
+			}
 			t, _, err := g.load(args[0], topology.Options{})
+			if output == "json" {
+				return writeValidation(cmd.OutOrStdout(), args[0], t, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -107,6 +118,51 @@ func newValidateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// validationJSON is what validate -o json prints; see the README.
+type validationJSON struct {
+	FormatVersion string           `json:"format_version"`
+	File          string           `json:"file"`
+	Valid         bool             `json:"valid"`
+	Lab           string           `json:"lab,omitempty"`
+	Diagnostics   []diagnosticJSON `json:"diagnostics"`
+}
+
+type diagnosticJSON struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// writeValidation prints the result of validating file as JSON, and returns exit 1
+// when it is not valid (an error that is not about the file itself is returned as it is).
+func writeValidation(w io.Writer, file string, t *topology.Topology, err error) error {
+	v := validationJSON{FormatVersion: "1", File: file, Valid: err == nil, Diagnostics: []diagnosticJSON{}}
+	var diags topology.Diagnostics
+	switch {
+	case err == nil:
+		v.Lab = t.Name
+	case errors.As(err, &diags):
+		for _, d := range diags {
+			v.Diagnostics = append(v.Diagnostics, diagnosticJSON{File: d.File, Line: d.Line, Column: d.Column, Message: d.Msg, Hint: d.Hint})
+		}
+	default:
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	if !v.Valid {
+		return exitError{code: 1}
+	}
+	return nil
 }
 
 // session is what a kernel-touching command holds: the kernel, the reconciler and the
@@ -151,18 +207,32 @@ func (g *globals) withSession(ctx context.Context, f func(ctx context.Context, s
 	return f(ctx, s)
 }
 
-// load reads and checks a topology file; a saved plan given instead is named as one.
+// load reads and checks a topology file ("-": standard input); a saved plan given
+// instead is named as one.
 func (g *globals) load(path string, opts topology.Options) (*topology.Topology, []byte, error) {
 	data, err := topology.ReadFile(path, g.maxInput)
 	if err != nil {
 		return nil, nil, err
 	}
+	t, err := g.parse(path, data, opts)
+	return t, data, err
+}
+
+// parse checks the topology in data, read from path.
+func (g *globals) parse(path string, data []byte, opts topology.Options) (*topology.Topology, error) {
 	if saved, err := reconcile.ReadSavedPlan(data); err != nil || saved != nil {
-		return nil, nil, fmt.Errorf("%s is a saved plan, not a topology: carry it out with netlab apply %s, or show it with netlab apply --dry-run %s", path, path, path)
+		return nil, fmt.Errorf("%s is a saved plan, not a topology: carry it out with netlab apply %s, or show it with netlab apply --dry-run %s", path, path, path)
 	}
 	opts.MaxInput = g.maxInput
-	t, err := topology.ParseWith(path, data, opts)
-	return t, data, err
+	return topology.ParseWith(path, data, opts)
+}
+
+// absPath is the topology's path as the record and a saved plan keep it.
+func absPath(path string) (string, error) {
+	if path == "-" {
+		return path, nil // standard input has no path
+	}
+	return filepath.Abs(path)
 }
 
 func (g *globals) loadTopology(path string) (*topology.Topology, string, []byte, error) {
@@ -170,11 +240,8 @@ func (g *globals) loadTopology(path string) (*topology.Topology, string, []byte,
 	if err != nil {
 		return nil, "", nil, err
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return t, abs, data, nil
+	abs, err := absPath(path)
+	return t, abs, data, err
 }
 
 // planWriters renders a plan in each format of `plan -o`.
@@ -190,7 +257,10 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
 		Short: "Show the ordered actions that would bring the kernel to the topology",
-		Args:  cobra.ExactArgs(1),
+		Example: `  netlab plan examples/two-namespaces.yaml
+  netlab plan -o sh examples/two-namespaces.yaml > lab.sh
+  netlab plan --out reviewed.plan examples/two-namespaces.yaml && netlab apply reviewed.plan`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			writePlan, ok := planWriters[output]
 			if !ok {
@@ -239,29 +309,38 @@ func newPlanCmd(g *globals) *cobra.Command {
 func newApplyCmd(g *globals) *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "apply FILE|PLANFILE",
+		Use: "apply FILE|PLANFILE",
+		Example: `  netlab apply examples/two-namespaces.yaml
+  netlab apply --dry-run reviewed.plan`,
 		Short: "Bring the kernel to the topology (or carry out a saved plan)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
-			data, err := os.ReadFile(args[0])
+			// Read once: the argument may be standard input. A saved plan of a large lab
+			// may be larger than its topology.
+			data, err := topology.ReadFile(args[0], 16*g.maxInput)
 			if err != nil {
-				return fmt.Errorf("read %s: %w", args[0], err)
+				return err
 			}
 			saved, err := reconcile.ReadSavedPlan(data)
 			if err != nil {
 				return err
 			}
-			topoPath := args[0]
+			var t *topology.Topology
+			var abs string
 			if saved != nil {
-				topoPath = saved.Topology
-			}
-			t, abs, topoData, err := g.loadTopology(topoPath)
-			if err != nil {
-				return err
-			}
-			if saved != nil {
+				var topoData []byte
+				if t, abs, topoData, err = g.loadTopology(saved.Topology); err != nil {
+					return err
+				}
 				if err := saved.CheckTopology(topoData); err != nil {
+					return err
+				}
+			} else {
+				if t, err = g.parse(args[0], data, topology.Options{}); err != nil {
+					return err
+				}
+				if abs, err = absPath(args[0]); err != nil {
 					return err
 				}
 			}
@@ -324,7 +403,10 @@ func newDestroyCmd(g *globals) *cobra.Command {
 	var name, output string
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "destroy [FILE]",
+		Use: "destroy [FILE]",
+		Example: `  netlab destroy
+  netlab destroy --name twons --dry-run -o sh
+  netlab destroy examples/two-namespaces.yaml`,
 		Short: "Remove everything the lab made and restore what it changed",
 		Long: `Remove everything the lab owns (namespaces, links, addresses, routes, NAT rules) and
 restore every sysctl it changed to the value it found. Without FILE, the lab is taken
