@@ -96,6 +96,17 @@ func TestCLI(t *testing.T) {
 	if r := runCmdShell(t, netlabBin()+" apply - < "+file); r.code != 0 || !strings.Contains(r.stdout, "Apply complete") {
 		t.Fatalf("apply - < FILE: %s", r)
 	}
+	// Completion through cobra's __complete: applied labs, their nodes, -o's values.
+	for _, c := range []struct{ args, want string }{
+		{"__complete exec ", "host\nnetns01\n"},
+		{"__complete destroy --name ", "veth-host\n"},
+		{"__complete plan -o ", "text\njson\nsh\n"},
+	} {
+		args := strings.Fields(c.args)
+		if r := netlab(t, append(args, "")...); !strings.HasPrefix(r.stdout, c.want) {
+			t.Errorf("netlab %s'': want %q, got %s", c.args, c.want, r)
+		}
+	}
 	before := snapshot(t)
 	for _, format := range []string{"text", "json", "sh"} {
 		r := netlab(t, "destroy", "--dry-run", "-o", format)

@@ -119,6 +119,7 @@ to write instead, all of them at once, sorted by position. FILE - reads standard
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -301,6 +302,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sh")
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "sh"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, to carry it out later with netlab apply PLANFILE")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when there are changes, 1 on error")
 	return cmd
@@ -470,6 +472,8 @@ from netlab's records (--name picks one when several are applied).`,
 	cmd.Flags().StringVar(&name, "name", "", "the lab to destroy, when several are applied")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the destroy plan only; change nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "with --dry-run, the plan's format: text, json or sh")
+	cmd.RegisterFlagCompletionFunc("name", g.completeLabs)
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "sh"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -560,6 +564,17 @@ several are applied).`,
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the lab's topology file (default: the applied lab, from netlab's records)")
 	cmd.Flags().StringVar(&name, "name", "", "the applied lab, when several are")
+	cmd.RegisterFlagCompletionFunc("name", g.completeLabs)
+	cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveDefault // the command: the shell's own completion
+		}
+		nodes, _, err := labNodes(g, file, name)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return nodes, cobra.ShellCompDirectiveNoFileComp
+	}
 	return cmd
 }
 
@@ -679,6 +694,7 @@ func newGraphCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "dot", "output format: dot or mermaid")
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"dot", "mermaid"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -721,4 +737,13 @@ func version() string {
 		out += " (revision " + rev[:min(12, len(rev))] + modified + ")"
 	}
 	return out + " " + info.GoVersion
+}
+
+// completeLabs completes --name with the labs that have a record.
+func (g *globals) completeLabs(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	labs, err := record.Store{Dir: g.stateDir}.Labs()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return labs, cobra.ShellCompDirectiveNoFileComp
 }
