@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -81,9 +82,12 @@ func TestExecSignals(t *testing.T) {
 	mustNetlab(t, "apply", "../examples/veth-host.yaml")
 	for _, sig := range []string{"TERM", "INT", "HUP"} {
 		t.Run("SIG"+sig, func(t *testing.T) {
-			// The command says it is ready, then sleeps; netlab gets the signal.
-			r := runCmdShell(t, netlabBin()+" exec netns01 -- sh -c 'echo ready; exec sleep 31.7' > $TMPDIR/out & pid=$!; "+
-				"while ! grep -q ready $TMPDIR/out 2>/dev/null; do sleep 0.01; done; kill -"+sig+" $pid; wait $pid; echo rc=$?; pgrep -f '^sleep 31.7' || true")
+			// The command writes its PID (the sleep's: sh execs it), then sleeps; netlab
+			// gets the signal; afterwards that process must be gone.
+			out := filepath.Join(t.TempDir(), "pid")
+			r := runCmdShell(t, netlabBin()+" exec netns01 -- sh -c 'echo $$; exec sleep 31.7' > "+out+" & pid=$!; "+
+				"while [ ! -s "+out+" ]; do sleep 0.01; done; kill -"+sig+" $pid; wait $pid; echo rc=$?; "+
+				"kill -0 $(cat "+out+") 2>/dev/null && echo left || true")
 			want := map[string]string{"TERM": "rc=143", "INT": "rc=130", "HUP": "rc=129"}[sig]
 			if strings.TrimSpace(r.stdout) != want {
 				t.Errorf("want %s and no sleep left: %s", want, r)
