@@ -192,7 +192,7 @@ func (a Action) Change() string {
 		return ""
 	}
 	if _, ok := a.Target.(FileKey); ok {
-		if _, link := LinkTarget(a.After.(string)); link {
+		if IsHardLink(a.After.(string)) {
 			return "relinked"
 		}
 		return "rewritten"

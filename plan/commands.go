@@ -94,7 +94,7 @@ func (a Action) Commands() [][]string {
 // content of a file it writes; "" for every other action.
 func (a Action) Input() string {
 	if k, ok := a.Target.(FileKey); ok && !k.IsDir() && a.Kind != Delete {
-		if _, link := LinkTarget(a.After.(string)); !link {
+		if !IsHardLink(a.After.(string)) {
 			return a.After.(string)
 		}
 	}

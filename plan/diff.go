@@ -470,16 +470,6 @@ func (d *differ) sysctlProblem(k SysctlKey, want, have string, seen bool) string
 	return ""
 }
 
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
-}
-
 func allIntegers(fields []string) bool {
 	for _, f := range fields {
 		if _, err := strconv.ParseInt(f, 10, 64); err != nil {
@@ -508,12 +498,11 @@ func (d *differ) nat() {
 // exists is used as it is and removed only when the lab made it and it holds nothing but
 // files this plan removes.
 func (d *differ) files() {
-	// The lab's shared files first: a node's hosts file that is a link to one is relinked
-	// when this plan writes the shared file anew (a new file: links keep the old one).
-	keys := sortedKeys(d.desired.Files, compareFileKey)
-	slices.SortStableFunc(keys, func(a, b FileKey) int { return cmpBool(b.Shared(), a.Shared()) })
+	// The lab's shared files come first (they have no namespace, and compareFileKey puts
+	// "" first): a node's hosts file that is a link to one is relinked when this plan
+	// writes the shared file anew (a new file: links keep the old one).
 	written := map[string]bool{}
-	for _, k := range keys {
+	for _, k := range sortedKeys(d.desired.Files, compareFileKey) {
 		want := d.desired.Files[k]
 		have, ok := d.actual.Files[k]
 		_, owned := d.owned.Files[k]
@@ -561,10 +550,8 @@ func (d *differ) files() {
 func (d *differ) onlyLeavingFiles(ns NS, listing string) bool {
 	for _, name := range strings.Fields(listing) {
 		k := FileKey{NS: ns, Name: name}
-		if base, ok := strings.CutPrefix(name, "."); ok {
-			if base, ok := strings.CutSuffix(base, ".netlab-new"); ok && (FileKey{NS: ns, Name: base}).TempName() == name {
-				k.Name = base
-			}
+		if base, ok := strings.CutSuffix(name, ".netlab-new"); ok && strings.HasPrefix(base, ".") {
+			k.Name = base[1:] // the temporary file of base (TempName)
 		}
 		if _, owned := d.owned.Files[k]; !owned {
 			return false

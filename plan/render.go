@@ -156,7 +156,7 @@ func jsonValue(v any) any {
 // content itself is the action's input.
 func fileDigest(a Action) any {
 	if k, ok := a.Target.(FileKey); ok && !k.IsDir() && a.After != nil {
-		if _, link := LinkTarget(a.After.(string)); !link {
+		if !IsHardLink(a.After.(string)) {
 			return Digest(a.After.(string))
 		}
 	}

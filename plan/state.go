@@ -253,6 +253,9 @@ func HardLink(target FileKey) string { return hardLinkPrefix + target.Path() + "
 
 const hardLinkPrefix = "(hard link to "
 
+// IsHardLink reports whether v is a HardLink value.
+func IsHardLink(v string) bool { return strings.HasPrefix(v, hardLinkPrefix) }
+
 // LinkTarget returns the path a HardLink value links to, if v is one.
 func LinkTarget(v string) (string, bool) {
 	if rest, ok := strings.CutPrefix(v, hardLinkPrefix); ok {
@@ -518,7 +521,7 @@ func (s State) Recorded() State {
 	r := s.Clone()
 	var d digester
 	for k, v := range r.Files {
-		if _, link := LinkTarget(v); !k.IsDir() && !link {
+		if !k.IsDir() && !IsHardLink(v) {
 			r.Files[k] = d.of(v)
 		}
 	}

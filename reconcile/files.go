@@ -141,15 +141,7 @@ func idOf(dirfd int, name string) (fileID, bool) {
 }
 
 // relPath is the path of k relative to /etc/netns.
-func relPath(k plan.FileKey) string {
-	switch {
-	case k.Shared():
-		return k.Name
-	case k.IsDir():
-		return string(k.NS)
-	}
-	return string(k.NS) + "/" + k.Name
-}
+func relPath(k plan.FileKey) string { return strings.TrimPrefix(k.Path(), plan.EtcNetnsDir+"/") }
 
 // observeFile reads one file or directory under /etc/netns (etc): see observeFiles. A
 // file that need not be read (unread) is checked to start with mark only; one that is a

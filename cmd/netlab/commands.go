@@ -252,6 +252,17 @@ var planWriters = map[string]func(io.Writer, plan.Plan) error{
 	"sh":   plan.WriteShell,
 }
 
+// planFormats are the formats of `-o` for a plan, in the order help and completion give.
+var planFormats = []string{"text", "json", "sh"}
+
+// planWriter returns the writer of a plan format, or an error naming the formats.
+func planWriter(format string) (func(io.Writer, plan.Plan) error, error) {
+	if w, ok := planWriters[format]; ok {
+		return w, nil
+	}
+	return nil, fmt.Errorf("unknown output format %q: use %s", format, strings.Join(planFormats, ", "))
+}
+
 func newPlanCmd(g *globals) *cobra.Command {
 	var output, out string
 	var detailed bool
@@ -263,9 +274,9 @@ func newPlanCmd(g *globals) *cobra.Command {
   netlab plan --out reviewed.plan examples/two-namespaces.yaml && netlab apply reviewed.plan`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			writePlan, ok := planWriters[output]
-			if !ok {
-				return fmt.Errorf("unknown output format %q: use text, json or sh", output)
+			writePlan, err := planWriter(output)
+			if err != nil {
+				return err
 			}
 			t, abs, data, err := g.loadTopology(args[0])
 			if err != nil {
@@ -302,7 +313,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sh")
-	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "sh"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(planFormats, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, to carry it out later with netlab apply PLANFILE")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when there are changes, 1 on error")
 	return cmd
@@ -416,9 +427,9 @@ from netlab's records (--name picks one when several are applied).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
-			writePlan, ok := planWriters[output]
-			if !ok {
-				return fmt.Errorf("unknown output format %q: use text, json or sh", output)
+			writePlan, err := planWriter(output)
+			if err != nil {
+				return err
 			}
 			var lab, abs string
 			scope := plan.NewState()
@@ -473,7 +484,7 @@ from netlab's records (--name picks one when several are applied).`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the destroy plan only; change nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "with --dry-run, the plan's format: text, json or sh")
 	cmd.RegisterFlagCompletionFunc("name", g.completeLabs)
-	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "sh"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(planFormats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

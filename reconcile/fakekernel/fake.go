@@ -66,11 +66,6 @@ func (k *Kernel) Namespaces(context.Context) ([]plan.NS, error) {
 	return nss, nil
 }
 
-func isLink(v string) bool {
-	_, ok := plan.LinkTarget(v)
-	return ok
-}
-
 // ErrStopped is returned by Apply when FailAfter is reached.
 var ErrStopped = fmt.Errorf("fake kernel: stopped (FailAfter)")
 
@@ -147,7 +142,7 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 			}
 			slices.Sort(names)
 			s.Files[key] = strings.Join(names, " ")
-		case isLink(k.State.Files[key]):
+		case plan.IsHardLink(k.State.Files[key]):
 			s.Files[key] = k.State.Files[key] // a hard link is observed as one
 		case scope.UnreadFiles[key]:
 			s.Files[key] = plan.FileUnread
