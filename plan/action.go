@@ -2,7 +2,7 @@ package plan
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 )
 
 // Kind says what an Action does to its object, as Terraform's plans.Action does.
@@ -15,9 +15,13 @@ const (
 	Update
 	// Delete removes an object the lab owns.
 	Delete
+	// Replace deletes an object of the lab's and creates it anew under the same key, in
+	// one action: what cannot be changed in place (a link's kind, a macvlan's mode, a
+	// veth's peer). Terraform calls it DeleteThenCreate.
+	Replace
 )
 
-// Symbol is the one-character mark of the kind in a rendered plan: + ~ -.
+// Symbol is the mark of the kind in a rendered plan: + ~ - -/+.
 func (k Kind) Symbol() string {
 	switch k {
 	case Create:
@@ -26,11 +30,13 @@ func (k Kind) Symbol() string {
 		return "~"
 	case Delete:
 		return "-"
+	case Replace:
+		return "-/+"
 	}
 	return "?"
 }
 
-// String names the kind as the JSON plan does: create, update, delete.
+// String names the kind as the JSON plan does: create, update, delete, replace.
 func (k Kind) String() string {
 	switch k {
 	case Create:
@@ -39,6 +45,8 @@ func (k Kind) String() string {
 		return "update"
 	case Delete:
 		return "delete"
+	case Replace:
+		return "replace"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -58,18 +66,73 @@ const (
 	TypeAttach  ObjectType = "attach"
 )
 
-// Action is one step of a Plan: a Kind applied to one object.
+// Object is one kernel object of an Action, of one kind: its key and, for the kinds
+// that have one, its value before and after the action (NetnsObject, AttachObject,
+// LinkObject, AddrObject, RouteObject, SysctlObject, NATObject, FileObject). Each kind
+// is defined in one file of this package, named after it, and says through these
+// methods all that the plan needs of it.
 //
-// Target is the object's key, one of NS, LinkKey, AddrKey, RouteKey, SysctlKey, NATRule
-// or FileKey. Before and After are its values where the object has one (Link, Route, a
-// sysctl's string value, a file's content), nil otherwise. Reason is for people only; the executor never
-// reads it.
+// The interface is sealed, as google/nftables seals its expressions: its methods are
+// unexported, so only this package defines kinds, and a kind that lacks one of them
+// does not compile. The kernel side of a kind is one method of Applier.
+type Object interface {
+	// Type names the object's kind.
+	Type() ObjectType
+	// name is the object in the topology's notation, without its kind: "host:m1",
+	// "10.0.0.1/24 on host:m1", "/etc/netns/client/hosts".
+	name() string
+	// describe is the object for people, as a heading shows it: "veth host:m1 <->
+	// testns1:s1"; k is the action's kind.
+	describe(k Kind) string
+	// namespaces are those an action of kind k touches on it, the object's own first.
+	namespaces(k Kind) []NS
+	// change says what an update changes: "mtu 1500 -> 9000".
+	change() string
+	// commands are the shell commands an action of kind k (not Replace) stands for.
+	commands(k Kind, lab string) [][]string
+	// input is what the last command reads on its standard input, or "".
+	input(k Kind) string
+	// phase is the object's place in the build order (see order); Delete negates it.
+	phase(k Kind) int
+	// compare orders objects of one phase; o may be of another kind of that phase.
+	compare(o Object) int
+	// dependOn returns the indexes of the earlier actions that action i, of kind k on
+	// this object, needs done first, and notes in x what later ones need of it.
+	dependOn(x *depIndex, i int, k Kind) []int
+	// jsonKey is the object's key as the JSON plan gives it.
+	jsonKey() any
+	// jsonValues are the values before and after, as the JSON plan gives them (nil
+	// when the kind has none).
+	jsonValues() (before, after any)
+	// own adds to owned what an action of kind k (not Delete) makes the lab's;
+	// desired is the state the plan goes to.
+	own(owned State, desired State, k Kind)
+	// apply carries the action out through the kind's method of the Applier.
+	apply(ap Applier, a Action) error
+}
+
+// Applier is a kernel that carries out actions: one method per kind of object, each
+// given the action and its object. A new kind adds a method here, and so every kernel
+// (the real one and the fake) must have it to compile. Action.ApplyTo calls the method
+// of the action's kind, once for each of Delete and Create for a Replace.
+type Applier interface {
+	ApplyNetns(a Action, o NetnsObject) error
+	ApplyAttach(a Action, o AttachObject) error
+	ApplyLink(a Action, o LinkObject) error
+	ApplyAddr(a Action, o AddrObject) error
+	ApplyRoute(a Action, o RouteObject) error
+	ApplySysctl(a Action, o SysctlObject) error
+	ApplyNAT(a Action, o NATObject) error
+	ApplyFile(a Action, o FileObject) error
+}
+
+// Action is one step of a Plan: a Kind applied to one Object.
 type Action struct {
-	Kind   Kind
-	Target any
-	Before any
-	After  any
-	Reason string
+	Kind Kind
+	// Target is the object the action works on, with its values before and after.
+	Target Object
+	// Reason says why the action is in the plan; the executor never reads it.
+	Reason Reason
 	// Lab is the lab the object belongs to; its mark is what the commands set.
 	Lab string
 	// DependsOn lists the indexes in the Plan of the actions that must be done before
@@ -79,153 +142,87 @@ type Action struct {
 }
 
 // Type returns the type of object the action concerns.
-func (a Action) Type() ObjectType {
-	switch a.Target.(type) {
-	case NS:
-		return TypeNetns
-	case LinkKey:
-		return TypeLink
-	case AddrKey:
-		return TypeAddress
-	case RouteKey:
-		return TypeRoute
-	case SysctlKey:
-		return TypeSysctl
-	case NATRule:
-		return TypeNAT
-	case FileKey:
-		return TypeFile
-	case Attach:
-		return TypeAttach
-	}
-	panic(fmt.Sprintf("plan: action target of unknown type %T", a.Target))
-}
+func (a Action) Type() ObjectType { return a.Target.Type() }
 
-// Namespaces returns the namespaces the action touches: one, or two for a veth pair
-// created across namespaces.
+// Namespaces returns the namespaces the action touches, the object's own first: one,
+// or two for a veth pair across namespaces or a macvlan made on a parent elsewhere.
 func (a Action) Namespaces() []NS {
-	switch t := a.Target.(type) {
-	case NS:
-		return []NS{t}
-	case LinkKey:
-		l, ok := a.After.(Link)
-		if !ok {
-			l, _ = a.Before.(Link)
-		}
-		if l.Kind == Veth && l.Peer.NS != "" && l.Peer.NS != t.NS {
-			return []NS{t.NS, l.Peer.NS}
-		}
-		if l.Kind == Macvlan && a.Kind == Create && l.Parent.NS != t.NS {
-			return []NS{t.NS, l.Parent.NS} // created on the parent, then moved
-		}
-		return []NS{t.NS}
-	case AddrKey:
-		return []NS{t.Link.NS}
-	case RouteKey:
-		return []NS{t.NS}
-	case SysctlKey:
-		return []NS{t.NS}
-	case NATRule:
-		return []NS{t.NS}
-	case FileKey:
-		if t.Shared() {
-			return []NS{Host} // a file of the lab's, in no namespace's directory
-		}
-		return []NS{t.NS}
-	case Attach:
-		return []NS{NS(t)}
+	if a.Kind != Replace {
+		return a.Target.namespaces(a.Kind)
 	}
-	return nil
+	nss := a.Target.namespaces(Delete)
+	for _, ns := range a.Target.namespaces(Create) {
+		if !slices.Contains(nss, ns) {
+			nss = append(nss, ns)
+		}
+	}
+	return nss
 }
 
 // Object describes the action's object for people, in the topology's own notation:
 // "netns testns1", "veth host:m1 <-> testns1:s1", "address 10.0.0.1/24 on host:m1".
 func (a Action) Object() string {
-	switch t := a.Target.(type) {
-	case NS:
-		return "netns " + string(t)
-	case LinkKey:
-		if l, ok := a.After.(Link); ok && a.Kind == Create {
-			switch l.Kind {
-			case Veth:
-				return "veth " + t.String() + " <-> " + l.Peer.String()
-			case Bridge:
-				return "bridge " + t.String()
-			case Macvlan:
-				return "macvlan " + t.String() + " on " + l.Parent.String()
-			}
-		}
-		return "link " + t.String()
-	case AddrKey:
-		return "address " + t.String()
-	case RouteKey:
-		s := "route " + t.String()
-		if r, ok := a.After.(Route); ok {
-			s += " " + r.String()
-		} else if r, ok := a.Before.(Route); ok {
-			s += " " + r.String()
-		}
-		return s
-	case SysctlKey:
-		return "sysctl " + t.String()
-	case NATRule:
-		return "nat " + t.String()
-	case Attach:
-		src, _ := a.After.(string)
-		if a.Kind == Delete {
-			src, _ = a.Before.(string)
-		}
-		return "netns entry " + string(t) + " for " + src
-	case FileKey:
-		if t.IsDir() {
-			return "directory " + t.Path()
-		}
-		return "file " + t.Path()
+	if a.Kind == Replace {
+		return a.Target.describe(Create)
 	}
-	return fmt.Sprint(a.Target)
+	return a.Target.describe(a.Kind)
 }
 
 // Change describes an update's change for people ("down -> up", "0 -> 1"); it is
-// empty for creates and deletes.
+// empty for the other kinds.
 func (a Action) Change() string {
 	if a.Kind != Update {
 		return ""
 	}
-	if _, ok := a.Target.(FileKey); ok {
-		if IsHardLink(a.After.(string)) {
-			return "relinked"
-		}
-		return "rewritten"
+	return a.Target.change()
+}
+
+// Commands returns the shell commands the action stands for, each as an argv: what a
+// person would type with iproute2, iptables and sysctl to do the same. netlab itself
+// does the work through netlink; these commands are for reading, auditing and the shell
+// rendering of a plan. A Replace stands for its deletion's commands, then its
+// creation's.
+func (a Action) Commands() [][]string {
+	if a.Kind == Replace {
+		return append(a.Target.commands(Delete, a.Lab), a.Target.commands(Create, a.Lab)...)
 	}
-	if _, ok := a.Target.(Attach); ok {
-		return "rebound"
+	return a.Target.commands(a.Kind, a.Lab)
+}
+
+// Input returns what the action's last command reads on its standard input: the
+// content of a file it writes; "" for every other action.
+func (a Action) Input() string {
+	if a.Kind == Replace {
+		return a.Target.input(Create)
 	}
-	switch before := a.Before.(type) {
-	case Link:
-		after := a.After.(Link)
-		var parts []string
-		if before.Alias != after.Alias {
-			parts = append(parts, fmt.Sprintf("alias %q -> %q", before.Alias, after.Alias))
-		}
-		if after.MTU != 0 && before.MTU != after.MTU {
-			parts = append(parts, fmt.Sprintf("mtu %d -> %d", before.MTU, after.MTU))
-		}
-		if before.Master != after.Master {
-			parts = append(parts, fmt.Sprintf("master %q -> %q", before.Master, after.Master))
-		}
-		if before.Up != after.Up {
-			parts = append(parts, upString(before.Up)+" -> "+upString(after.Up))
-		}
-		return strings.Join(parts, ", ")
-	case Route:
-		return before.String() + " -> " + a.After.(Route).String()
-	case string:
-		if before == "" {
-			return "set to " + a.After.(string)
-		}
-		return before + " -> " + a.After.(string)
+	return a.Target.input(a.Kind)
+}
+
+// ApplyTo carries the action out on the kernel k, through the method of its kind; a
+// Replace is its Delete, then its Create.
+func (a Action) ApplyTo(k Applier) error {
+	if a.Kind != Replace {
+		return a.Target.apply(k, a)
 	}
-	return ""
+	del, create := a, a
+	del.Kind, create.Kind = Delete, Create
+	if err := a.Target.apply(k, del); err != nil {
+		return err
+	}
+	return a.Target.apply(k, create)
+}
+
+// Own adds to owned what the action makes the lab's (nothing, for a deletion): the
+// ownership record's intent, written before the action is carried out. desired is the
+// state the plan goes to.
+func (a Action) Own(owned, desired State) {
+	switch a.Kind {
+	case Delete:
+	case Replace:
+		a.Target.own(owned, desired, Create)
+	default:
+		a.Target.own(owned, desired, a.Kind)
+	}
 }
 
 func upString(up bool) string {
@@ -248,7 +245,8 @@ type Plan struct {
 // Empty reports whether the plan has nothing to do.
 func (p Plan) Empty() bool { return len(p.Actions) == 0 }
 
-// Summary counts the plan's actions by kind: objects added, changed and removed.
+// Summary counts the plan's actions by what they do to objects: added, changed and
+// removed. A replacement counts as one added and one removed, as Terraform counts it.
 func (p Plan) Summary() (add, change, remove int) {
 	for _, a := range p.Actions {
 		switch a.Kind {
@@ -257,6 +255,9 @@ func (p Plan) Summary() (add, change, remove int) {
 		case Update:
 			change++
 		case Delete:
+			remove++
+		case Replace:
+			add++
 			remove++
 		}
 	}

@@ -17,10 +17,11 @@ func TestAttachCommands(t *testing.T) {
 		{Update, "(another namespace)", "/proc/42/ns/net", "[[umount /run/netns/web] [mount --bind /proc/42/ns/net /run/netns/web]]"},
 		{Delete, "/proc/42/ns/net", "", "[[umount /run/netns/web] [rm /run/netns/web]]"},
 	} {
-		a := Action{Kind: tc.kind, Target: Attach("web"), Before: tc.before, After: tc.after}
+		o := AttachObject{NS: "web", Before: tc.before, After: tc.after}
 		if tc.kind == Delete {
-			a.After = nil
+			o.After = ""
 		}
+		a := Action{Kind: tc.kind, Target: o}
 		if got := fmt.Sprint(a.Commands()); got != tc.want {
 			t.Errorf("%v %s: %s, want %s", tc.kind, tc.after, got, tc.want)
 		}

@@ -40,17 +40,6 @@ func (e *ClashError) Error() string {
 	return b.String()
 }
 
-// Reasons given to people for an action.
-const (
-	reasonNew       = "in the topology, not in the kernel"
-	reasonDrift     = "applied before but missing from the kernel (removed by hand?)"
-	reasonGone      = "no longer in the topology"
-	reasonDestroy   = "the lab is destroyed"
-	reasonRestore   = "restore the value found before the lab changed it"
-	reasonDriftDiff = "differs from the topology"
-	reasonRecreated = "made anew in place of the one deleted above"
-)
-
 // Diff returns the plan that takes the kernel from actual to desired for the lab.
 //
 // owned is what the lab has recorded as its own (the Sysctls of owned hold the values to
@@ -65,6 +54,7 @@ func Diff(lab string, desired, actual, owned State) (Plan, error) {
 	d.namespaces()
 	d.attachments()
 	d.links()
+	d.mergeReplacements()
 	d.noteTakenLinks()
 	d.addrs()
 	d.routes()
@@ -94,8 +84,8 @@ type differ struct {
 
 func (d *differ) add(a Action) {
 	a.Lab = d.lab
-	if a.Reason == reasonGone && d.desired.Empty() {
-		a.Reason = reasonDestroy
+	if a.Reason.Code == ReasonGone && d.desired.Empty() {
+		a.Reason.Code = ReasonDestroy
 	}
 	d.actions = append(d.actions, a)
 }
@@ -112,14 +102,6 @@ func (d *differ) refuse(object, found, fix string) {
 // warn notes something the plan leaves alone that a person should know of.
 func (d *differ) warn(format string, args ...any) {
 	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
-}
-
-// missingReason says why a desired object absent from the kernel is created.
-func missingReason(owned bool) string {
-	if owned {
-		return reasonDrift
-	}
-	return reasonNew
 }
 
 // ownedNS reports whether ns is a namespace the lab made (and so may hold only the
@@ -139,7 +121,7 @@ func (d *differ) namespaces() {
 		default:
 			// Absent, or the empty mount point a killed run of this lab left: made anew.
 			d.nsCreated[ns] = true
-			d.add(Action{Kind: Create, Target: ns, Reason: missingReason(d.owned.Namespaces[ns])})
+			d.add(Action{Kind: Create, Target: NetnsObject{ns}, Reason: missingReason(d.owned.Namespaces[ns])})
 		}
 	}
 	for _, ns := range sortedKeys(d.owned.Namespaces, compareNS) {
@@ -149,9 +131,9 @@ func (d *differ) namespaces() {
 		switch entry, stray := d.actual.Entries[ns]; {
 		case d.actual.Namespaces[ns]:
 			d.nsDeleted[ns] = true
-			d.add(Action{Kind: Delete, Target: ns, Reason: reasonGone})
+			d.add(Action{Kind: Delete, Target: NetnsObject{ns}, Reason: Reason{Code: ReasonGone}})
 		case stray && entry == EntryEmpty:
-			d.add(Action{Kind: Delete, Target: ns, Reason: "remove the empty mount point an interrupted run left"})
+			d.add(Action{Kind: Delete, Target: NetnsObject{ns}, Reason: Reason{Code: ReasonEmptyMountPoint}})
 		case stray:
 			d.warn("%s/%s is %s now, not the lab's namespace: left as it is", NetnsDir, ns, entry)
 		}
@@ -169,15 +151,9 @@ func (d *differ) clashEntry(object string, ns NS, entry Entry) {
 // namespaces that go with it, so the plan still shows them.
 func (d *differ) noteTakenLinks() {
 	for i, a := range d.actions {
-		ns, ok := a.Target.(NS)
-		if !ok || a.Kind != Delete || len(d.nsTakes[ns]) == 0 {
-			continue
+		if n, ok := a.Target.(NetnsObject); ok && a.Kind == Delete {
+			d.actions[i].Reason.Takes = d.nsTakes[n.NS]
 		}
-		names := make([]string, len(d.nsTakes[ns]))
-		for j, k := range d.nsTakes[ns] {
-			names[j] = k.String()
-		}
-		d.actions[i].Reason += "; takes " + strings.Join(names, ", ") + " with it"
 	}
 }
 
@@ -206,7 +182,7 @@ func (d *differ) links() {
 		ok = ok && !deleted[k]
 		if want.Kind == Loopback {
 			if ok && !d.nsCreated[k.NS] && have.Up != want.Up {
-				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+				d.add(Action{Kind: Update, Target: LinkObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 			}
 			continue
 		}
@@ -222,14 +198,13 @@ func (d *differ) links() {
 					// its namespace (which this plan makes anew) while the kernel is still
 					// taking this end away. Recreate the pair.
 					deleted[k] = true
-					d.add(Action{Kind: Delete, Target: k, Before: have, Reason: "its peer " + want.Peer.String() + " is missing; the pair is recreated"})
 					d.linkCreated[k] = true
-					d.add(Action{Kind: Create, Target: k, After: want, Reason: "its peer " + want.Peer.String() + " was missing"})
+					d.add(Action{Kind: Replace, Target: d.linkObject(k, have), Reason: Reason{Code: ReasonPeerMissing, Detail: want.Peer.String()}})
 					continue
 				}
 			}
 			if want.Differs(have) {
-				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+				d.add(Action{Kind: Update, Target: LinkObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 			}
 			continue
 		}
@@ -258,9 +233,9 @@ func (d *differ) links() {
 		_, recorded := d.owned.Links[k]
 		reason := missingReason(recorded && !d.nsCreated[k.NS])
 		if deleted[k] || want.Kind == Veth && deleted[want.Peer] {
-			reason = reasonRecreated
+			reason = Reason{Code: ReasonRecreated}
 		}
-		d.add(Action{Kind: Create, Target: p, After: d.desired.Links[p], Reason: reason})
+		d.add(Action{Kind: Create, Target: d.linkObject(p, Link{}), Reason: reason})
 	}
 	// Links the lab owns and no longer wants. Deleting one end of a veth deletes the
 	// other, and deleting a namespace deletes its links and their peers elsewhere. The
@@ -285,8 +260,65 @@ func (d *differ) links() {
 		}
 		deleted[k] = true
 		have.Peer = peer
-		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
+		d.add(Action{Kind: Delete, Target: LinkObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
 	}
+}
+
+// linkObject is the link k as desired, with before its state in the kernel (zero for a
+// creation) and, for a veth, its peer's desired state.
+func (d *differ) linkObject(k LinkKey, before Link) LinkObject {
+	o := LinkObject{Key: k, Before: before, After: d.desired.Links[k]}
+	if o.After.Kind == Veth {
+		o.PeerEnd = d.desired.Links[o.After.Peer]
+	}
+	return o
+}
+
+// mergeReplacements makes one Replace of the deletion of a link that cannot be changed
+// in place (recreatedLinks) and the creation of its new self under the same key. They
+// stay two actions when the old link's peer is made anew by another action of the
+// plan: that one must wait for the deletion, which all come first.
+func (d *differ) mergeReplacements() {
+	type creation struct {
+		i int
+		o LinkObject
+	}
+	creates := map[LinkKey]creation{}
+	made := map[LinkKey]int{} // the ends each creation makes
+	for i, a := range d.actions {
+		if o, ok := a.Target.(LinkObject); ok && a.Kind == Create {
+			creates[o.Key] = creation{i, o}
+			for _, e := range o.ends(Create) {
+				made[e] = i
+			}
+		}
+	}
+	merged := map[int]bool{}
+	for i, a := range d.actions {
+		del, ok := a.Target.(LinkObject)
+		if !ok || a.Kind != Delete || a.Reason.Code != ReasonReplace {
+			continue
+		}
+		c, ok := creates[del.Key]
+		if !ok {
+			continue
+		}
+		if peer := del.Before.Peer; peer.NS != "" {
+			if m, ok := made[peer]; ok && m != c.i {
+				continue
+			}
+		}
+		c.o.Before = del.Before
+		d.actions[i] = Action{Kind: Replace, Target: c.o, Reason: a.Reason, Lab: a.Lab}
+		merged[c.i] = true
+	}
+	kept := d.actions[:0]
+	for i, a := range d.actions {
+		if !merged[i] {
+			kept = append(kept, a)
+		}
+	}
+	d.actions = kept
 }
 
 // recreatedLinks deletes the links of the lab that must be made anew rather than
@@ -319,7 +351,7 @@ func (d *differ) recreatedLinks() map[LinkKey]bool {
 			have.Peer = old.Peer
 			deleted[old.Peer] = true // the kernel deletes it with k
 		}
-		d.add(Action{Kind: Delete, Target: k, Before: have, Reason: why + "; it is recreated"})
+		d.add(Action{Kind: Delete, Target: LinkObject{Key: k, Before: have}, Reason: Reason{Code: ReasonReplace, Detail: why}})
 	}
 	return deleted
 }
@@ -353,7 +385,7 @@ func (d *differ) addrs() {
 				continue
 			}
 		}
-		d.add(Action{Kind: Create, Target: k, Reason: missingReason(d.owned.Addrs[k] && !d.linkFresh(k.Link))})
+		d.add(Action{Kind: Create, Target: AddrObject{k}, Reason: missingReason(d.owned.Addrs[k] && !d.linkFresh(k.Link))})
 	}
 	for _, k := range sortedKeys(d.owned.Addrs, compareAddrKey) {
 		if d.desired.Addrs[k] || !d.actual.Addrs[k] || d.nsDeleted[k.Link.NS] {
@@ -365,7 +397,7 @@ func (d *differ) addrs() {
 			}
 		}
 		d.addrDeleted[k] = true
-		d.add(Action{Kind: Delete, Target: k, Reason: reasonGone})
+		d.add(Action{Kind: Delete, Target: AddrObject{k}, Reason: Reason{Code: ReasonGone}})
 	}
 }
 
@@ -399,14 +431,14 @@ func (d *differ) routes() {
 		_, owned := d.owned.Routes[k]
 		switch {
 		case !ok || d.nsCreated[k.NS]:
-			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned && !d.nsCreated[k.NS])})
+			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: missingReason(owned && !d.nsCreated[k.NS])})
 		case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
-			d.add(Action{Kind: Create, Target: k, After: want, Reason: "the kernel drops it with the address that reaches its gateway"})
+			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: Reason{Code: ReasonGatewayDropped}})
 		case !owned && !d.ownedNS(k.NS):
 			d.clash("route "+k.String(), "a route to "+RouteDest(k.To)+" "+have.String()+" that is not this lab's is already there",
 				"delete it (ip route del "+RouteDest(k.To)+") or route another destination")
 		case want.Differs(have):
-			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+			d.add(Action{Kind: Update, Target: RouteObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	}
 	for _, k := range sortedKeys(d.owned.Routes, compareRouteKey) {
@@ -414,7 +446,7 @@ func (d *differ) routes() {
 			continue
 		}
 		if have, ok := d.actual.Routes[k]; ok {
-			d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
+			d.add(Action{Kind: Delete, Target: RouteObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
 		}
 	}
 }
@@ -431,7 +463,7 @@ func (d *differ) sysctls() {
 			have, ok = "", false
 		}
 		if !ok || have != want {
-			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+			d.add(Action{Kind: Update, Target: SysctlObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	}
 	for _, k := range sortedKeys(d.owned.Sysctls, compareSysctlKey) {
@@ -440,7 +472,7 @@ func (d *differ) sysctls() {
 		}
 		orig := d.owned.Sysctls[k]
 		if have, ok := d.actual.Sysctls[k]; ok && have != orig {
-			d.add(Action{Kind: Update, Target: k, Before: have, After: orig, Reason: reasonRestore})
+			d.add(Action{Kind: Update, Target: SysctlObject{Key: k, Before: have, After: orig}, Reason: Reason{Code: ReasonRestore}})
 		}
 	}
 }
@@ -482,13 +514,13 @@ func allIntegers(fields []string) bool {
 func (d *differ) nat() {
 	for _, r := range sortedKeys(d.desired.NAT, compareNATRule) {
 		if !d.actual.NAT[r] || d.nsCreated[r.NS] {
-			d.add(Action{Kind: Create, Target: r, Reason: missingReason(d.owned.NAT[r] && !d.nsCreated[r.NS])})
+			d.add(Action{Kind: Create, Target: NATObject{r}, Reason: missingReason(d.owned.NAT[r] && !d.nsCreated[r.NS])})
 		}
 	}
 	// Every rule observed carries the lab's comment, so every one is the lab's.
 	for _, r := range sortedKeys(d.actual.NAT, compareNATRule) {
 		if !d.desired.NAT[r] && !d.nsDeleted[r.NS] {
-			d.add(Action{Kind: Delete, Target: r, Reason: reasonGone})
+			d.add(Action{Kind: Delete, Target: NATObject{r}, Reason: Reason{Code: ReasonGone}})
 		}
 	}
 }
@@ -511,7 +543,7 @@ func (d *differ) files() {
 			case have == want && !written[target]:
 				continue
 			case have == want || owned: // a link to the old shared file, or the lab's file replaced
-				d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+				d.add(Action{Kind: Update, Target: FileObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 				continue
 			} // someone else's file: a clash, below
 		}
@@ -520,7 +552,7 @@ func (d *differ) files() {
 		}
 		switch {
 		case !ok:
-			d.add(Action{Kind: Create, Target: k, After: want, Reason: missingReason(owned)})
+			d.add(Action{Kind: Create, Target: FileObject{Key: k, After: want}, Reason: missingReason(owned)})
 		case have == FileForeign:
 			d.clash("file "+k.Path(), k.Path()+" exists and is not a plain "+map[bool]string{true: "directory", false: "file"}[k.IsDir()]+
 				" (a symbolic link?)", "remove it (rm "+k.Path()+") or rename the node")
@@ -529,7 +561,7 @@ func (d *differ) files() {
 			d.clash("file "+k.Path(), k.Path()+" exists and was not written by this lab",
 				"remove it (rm "+k.Path()+") or rename the node")
 		case have != d.digests.of(want):
-			d.add(Action{Kind: Update, Target: k, Before: have, After: want, Reason: reasonDriftDiff})
+			d.add(Action{Kind: Update, Target: FileObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	}
 	for _, k := range sortedKeys(d.owned.Files, compareFileKey) {
@@ -540,7 +572,7 @@ func (d *differ) files() {
 		case have == FileForeign:
 			d.warn("%s is no longer the lab's (a symbolic link, or not written by netlab): left as it is", k.Path())
 		case !k.IsDir() || d.onlyLeavingFiles(k.NS, have):
-			d.add(Action{Kind: Delete, Target: k, Before: have, Reason: reasonGone})
+			d.add(Action{Kind: Delete, Target: FileObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
 		}
 	}
 }
@@ -584,13 +616,13 @@ func (d *differ) attachments() {
 		case isStray && !(stray == EntryEmpty && owned):
 			d.clashEntry("netns entry "+string(ns), ns, stray)
 		case !ok:
-			d.add(Action{Kind: Create, Target: Attach(ns), After: want, Reason: missingReason(owned)})
+			d.add(Action{Kind: Create, Target: AttachObject{NS: ns, After: want}, Reason: missingReason(owned)})
 		case have == want:
 		case !owned:
 			d.clash("netns entry "+string(ns), entry+" exists and holds another namespace than "+want,
 				"remove that entry (ip netns del "+string(ns)+") or rename the node")
 		default:
-			d.add(Action{Kind: Update, Target: Attach(ns), Before: have, After: want, Reason: reasonDriftDiff})
+			d.add(Action{Kind: Update, Target: AttachObject{NS: ns, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	}
 	for _, ns := range sortedKeys(d.owned.Attached, compareNS) {
@@ -600,7 +632,7 @@ func (d *differ) attachments() {
 		stray, isStray := d.actual.Entries[ns]
 		switch _, ok := d.actual.Attached[ns]; {
 		case ok, isStray && stray == EntryEmpty:
-			d.add(Action{Kind: Delete, Target: Attach(ns), Before: d.owned.Attached[ns], Reason: reasonGone})
+			d.add(Action{Kind: Delete, Target: AttachObject{NS: ns, Before: d.owned.Attached[ns]}, Reason: Reason{Code: ReasonGone}})
 		case isStray:
 			d.warn("%s/%s is %s now, not the lab's entry: left as it is", NetnsDir, ns, stray)
 		case d.actual.SourceGone[ns]:

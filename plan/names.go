@@ -108,7 +108,7 @@ func (s State) Validate() error {
 		if l.Parent != (LinkKey{}) {
 			link(l.Parent, false)
 		}
-		for _, m := range []string{l.Master, l.PeerMaster} {
+		for _, m := range []string{l.Master} {
 			if m != "" && IfaceNameProblem(m) != "" {
 				bad("bridge %q of link %s is not an interface name", m, k)
 			}
@@ -161,26 +161,4 @@ func (s State) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// ifaceSysctl matches the per-interface sysctls: net.ipv4.conf.IF.*, net.ipv6.conf.IF.*,
-// net.ipv4.neigh.IF.*, net.ipv6.neigh.IF.*; it captures what comes before IF, IF, and
-// what comes after.
-var ifaceSysctl = regexp.MustCompile(`^(net\.ipv[46]\.(?:conf|neigh))\.([^.]+)\.(.+)$`)
-
-// SysctlInterface returns the interface a per-interface sysctl is of.
-func SysctlInterface(name string) (string, bool) {
-	if m := ifaceSysctl.FindStringSubmatch(name); m != nil {
-		return m[2], true
-	}
-	return "", false
-}
-
-// SysctlOfDefault returns the sysctl that a per-interface sysctl takes its value from
-// for an interface that does not exist yet: the same one of the interface "default".
-func SysctlOfDefault(name string) (string, bool) {
-	if m := ifaceSysctl.FindStringSubmatch(name); m != nil {
-		return m[1] + ".default." + m[3], true
-	}
-	return "", false
 }

@@ -74,8 +74,8 @@ func apply(t *testing.T, k *fakekernel.Kernel, lab string, desired, owned plan.S
 	// A directory the lab found is not the lab's, as reconcile records it.
 	made := map[plan.FileKey]bool{}
 	for _, a := range p.Actions {
-		if f, ok := a.Target.(plan.FileKey); ok && a.Kind == plan.Create {
-			made[f] = true
+		if f, ok := a.Target.(plan.FileObject); ok && a.Kind == plan.Create {
+			made[f.Key] = true
 		}
 	}
 	for f := range desired.Files {
@@ -215,7 +215,7 @@ func TestOrder(t *testing.T) {
 		"- netns testns2",
 	}
 	// The host ends of the veths go with the namespaces, as the reason says.
-	if r := destroy.Actions[7].Reason; r != "the lab is destroyed; takes host:m1 with it" {
+	if r := destroy.Actions[7].Reason.String(); r != "the lab is destroyed; takes host:m1 with it" {
 		t.Errorf("reason of the first netns deletion = %q", r)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -247,10 +247,10 @@ func TestEtcNetnsFiles(t *testing.T) {
 	destroy, _ := apply(t, k, topo.Name, plan.NewState(), owned)
 	removed := 0
 	for _, a := range destroy.Actions {
-		if f, ok := a.Target.(plan.FileKey); ok && !f.IsDir() {
+		if f, ok := a.Target.(plan.FileObject); ok && !f.Key.IsDir() {
 			removed++
-			if _, link := plan.LinkTarget(a.Before.(string)); a.Before != plan.FileUnread && !link {
-				t.Errorf("destroy read %s: %v (its content does not matter)", f, a.Before)
+			if _, link := plan.LinkTarget(f.Before); f.Before != plan.FileUnread && !link {
+				t.Errorf("destroy read %s: %v (its content does not matter)", f.Key, f.Before)
 			}
 		}
 	}
@@ -284,8 +284,7 @@ func TestMacvlanModeChange(t *testing.T) {
 		got = append(got, a.Heading())
 	}
 	want := []string{
-		"  - link ns1:mv0  # its macvlan mode is bridge and must be private; it is recreated",
-		"  + macvlan ns1:mv0 on host:eth0  # made anew in place of the one deleted above",
+		"  -/+ macvlan ns1:mv0 on host:eth0  # its macvlan mode is bridge and must be private; it is recreated",
 		"  + address 10.30.0.11/24 on ns1:mv0",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -304,17 +303,17 @@ func TestDrift(t *testing.T) {
 		want   []string
 	}{
 		{"address", func(k *fakekernel.Kernel) {
-			k.Apply(context.Background(), plan.Action{Kind: plan.Delete, Target: plan.AddrKey{Link: s1, Prefix: netip.MustParsePrefix("192.168.20.102/24")}})
+			k.Apply(context.Background(), plan.Action{Kind: plan.Delete, Target: plan.AddrObject{Key: plan.AddrKey{Link: s1, Prefix: netip.MustParsePrefix("192.168.20.102/24")}}})
 		}, []string{"+ address 192.168.20.102/24 on testns1:s1", "+ route testns1: default via 192.168.20.101"}},
 		{"link", func(k *fakekernel.Kernel) {
-			k.Apply(context.Background(), plan.Action{Kind: plan.Delete, Target: m1})
+			k.Apply(context.Background(), plan.Action{Kind: plan.Delete, Target: plan.LinkObject{Key: m1}})
 		}, []string{"+ veth host:m1 <-> testns1:s1", "+ address 192.168.20.101/24 on host:m1", "+ address 192.168.20.102/24 on testns1:s1", "+ route testns1: default via 192.168.20.101"}},
 		{"namespace", func(k *fakekernel.Kernel) {
-			k.Apply(context.Background(), plan.Action{Kind: plan.Delete, Target: plan.NS("testns2")})
+			k.Apply(context.Background(), plan.Action{Kind: plan.Delete, Target: plan.NetnsObject{NS: "testns2"}})
 		}, []string{"+ netns testns2", "+ veth host:m2 <-> testns2:s2", "+ address 192.168.10.101/24 on host:m2", "+ address 192.168.10.102/24 on testns2:s2", "+ route testns2: default via 192.168.10.101"}},
 		{"half a veth pair", func(k *fakekernel.Kernel) {
 			k.MoveAway(s1)
-		}, []string{"- link host:m1", "+ veth host:m1 <-> testns1:s1", "+ address 192.168.20.101/24 on host:m1", "+ address 192.168.20.102/24 on testns1:s1", "+ route testns1: default via 192.168.20.101"}},
+		}, []string{"-/+ veth host:m1 <-> testns1:s1", "+ address 192.168.20.101/24 on host:m1", "+ address 192.168.20.102/24 on testns1:s1", "+ route testns1: default via 192.168.20.101"}},
 		{"alias", func(k *fakekernel.Kernel) {
 			l := k.State.Links[m1]
 			l.Alias = ""
@@ -425,8 +424,8 @@ func TestAnyStateReachesAnyOther(t *testing.T) {
 			var p plan.Plan
 			p, owned = apply(t, k, topo.Name, topo.Desired(), owned)
 			for _, a := range p.Actions {
-				if ns, ok := a.Target.(plan.NS); ok && prev != nil && prev.Node(string(ns)) != nil && topo.Node(string(ns)) != nil {
-					t.Errorf("round %d, %s: namespace %s recreated", round, name, ns)
+				if o, ok := a.Target.(plan.NetnsObject); ok && prev != nil && prev.Node(string(o.NS)) != nil && topo.Node(string(o.NS)) != nil {
+					t.Errorf("round %d, %s: namespace %s recreated", round, name, o.NS)
 				}
 			}
 			prev = topo
@@ -487,11 +486,11 @@ func TestSharedHostsFirst(t *testing.T) {
 	}
 	shared := -1
 	for i, a := range p.Actions {
-		f, ok := a.Target.(plan.FileKey)
+		o, ok := a.Target.(plan.FileObject)
 		switch {
-		case ok && f.Shared():
+		case ok && o.Key.Shared():
 			shared = i
-		case ok && f.Name == "hosts":
+		case ok && o.Key.Name == "hosts":
 			if shared < 0 || !slices.Contains(a.DependsOn, shared) {
 				t.Errorf("%s comes before the shared file or does not wait for it: %v", a.Summary(), a.DependsOn)
 			}

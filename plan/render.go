@@ -53,8 +53,8 @@ const maxInputLines = 12
 // the reason where they say more than the symbol does.
 func (a Action) Heading() string {
 	s := "  " + a.Summary()
-	if a.Reason != reasonNew && a.Reason != reasonDriftDiff && a.Reason != "" {
-		s += "  # " + a.Reason
+	if !a.Reason.Obvious() {
+		s += "  # " + a.Reason.String()
 	}
 	return s
 }
@@ -86,12 +86,22 @@ type JSONPlan struct {
 
 // JSONAction is one action of a JSONPlan.
 type JSONAction struct {
-	Index     int        `json:"index"`
-	Action    string     `json:"action"`
-	Type      ObjectType `json:"type"`
-	Namespace NS         `json:"namespace"`
-	Object    string     `json:"object"`
-	Change    string     `json:"change,omitempty"`
+	Index  int        `json:"index"`
+	Action string     `json:"action"`
+	Type   ObjectType `json:"type"`
+	// Namespace is the namespace of the object (the host for the lab's shared file).
+	Namespace NS `json:"namespace"`
+	// Object names the object in the topology's notation, without its type: "host:m1",
+	// "10.0.0.1/24 on host:m1", "/etc/netns/client/hosts".
+	Object string `json:"object"`
+	// Key is the object's identity by fields, one shape per type: {"ns", "name"} for a
+	// link or a sysctl, {"ns", "link", "prefix"} for an address, {"ns", "to",
+	// "metric"} for a route, {"ns", "source", "out"} for a NAT rule, {"ns", "name",
+	// "path"} for a file, {"ns"} for a namespace or its entry.
+	Key    any    `json:"key"`
+	Change string `json:"change,omitempty"`
+	// Before and After are the object's values, for the types that have one: a Link, a
+	// Route ({"via", "dev"}), a sysctl's value, a file's Digest, an entry's source file.
 	Before    any        `json:"before,omitempty"`
 	After     any        `json:"after,omitempty"`
 	Reason    string     `json:"reason"`
@@ -107,62 +117,6 @@ type JSONSummary struct {
 	Remove int `json:"remove"`
 }
 
-// JSONLink is the JSON form of a Link value.
-type JSONLink struct {
-	Kind  LinkKind `json:"kind"`
-	Peer  string   `json:"peer,omitempty"`
-	Alias string   `json:"alias"`
-	Up    bool     `json:"up"`
-	// MTU is 0 (absent) when the kernel chooses.
-	MTU    int    `json:"mtu,omitempty"`
-	Master string `json:"master,omitempty"`
-	Parent string `json:"parent,omitempty"`
-	Mode   string `json:"mode,omitempty"`
-}
-
-// JSONRoute is the JSON form of a Route value.
-type JSONRoute struct {
-	Via string `json:"via,omitempty"`
-	Dev string `json:"dev,omitempty"`
-}
-
-func jsonValue(v any) any {
-	switch v := v.(type) {
-	case Link:
-		l := JSONLink{Kind: v.Kind, Alias: v.Alias, Up: v.Up, MTU: v.MTU, Master: v.Master, Mode: v.Mode}
-		if v.Peer.NS != "" {
-			l.Peer = v.Peer.String()
-		}
-		if v.Parent.NS != "" {
-			l.Parent = v.Parent.String()
-		}
-		return l
-	case Route:
-		r := JSONRoute{Dev: v.Dev}
-		if v.Via.IsValid() {
-			r.Via = v.Via.String()
-		}
-		return r
-	case string:
-		if v == "" {
-			return nil
-		}
-		return v
-	}
-	return nil
-}
-
-// fileDigest is the After of an action, with a file's content given as its Digest: the
-// content itself is the action's input.
-func fileDigest(a Action) any {
-	if k, ok := a.Target.(FileKey); ok && !k.IsDir() && a.After != nil {
-		if !IsHardLink(a.After.(string)) {
-			return Digest(a.After.(string))
-		}
-	}
-	return a.After
-}
-
 // ToJSON returns the JSON form of the plan.
 func ToJSON(p Plan) JSONPlan {
 	add, change, remove := p.Summary()
@@ -173,10 +127,11 @@ func ToJSON(p Plan) JSONPlan {
 		if deps == nil {
 			deps = []int{}
 		}
+		before, after := a.Target.jsonValues()
 		jp.Actions = append(jp.Actions, JSONAction{
 			Index: i, Action: a.Kind.String(), Type: a.Type(), Namespace: a.Namespaces()[0],
-			Object: strings.TrimPrefix(a.Object(), string(a.Type())+" "), Change: a.Change(),
-			Before: jsonValue(a.Before), After: jsonValue(fileDigest(a)), Reason: a.Reason,
+			Object: a.Target.name(), Key: a.Target.jsonKey(), Change: a.Change(),
+			Before: before, After: after, Reason: a.Reason.String(),
 			Commands: a.Commands(), Input: a.Input(), DependsOn: deps,
 		})
 	}

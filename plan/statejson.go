@@ -39,21 +39,19 @@ type fileJSON struct {
 	Content string `json:"content"`
 }
 
+// linkJSON is a link with its key: the one JSON form of a Link, as a plan's before and
+// after give it, beside the key.
 type linkJSON struct {
-	NS       NS       `json:"ns"`
-	Name     string   `json:"name"`
-	Kind     LinkKind `json:"kind"`
-	PeerNS   NS       `json:"peer_ns,omitempty"`
-	PeerName string   `json:"peer_name,omitempty"`
-	Alias    string   `json:"alias,omitempty"`
-	Up       bool     `json:"up"`
-	MTU      int      `json:"mtu,omitempty"`
-	Master   string   `json:"master,omitempty"`
-	// The peer's master, the macvlan parent and mode: a record keeps what was desired.
+	NS   NS     `json:"ns"`
+	Name string `json:"name"`
+	Link
+	// Read from records of format version 1, which spelled the peer and the parent out
+	// and kept the peer's master, now the peer's own Master; never written.
+	PeerNS     NS     `json:"peer_ns,omitempty"`
+	PeerName   string `json:"peer_name,omitempty"`
 	PeerMaster string `json:"peer_master,omitempty"`
 	ParentNS   NS     `json:"parent_ns,omitempty"`
 	ParentName string `json:"parent_name,omitempty"`
-	Mode       string `json:"mode,omitempty"`
 }
 
 type addrJSON struct {
@@ -86,9 +84,7 @@ type natJSON struct {
 func (s State) MarshalJSON() ([]byte, error) {
 	j := stateJSON{Namespaces: sortedKeys(s.Namespaces, compareNS)}
 	for _, k := range sortedKeys(s.Links, compareLinkKey) {
-		l := s.Links[k]
-		j.Links = append(j.Links, linkJSON{NS: k.NS, Name: k.Name, Kind: l.Kind, PeerNS: l.Peer.NS, PeerName: l.Peer.Name, Alias: l.Alias, Up: l.Up,
-			MTU: l.MTU, Master: l.Master, PeerMaster: l.PeerMaster, ParentNS: l.Parent.NS, ParentName: l.Parent.Name, Mode: l.Mode})
+		j.Links = append(j.Links, linkJSON{NS: k.NS, Name: k.Name, Link: s.Links[k]})
 	}
 	for _, k := range sortedKeys(s.Addrs, compareAddrKey) {
 		j.Addrs = append(j.Addrs, addrJSON{NS: k.Link.NS, Link: k.Link.Name, Prefix: k.Prefix})
@@ -128,8 +124,13 @@ func (s *State) UnmarshalJSON(data []byte) error {
 		s.Namespaces[ns] = true
 	}
 	for _, l := range j.Links {
-		s.Links[LinkKey{l.NS, l.Name}] = Link{Kind: l.Kind, Peer: LinkKey{l.PeerNS, l.PeerName}, Alias: l.Alias, Up: l.Up,
-			MTU: l.MTU, Master: l.Master, PeerMaster: l.PeerMaster, Parent: LinkKey{l.ParentNS, l.ParentName}, Mode: l.Mode}
+		if l.PeerNS != "" {
+			l.Peer = LinkKey{l.PeerNS, l.PeerName}
+		}
+		if l.ParentNS != "" {
+			l.Parent = LinkKey{l.ParentNS, l.ParentName}
+		}
+		s.Links[LinkKey{l.NS, l.Name}] = l.Link
 	}
 	for _, a := range j.Addrs {
 		s.Addrs[AddrKey{LinkKey{a.NS, a.Link}, a.Prefix}] = true

@@ -23,7 +23,9 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a.Unmap(), ones), true
 }
 
-func (k *Linux) applyAddr(a plan.Action, key plan.AddrKey) error {
+// ApplyAddr adds or deletes an address of an interface.
+func (k *Linux) ApplyAddr(a plan.Action, o plan.AddrObject) error {
+	key := o.Key
 	h, release, err := k.handle(key.Link.NS)
 	if err != nil {
 		return err

@@ -192,8 +192,9 @@ func observeFile(etc int, k plan.FileKey, unread bool, mark string, shared map[f
 	return v, true, err
 }
 
-// applyFile writes, or removes, one file or directory under /etc/netns.
-func applyFile(a plan.Action, k plan.FileKey) error {
+// ApplyFile writes, or removes, one file or directory under /etc/netns.
+func (*Linux) ApplyFile(a plan.Action, o plan.FileObject) error {
+	k := o.Key
 	etc, ok, err := etcNetns(a.Kind != plan.Delete)
 	if err != nil || !ok {
 		return err // nothing to remove when /etc/netns is gone
@@ -230,10 +231,10 @@ func applyFile(a plan.Action, k plan.FileKey) error {
 	if a.Kind == plan.Delete {
 		return unlinkIfThere(dir, k.Name, 0)
 	}
-	if target, link := plan.LinkTarget(a.After.(string)); link {
+	if target, link := plan.LinkTarget(o.After); link {
 		return linkFileAt(etc, strings.TrimPrefix(target, plan.EtcNetnsDir+"/"), dir, k)
 	}
-	return writeFileAt(dir, k, a.After.(string))
+	return writeFileAt(dir, k, o.After)
 }
 
 // linkFileAt makes the file of k in dir a hard link to target, a regular file in etc:

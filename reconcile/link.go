@@ -23,7 +23,10 @@ func notFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
-func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
+// ApplyLink creates a veth pair, a bridge or a macvlan and finishes it, changes a
+// link's attributes in place, or deletes a link.
+func (k *Linux) ApplyLink(a plan.Action, o plan.LinkObject) error {
+	key := o.Key
 	h, release, err := k.handle(key.NS)
 	if err != nil {
 		return err
@@ -31,13 +34,13 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 	defer release()
 	switch a.Kind {
 	case plan.Create:
-		switch want := a.After.(plan.Link); want.Kind {
+		switch want := o.After; want.Kind {
 		case plan.Bridge:
 			return k.createBridge(h, a, key, want)
 		case plan.Macvlan:
 			return k.createMacvlan(h, a, key, want)
 		default:
-			return k.createVeth(h, a, key, want)
+			return k.createVeth(h, a, o)
 		}
 	case plan.Delete:
 		l, err := h.nl.LinkByName(key.Name)
@@ -56,8 +59,7 @@ func (k *Linux) applyLink(a plan.Action, key plan.LinkKey) error {
 	if err != nil {
 		return fmt.Errorf("find %s: %w", key.Name, err)
 	}
-	want := a.After.(plan.Link)
-	return finish(h, l, want, want.Master)
+	return finish(h, l, o.Before, o.After) // as observed for the plan
 }
 
 // createBridge creates a bridge, then marks it, sets its MTU and brings it up.
@@ -73,7 +75,7 @@ func (k *Linux) createBridge(h *nsHandle, a plan.Action, key plan.LinkKey, want 
 		return fmt.Errorf("find bridge %s: %w", key, err)
 	}
 	k.remember(h, key.Name, l.Attrs().Index)
-	return finish(h, l, want, "")
+	return finish(h, l, plan.Link{}, want)
 }
 
 // createMacvlan creates a macvlan on its parent in the parent's namespace, straight
@@ -107,7 +109,7 @@ func (k *Linux) createMacvlan(h *nsHandle, a plan.Action, key plan.LinkKey, want
 		return fmt.Errorf("find macvlan %s: %w", key, err)
 	}
 	k.remember(h, key.Name, l.Attrs().Index)
-	return finish(h, l, want, "")
+	return finish(h, l, plan.Link{}, want)
 }
 
 var macvlanModes = map[string]netlink.MacvlanMode{
@@ -126,10 +128,11 @@ func macvlanModeName(m netlink.MacvlanMode) string {
 }
 
 // createVeth creates a veth pair with the peer made straight in its namespace and its
-// own end already up, then marks both ends with the lab's alias and brings the peer
-// up. The kernel ignores an alias given at creation, hence the second step; a run
-// killed in between leaves links that the ownership record still names as the lab's.
-func (k *Linux) createVeth(h *nsHandle, a plan.Action, key plan.LinkKey, want plan.Link) error {
+// own end already up, then finishes both ends (alias, MTU, master, ...; see finish). The
+// kernel ignores an alias given at creation, hence the second step; a run killed in
+// between leaves links that carry the lab's MAC (plan.LinkMAC).
+func (k *Linux) createVeth(h *nsHandle, a plan.Action, o plan.LinkObject) error {
+	key, want := o.Key, o.After
 	peer, release, err := k.handle(want.Peer.NS)
 	if err != nil {
 		return err
@@ -153,11 +156,7 @@ func (k *Linux) createVeth(h *nsHandle, a plan.Action, key plan.LinkKey, want pl
 		return fmt.Errorf("create veth %s: the kernel did not report its index", key)
 	}
 	k.remember(h, key.Name, veth.Index)
-	if want.MTU == 0 && want.Master == "" {
-		if err := h.nl.LinkSetAlias(veth, want.Alias); err != nil {
-			return fmt.Errorf("set alias of %s: %w", key, err)
-		}
-	} else if err := finish(h, veth, want, want.Master); err != nil {
+	if err := finish(h, veth, plan.Link{Up: want.Up}, want); err != nil {
 		return err
 	}
 	p, err := peer.nl.LinkByName(want.Peer.Name)
@@ -165,7 +164,7 @@ func (k *Linux) createVeth(h *nsHandle, a plan.Action, key plan.LinkKey, want pl
 		return fmt.Errorf("find peer %s: %w", want.Peer, err)
 	}
 	k.remember(peer, want.Peer.Name, p.Attrs().Index)
-	return finish(peer, p, want, want.PeerMaster)
+	return finish(peer, p, plan.Link{}, o.PeerEnd)
 }
 
 // hwAddr is the netlink form of a MAC.
@@ -180,41 +179,72 @@ func macOf(a net.HardwareAddr) plan.MAC {
 	return m
 }
 
-// finish sets the link's alias, MTU and master as want says, and brings it up (or
-// down), as `ip link set NAME alias A mtu N master B up` does.
-func finish(h *nsHandle, l netlink.Link, want plan.Link, master string) error {
-	name := l.Attrs().Name
-	if want.Alias != "" && l.Attrs().Alias != want.Alias {
-		if err := h.nl.LinkSetAlias(l, want.Alias); err != nil {
-			return fmt.Errorf("set alias of %s: %w", name, err)
-		}
-	}
-	if want.MTU != 0 && l.Attrs().MTU != want.MTU {
-		if err := h.nl.LinkSetMTU(l, want.MTU); err != nil {
-			return fmt.Errorf("set mtu of %s: %w", name, err)
-		}
-	}
-	if master == "" && l.Attrs().MasterIndex != 0 {
-		if err := h.nl.LinkSetNoMaster(l); err != nil {
-			return fmt.Errorf("release %s from its master: %w", name, err)
-		}
-	} else if master != "" {
-		m, err := h.nl.LinkByName(master)
-		if err != nil {
-			return fmt.Errorf("find bridge %s for %s: %w", master, name, err)
-		}
-		if l.Attrs().MasterIndex != m.Attrs().Index {
-			if err := h.nl.LinkSetMasterByIndex(l, m.Attrs().Index); err != nil {
-				return fmt.Errorf("set master of %s to %s: %w", name, master, err)
+// linkAttr is how netlink sets one of plan.LinkAttrs on a link, and reads it back from
+// a dumped link (names maps the namespace's interface indexes to names).
+type linkAttr struct {
+	set  func(h *nsHandle, l netlink.Link, want plan.Link) error
+	read func(a *netlink.LinkAttrs, names map[int]string, l *plan.Link)
+}
+
+// linkAttrs has an entry for each of plan.LinkAttrs, by name; TestLinkAttrsComplete
+// checks that none is missing.
+var linkAttrs = map[string]linkAttr{
+	"alias": {
+		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetAlias(l, want.Alias) },
+		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.Alias = a.Alias },
+	},
+	"mtu": {
+		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetMTU(l, want.MTU) },
+		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.MTU = a.MTU },
+	},
+	"master": {
+		set: func(h *nsHandle, l netlink.Link, want plan.Link) error {
+			if want.Master == "" {
+				return h.nl.LinkSetNoMaster(l)
 			}
+			m, err := h.nl.LinkByName(want.Master)
+			if err != nil {
+				return fmt.Errorf("find bridge %s: %w", want.Master, err)
+			}
+			return h.nl.LinkSetMasterByIndex(l, m.Attrs().Index)
+		},
+		read: func(a *netlink.LinkAttrs, names map[int]string, l *plan.Link) { l.Master = names[a.MasterIndex] },
+	},
+	"up": {
+		set: func(h *nsHandle, l netlink.Link, want plan.Link) error {
+			if want.Up {
+				return h.nl.LinkSetUp(l)
+			}
+			return h.nl.LinkSetDown(l)
+		},
+		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.Up = a.Flags&unix.IFF_UP != 0 },
+	},
+}
+
+// linkOf is the plan form of a dumped link: its kind, MAC, macvlan mode and the
+// attributes of plan.LinkAttrs.
+func linkOf(l netlink.Link, names map[int]string) plan.Link {
+	a := l.Attrs()
+	link := plan.Link{Kind: linkKind(l), MAC: macOf(a.HardwareAddr)}
+	for _, at := range plan.LinkAttrs {
+		linkAttrs[at.Name].read(a, names, &link)
+	}
+	if mv, ok := l.(*netlink.Macvlan); ok {
+		link.Mode = macvlanModeName(mv.Mode)
+	}
+	return link
+}
+
+// finish takes the link l, whose state is have, to want in every attribute of
+// plan.LinkAttrs, in their order: as `ip link set NAME alias A mtu N master B up` does.
+func finish(h *nsHandle, l netlink.Link, have, want plan.Link) error {
+	for _, at := range plan.LinkAttrs {
+		if !at.Differs(want, have) {
+			continue
 		}
-	}
-	set := h.nl.LinkSetDown
-	if want.Up {
-		set = h.nl.LinkSetUp
-	}
-	if err := set(l); err != nil {
-		return fmt.Errorf("set %s up or down: %w", name, err)
+		if err := linkAttrs[at.Name].set(h, l, want); err != nil {
+			return fmt.Errorf("set %s of %s: %w", at.Name, l.Attrs().Name, err)
+		}
 	}
 	return nil
 }

@@ -279,34 +279,15 @@ func (k *Linux) Apply(ctx context.Context, a plan.Action) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var err error
-	switch t := a.Target.(type) {
-	case plan.NS:
-		err = k.applyNetns(a, t)
-	case plan.LinkKey:
-		err = k.applyLink(a, t)
-	case plan.AddrKey:
-		err = k.applyAddr(a, t)
-	case plan.RouteKey:
-		err = k.applyRoute(a, t)
-	case plan.SysctlKey:
-		err = k.applySysctl(a, t)
-	case plan.NATRule:
-		err = k.applyNAT(a, t)
-	case plan.FileKey:
-		err = applyFile(a, t)
-	case plan.Attach:
-		err = k.applyAttach(a, plan.NS(t))
-	default:
-		err = fmt.Errorf("unknown target %T", a.Target)
-	}
-	if err != nil {
+	if err := a.ApplyTo(k); err != nil {
 		return fmt.Errorf("%s %s: %w", a.Kind, a.Object(), err)
 	}
 	return nil
 }
 
-func (k *Linux) applyNetns(a plan.Action, ns plan.NS) error {
+// ApplyNetns creates a namespace with its lo up, or deletes one.
+func (k *Linux) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
+	ns := o.NS
 	if a.Kind == plan.Delete {
 		k.forget(ns)
 		return deleteNamespace(k.netnsDir, string(ns))
@@ -371,9 +352,10 @@ func (k *Linux) shareNetnsDir() error {
 	return nil
 }
 
-// applyAttach makes, rebinds or removes the /run/netns entry of an existing namespace.
+// ApplyAttach makes, rebinds or removes the /run/netns entry of an existing namespace.
 // Removing it unmounts the entry only: the namespace lives on with its processes.
-func (k *Linux) applyAttach(a plan.Action, ns plan.NS) error {
+func (k *Linux) ApplyAttach(a plan.Action, o plan.AttachObject) error {
+	ns := o.NS
 	k.forget(ns)
 	if a.Kind == plan.Delete {
 		return deleteNamespace(k.netnsDir, string(ns))
@@ -381,7 +363,7 @@ func (k *Linux) applyAttach(a plan.Action, ns plan.NS) error {
 	if err := k.shareNetnsDir(); err != nil {
 		return err
 	}
-	return attachNamespace(k.netnsDir, string(ns), a.After.(string))
+	return attachNamespace(k.netnsDir, string(ns), o.After)
 }
 
 // Namespaces lists the names under the namespace directory and /etc/netns that are

@@ -30,7 +30,9 @@ func (k *Linux) iptables(ipv6 bool) (*iptables.IPTables, error) {
 	return ipt, nil
 }
 
-func (k *Linux) applyNAT(a plan.Action, r plan.NATRule) error {
+// ApplyNAT appends or deletes a MASQUERADE rule, marked with the lab's comment.
+func (k *Linux) ApplyNAT(a plan.Action, o plan.NATObject) error {
+	r := o.Rule
 	ipt, err := k.iptables(r.Source.Addr().Is6())
 	if err != nil {
 		return err

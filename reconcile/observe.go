@@ -163,15 +163,7 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 		k.remember(h, a.Name, a.Index)
 	}
 	for _, l := range links {
-		a := l.Attrs()
-		link := plan.Link{
-			Kind: linkKind(l), Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, MTU: a.MTU, Master: names[a.MasterIndex],
-			MAC: macOf(a.HardwareAddr),
-		}
-		if mv, ok := l.(*netlink.Macvlan); ok {
-			link.Mode = macvlanModeName(mv.Mode)
-		}
-		s.Links[plan.LinkKey{NS: ns, Name: a.Name}] = link
+		s.Links[plan.LinkKey{NS: ns, Name: l.Attrs().Name}] = linkOf(l, names)
 	}
 	addrs, err := retryDump("addresses", func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {

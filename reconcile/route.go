@@ -10,17 +10,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func (k *Linux) applyRoute(a plan.Action, key plan.RouteKey) error {
+// ApplyRoute adds, replaces or deletes a route of the main table.
+func (k *Linux) ApplyRoute(a plan.Action, o plan.RouteObject) error {
+	key := o.Key
 	h, release, err := k.handle(key.NS)
 	if err != nil {
 		return err
 	}
 	defer release()
-	value := a.After
+	want := o.After
 	if a.Kind == plan.Delete {
-		value = a.Before
+		want = o.Before
 	}
-	want := value.(plan.Route)
 	r := &netlink.Route{
 		Dst:      ipNet(key.To),
 		Table:    unix.RT_TABLE_MAIN,

@@ -147,8 +147,8 @@ func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired 
 		return nil, err
 	}
 	for i, a := range p.Actions {
-		if k, ok := a.Target.(plan.SysctlKey); ok && leave[k] != "" {
-			p.Actions[i].Reason = "lab " + leave[k] + " still sets it"
+		if o, ok := a.Target.(plan.SysctlObject); ok && leave[o.Key] != "" {
+			p.Actions[i].Reason = plan.Reason{Code: plan.ReasonSharedSysctl, Detail: leave[o.Key]}
 		}
 	}
 	return &Prepared{Lab: lab, Topology: topology, Desired: desired, Record: rec, Actual: actual, Plan: p, shared: shared}, nil
@@ -419,13 +419,12 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 func onlyPendingDeletes(left, done plan.Plan) bool {
 	deleted := map[plan.NS]bool{}
 	for _, a := range done.Actions {
-		if ns, ok := a.Target.(plan.NS); ok && a.Kind == plan.Delete {
-			deleted[ns] = true
+		if o, ok := a.Target.(plan.NetnsObject); ok && a.Kind == plan.Delete {
+			deleted[o.NS] = true
 		}
 	}
 	for _, a := range left.Actions {
-		l, ok := a.Before.(plan.Link)
-		if _, isLink := a.Target.(plan.LinkKey); !isLink || a.Kind != plan.Delete || !ok || !deleted[l.Peer.NS] {
+		if o, ok := a.Target.(plan.LinkObject); !ok || a.Kind != plan.Delete || !deleted[o.Before.Peer.NS] {
 			return false
 		}
 	}
@@ -437,33 +436,7 @@ func onlyPendingDeletes(left, done plan.Plan) bool {
 func withIntent(rec record.Record, p *Prepared) record.Record {
 	owned := rec.Owned.Clone()
 	for _, a := range p.Plan.Actions {
-		if a.Kind == plan.Delete {
-			continue
-		}
-		switch t := a.Target.(type) {
-		case plan.NS:
-			owned.Namespaces[t] = true
-		case plan.LinkKey:
-			if l, ok := p.Desired.Links[t]; ok {
-				owned.Links[t] = l
-				if l.Kind == plan.Veth {
-					owned.Links[l.Peer] = p.Desired.Links[l.Peer]
-				}
-			}
-		case plan.AddrKey:
-			owned.Addrs[t] = true
-		case plan.RouteKey:
-			owned.Routes[t] = a.After.(plan.Route)
-		case plan.NATRule:
-			owned.NAT[t] = true
-		case plan.FileKey:
-			owned.Files[t] = ""
-			if !t.IsDir() {
-				owned.Files[t] = plan.Digest(a.After.(string))
-			}
-		case plan.Attach:
-			owned.Attached[plan.NS(t)] = a.After.(string)
-		}
+		a.Own(owned, p.Desired)
 	}
 	// Every sysctl the lab sets, changed by this plan or already at its value, with the
 	// value to go back to: the one before the first lab that set it, when other labs

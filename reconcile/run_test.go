@@ -150,7 +150,7 @@ func TestVerifyFails(t *testing.T) {
 type lazyKernel struct{ *fakekernel.Kernel }
 
 func (k *lazyKernel) Apply(ctx context.Context, a plan.Action) error {
-	if _, ok := a.Target.(plan.NATRule); ok {
+	if _, ok := a.Target.(plan.NATObject); ok {
 		return nil
 	}
 	return k.Kernel.Apply(ctx, a)

@@ -34,9 +34,11 @@ func sysctlExists(name string) bool {
 	return false
 }
 
-func (k *Linux) applySysctl(a plan.Action, key plan.SysctlKey) error {
+// ApplySysctl writes a sysctl's value in its namespace.
+func (k *Linux) ApplySysctl(_ plan.Action, o plan.SysctlObject) error {
+	key := o.Key
 	return k.in(key.NS, func() error {
-		if err := os.WriteFile(sysctlPath(key.Name), []byte(a.After.(string)), 0); err != nil {
+		if err := os.WriteFile(sysctlPath(key.Name), []byte(o.After), 0); err != nil {
 			return fmt.Errorf("write sysctl %s: %w", key.Name, err)
 		}
 		return nil

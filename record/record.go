@@ -29,9 +29,14 @@ import (
 // DefaultDir is the state directory unless --state-dir or NETLAB_STATE_DIR says another.
 const DefaultDir = "/run/netlab"
 
-// FormatVersion is the version of the record format this netlab reads and writes. A
-// record of another version is refused, never acted on.
-const FormatVersion = 1
+// FormatVersion is the version of the record format this netlab writes. It reads this
+// one and version 1 (whose links spell their peer out as peer_ns and peer_name); a
+// record of another version is refused, never acted on. Version 2 writes a link in the
+// one JSON form of plan.Link, which a netlab of version 1 refuses rather than misreads.
+const FormatVersion = 2
+
+// oldestFormatVersion is the oldest record format this netlab reads.
+const oldestFormatVersion = 1
 
 // Record is what a lab owns: the objects it created (Owned; its Sysctls map each sysctl
 // the lab changed to the value found before) and the topology file it was applied from.
@@ -236,8 +241,9 @@ func decode(r io.Reader, lab string) (Record, error) {
 	switch {
 	case raw.FormatVersion == nil:
 		return Record{}, errors.New("it has no format_version")
-	case *raw.FormatVersion != FormatVersion:
-		return Record{}, fmt.Errorf("it is of format version %d; this netlab reads version %d (was it written by another netlab?)", *raw.FormatVersion, FormatVersion)
+	case *raw.FormatVersion < oldestFormatVersion || *raw.FormatVersion > FormatVersion:
+		return Record{}, fmt.Errorf("it is of format version %d; this netlab reads versions %d to %d (was it written by another netlab?)",
+			*raw.FormatVersion, oldestFormatVersion, FormatVersion)
 	case raw.Lab != lab:
 		return Record{}, fmt.Errorf("it names lab %q, not %q", raw.Lab, lab)
 	case len(raw.Owned) == 0 || string(raw.Owned) == "null":

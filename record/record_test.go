@@ -62,3 +62,35 @@ func TestLock(t *testing.T) {
 	}
 	l2.Unlock()
 }
+
+// TestLoadVersion1: a record written by a netlab of format version 1 still loads, its
+// links' spelled-out peers read into the one form of a link, and saves as version 2.
+func TestLoadVersion1(t *testing.T) {
+	s := Store{Dir: filepath.Join(t.TempDir(), "state")}
+	if err := os.Mkdir(s.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	v1 := `{"format_version": 1, "lab": "lab", "owned": {"namespaces": ["ns1"], "links": [
+		{"ns": "host", "name": "m1", "kind": "veth", "peer_ns": "ns1", "peer_name": "s1", "alias": "netlab:lab", "up": true, "peer_master": "br0"},
+		{"ns": "ns1", "name": "s1", "kind": "veth", "peer_ns": "host", "peer_name": "m1", "alias": "netlab:lab", "up": true, "master": "br0"}],
+		"addresses": [], "routes": [], "sysctls": [], "nat": []}}`
+	if err := os.WriteFile(s.path("lab"), []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Load("lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := r.Owned.Links[plan.LinkKey{NS: plan.Host, Name: "m1"}]
+	s1 := r.Owned.Links[plan.LinkKey{NS: "ns1", Name: "s1"}]
+	if m1.Peer != (plan.LinkKey{NS: "ns1", Name: "s1"}) || s1.Peer != (plan.LinkKey{NS: plan.Host, Name: "m1"}) || s1.Master != "br0" {
+		t.Errorf("links read as %+v and %+v", m1, s1)
+	}
+	if err := s.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(s.path("lab"))
+	if !strings.Contains(string(b), `"format_version": 2`) || !strings.Contains(string(b), `"peer": "ns1:s1"`) || strings.Contains(string(b), "peer_ns") {
+		t.Errorf("saved as %s", b)
+	}
+}

@@ -116,8 +116,8 @@ func checkKernel(t *testing.T, topo *topology.Topology) {
 				continue
 			case l.Info.Kind != string(iface.Kind):
 				t.Errorf("%s:%s is a %q, want %s", n.Name, iface.Name, l.Info.Kind, iface.Kind)
-			case iface.MTU != 0 && l.MTU != iface.MTU:
-				t.Errorf("%s:%s has MTU %d, want %d", n.Name, iface.Name, l.MTU, iface.MTU)
+			case iface.Settings.MTU != 0 && l.MTU != iface.Settings.MTU:
+				t.Errorf("%s:%s has MTU %d, want %d", n.Name, iface.Name, l.MTU, iface.Settings.MTU)
 			case l.Ifalias != "netlab:"+topo.Name:
 				t.Errorf("%s:%s has alias %q, want netlab:%s", n.Name, iface.Name, l.Ifalias, topo.Name)
 			case !slices.Contains(l.Flags, "UP"):

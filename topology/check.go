@@ -77,7 +77,7 @@ func (p *parser) check(t *Topology) {
 		if a == nil || b == nil || a.Interface(l.A.Interface) == nil || b.Interface(l.B.Interface) == nil {
 			continue
 		}
-		if ma, mb := a.Interface(l.A.Interface).MTU, b.Interface(l.B.Interface).MTU; ma != 0 && mb != 0 && ma != mb {
+		if ma, mb := a.Interface(l.A.Interface).Settings.MTU, b.Interface(l.B.Interface).Settings.MTU; ma != 0 && mb != 0 && ma != mb {
 			p.errorAt(l.Pos, "give both ends one MTU (or set it on one end only: the other gets it too)",
 				"the two ends of this link ask for MTU %d and %d", ma, mb)
 		}
@@ -224,11 +224,11 @@ func (p *parser) checkIPv6MTU(t *Topology) {
 		if a == nil || b == nil {
 			continue
 		}
-		linkMTU[a], linkMTU[b] = max(a.MTU, b.MTU), max(a.MTU, b.MTU)
+		linkMTU[a], linkMTU[b] = max(a.Settings.MTU, b.Settings.MTU), max(a.Settings.MTU, b.Settings.MTU)
 	}
 	for _, n := range t.Nodes {
 		for _, iface := range n.Interfaces {
-			mtu := max(iface.MTU, linkMTU[iface])
+			mtu := max(iface.Settings.MTU, linkMTU[iface])
 			if mtu == 0 || mtu >= 1280 {
 				continue
 			}

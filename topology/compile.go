@@ -42,10 +42,10 @@ func (t *Topology) Desired() plan.State {
 			}
 			switch iface.Kind {
 			case Bridge:
-				s.Links[key] = plan.Link{Kind: plan.Bridge, Alias: mark, Up: true, MTU: iface.MTU}
+				s.Links[key] = plan.Link{Kind: plan.Bridge, Alias: mark, Up: true}.WithSettings(iface.Settings)
 			case MacvlanKind:
 				s.Links[key] = plan.Link{Kind: plan.Macvlan, Parent: plan.LinkKey{NS: plan.Host, Name: iface.Macvlan.Parent},
-					Mode: iface.Macvlan.Mode, Alias: mark, Up: true, MTU: iface.MTU}
+					Mode: iface.Macvlan.Mode, Alias: mark, Up: true}.WithSettings(iface.Settings)
 			}
 		}
 		for _, r := range n.Routes {
@@ -69,24 +69,31 @@ func (t *Topology) Desired() plan.State {
 		s.Files[shared] = t.HostsFile()
 	}
 	for _, l := range t.Links {
-		a, masterA, mtuA := t.vethEnd(l.A, l.B)
-		b, masterB, mtuB := t.vethEnd(l.B, l.A)
-		mtu := max(mtuA, mtuB) // check refuses two different ones
-		s.Links[a] = plan.Link{Kind: plan.Veth, Peer: b, PeerMaster: masterB, Master: masterA, Alias: mark, Up: true, MTU: mtu}
-		s.Links[b] = plan.Link{Kind: plan.Veth, Peer: a, PeerMaster: masterA, Master: masterB, Alias: mark, Up: true, MTU: mtu}
+		a, masterA, setA := t.vethEnd(l.A, l.B)
+		b, masterB, setB := t.vethEnd(l.B, l.A)
+		mtu := max(setA.MTU, setB.MTU) // a link has one MTU; check refuses two different ones
+		s.Links[a] = plan.Link{Kind: plan.Veth, Peer: b, Master: masterA, Alias: mark, Up: true}.WithSettings(setA)
+		s.Links[b] = plan.Link{Kind: plan.Veth, Peer: a, Master: masterB, Alias: mark, Up: true}.WithSettings(setB)
+		s.Links[a], s.Links[b] = withMTU(s.Links[a], mtu), withMTU(s.Links[b], mtu)
 	}
 	return s
 }
 
 // vethEnd returns the veth end that a link's endpoint e stands for: the interface
 // itself, or, when e names a bridge, the bridge's port for this link (named after the
-// other endpoint) with the bridge as its master. mtu is the MTU e asks for.
-func (t *Topology) vethEnd(e, other Endpoint) (key plan.LinkKey, master string, mtu int) {
+// other endpoint) with the bridge as its master. settings are the link attributes e
+// sets: a bridge's own, but for its MTU, are not its port's.
+func (t *Topology) vethEnd(e, other Endpoint) (key plan.LinkKey, master string, settings plan.Link) {
 	iface := t.Node(e.Node).Interface(e.Interface)
 	if iface.Kind == Bridge {
-		return plan.LinkKey{NS: plan.NS(e.Node), Name: PortName(other)}, iface.Name, iface.MTU
+		return plan.LinkKey{NS: plan.NS(e.Node), Name: PortName(other)}, iface.Name, plan.Link{MTU: iface.Settings.MTU}
 	}
-	return plan.LinkKey{NS: plan.NS(e.Node), Name: e.Interface}, "", iface.MTU
+	return plan.LinkKey{NS: plan.NS(e.Node), Name: e.Interface}, "", iface.Settings
+}
+
+func withMTU(l plan.Link, mtu int) plan.Link {
+	l.MTU = mtu
+	return l
 }
 
 // HostsFile is the /etc/netns/NODE/hosts of every namespace of the lab: localhost, then

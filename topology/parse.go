@@ -372,9 +372,9 @@ func (p *parser) nodeName(name string, k *yaml.Node) {
 }
 
 func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*Interface {
-	what, label, fields := "interfaces of node "+node, "interface ", []string{"addresses", "mtu", "macvlan"}
+	what, label, fields := "interfaces of node "+node, "interface ", append(append([]string{"addresses"}, plan.LinkSettingNames()...), "macvlan")
 	if kind == Bridge {
-		what, label, fields = "bridges of node "+node, "bridge ", []string{"addresses", "mtu"}
+		what, label, fields = "bridges of node "+node, "bridge ", append([]string{"addresses"}, plan.LinkSettingNames()...)
 	}
 	var ifaces []*Interface
 	p.entries(n, what, func(name string, k, v *yaml.Node) {
@@ -397,13 +397,6 @@ func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*In
 						iface.AddressPos = append(iface.AddressPos, posOf(item))
 					}
 				})
-			case "mtu":
-				mtu, err := strconv.Atoi(fv.Value)
-				if fv.Kind != yaml.ScalarNode || err != nil || mtu < 68 || mtu > 65535 {
-					p.errorf(fv, "write a number from 68 to 65535, like `mtu: 9000`", "bad mtu %q", fv.Value)
-					return
-				}
-				iface.MTU = mtu
 			case "macvlan":
 				iface.Kind = MacvlanKind
 				iface.Macvlan = &Macvlan{Mode: "bridge"}
@@ -426,6 +419,15 @@ func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*In
 				})
 				if iface.Macvlan.Parent == "" && (deref(fv).Kind == yaml.MappingNode || isNull(deref(fv))) {
 					p.errorf(fv, "add `parent: IFACE`, the host interface the macvlan sits on", "macvlan %s:%s has no parent", node, name)
+				}
+			default: // a link attribute (plan.LinkAttrs)
+				at, _ := plan.LinkSetting(key)
+				value := ""
+				if fv.Kind == yaml.ScalarNode {
+					value = fv.Value
+				}
+				if hint := at.Parse(value, &iface.Settings); hint != "" {
+					p.errorf(fv, hint, "bad %s %q", key, fv.Value)
 				}
 			}
 		})

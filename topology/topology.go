@@ -109,8 +109,9 @@ type Interface struct {
 	Addresses []netip.Prefix
 	// AddressPos holds the position of each address, in the same order.
 	AddressPos []Pos
-	// MTU, when not 0, is the interface's MTU.
-	MTU int
+	// Settings holds the link attributes the topology sets on the interface (its MTU,
+	// ...): the fields of plan.LinkAttrs that have a Parse, zero where unset.
+	Settings plan.Link
 	// Macvlan is set for a macvlan interface.
 	Macvlan *Macvlan
 }

@@ -95,7 +95,7 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 	}
 	for key, l := range k.State.Links {
 		if in[key.NS] {
-			l.Peer, l.PeerMaster, l.Parent = plan.LinkKey{}, "", plan.LinkKey{} // not read back
+			l.Peer, l.Parent = plan.LinkKey{}, plan.LinkKey{} // not read back
 			s.Links[key] = l
 		}
 	}
@@ -161,89 +161,125 @@ func (k *Kernel) Apply(_ context.Context, a plan.Action) error {
 		return ErrStopped
 	}
 	k.Applied++
+	return a.ApplyTo(k)
+}
+
+// ApplyNetns makes or deletes a namespace, with its lo up.
+func (k *Kernel) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
 	s := k.State
-	switch t := a.Target.(type) {
-	case plan.NS:
-		if a.Kind == plan.Delete {
-			k.deleteNamespace(t)
-			return nil
-		}
-		if s.Namespaces[t] {
-			return fmt.Errorf("create netns %s: file exists", t)
-		}
-		s.Namespaces[t] = true
-		s.Links[plan.LinkKey{NS: t, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
-	case plan.LinkKey:
-		return k.applyLink(a, t)
-	case plan.AddrKey:
-		if a.Kind == plan.Delete {
-			delete(s.Addrs, t)
-			k.dropUnreachableRoutes(t.Link.NS)
-			return nil
-		}
-		if _, ok := s.Links[t.Link]; !ok {
-			return fmt.Errorf("add address %s: no such device", t)
-		}
-		s.Addrs[t] = true
-	case plan.RouteKey:
-		if a.Kind == plan.Delete {
-			delete(s.Routes, t)
-			return nil
-		}
-		r := a.After.(plan.Route)
-		if !k.reachable(t.NS, r) {
-			return fmt.Errorf("add route %s: Nexthop has invalid gateway", t)
-		}
-		if _, ok := s.Routes[t]; ok && a.Kind == plan.Create {
-			return fmt.Errorf("add route %s: file exists", t)
-		}
-		s.Routes[t] = r
-	case plan.SysctlKey:
-		if !k.exists(t.NS) {
-			return fmt.Errorf("set %s: no such namespace", t)
-		}
-		s.Sysctls[t] = a.After.(string)
-	case plan.NATRule:
-		if a.Kind == plan.Delete {
-			delete(s.NAT, t)
-		} else {
-			s.NAT[t] = true
-		}
-	case plan.Attach:
-		if a.Kind == plan.Delete {
-			delete(s.Attached, plan.NS(t))
-		} else {
-			s.Attached[plan.NS(t)] = a.After.(string)
-		}
-	case plan.FileKey:
-		dir := plan.FileKey{NS: t.NS}
-		_, hasDir := s.Files[dir]
-		switch {
-		case a.Kind == plan.Delete && t.IsDir():
-			for f := range s.Files {
-				if f.NS == t.NS && !f.IsDir() {
-					return fmt.Errorf("rmdir %s: directory not empty", t.Path())
-				}
-			}
-			delete(s.Files, t)
-		case a.Kind == plan.Delete:
-			delete(s.Files, t)
-		case t.IsDir():
-			s.Files[t] = ""
-		case !hasDir && !t.Shared():
-			return fmt.Errorf("write %s: no such directory", t.Path())
-		default:
-			s.Files[t] = a.After.(string)
-		}
+	if a.Kind == plan.Delete {
+		k.deleteNamespace(o.NS)
+		return nil
+	}
+	if s.Namespaces[o.NS] {
+		return fmt.Errorf("create netns %s: file exists", o.NS)
+	}
+	s.Namespaces[o.NS] = true
+	s.Links[plan.LinkKey{NS: o.NS, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
+	return nil
+}
+
+// ApplyAddr adds or deletes an address; deleting the last one that reaches a route's
+// gateway drops the route, as the kernel does.
+func (k *Kernel) ApplyAddr(a plan.Action, o plan.AddrObject) error {
+	s, t := k.State, o.Key
+	if a.Kind == plan.Delete {
+		delete(s.Addrs, t)
+		k.dropUnreachableRoutes(t.Link.NS)
+		return nil
+	}
+	if _, ok := s.Links[t.Link]; !ok {
+		return fmt.Errorf("add address %s: no such device", t)
+	}
+	s.Addrs[t] = true
+	return nil
+}
+
+// ApplyRoute adds, replaces or deletes a route; its gateway must be reachable.
+func (k *Kernel) ApplyRoute(a plan.Action, o plan.RouteObject) error {
+	s, t := k.State, o.Key
+	if a.Kind == plan.Delete {
+		delete(s.Routes, t)
+		return nil
+	}
+	if !k.reachable(t.NS, o.After) {
+		return fmt.Errorf("add route %s: Nexthop has invalid gateway", t)
+	}
+	if _, ok := s.Routes[t]; ok && a.Kind == plan.Create {
+		return fmt.Errorf("add route %s: file exists", t)
+	}
+	s.Routes[t] = o.After
+	return nil
+}
+
+// ApplySysctl sets a sysctl of an existing namespace.
+func (k *Kernel) ApplySysctl(_ plan.Action, o plan.SysctlObject) error {
+	if !k.exists(o.Key.NS) {
+		return fmt.Errorf("set %s: no such namespace", o.Key)
+	}
+	k.State.Sysctls[o.Key] = o.After
+	return nil
+}
+
+// ApplyNAT appends or deletes a rule.
+func (k *Kernel) ApplyNAT(a plan.Action, o plan.NATObject) error {
+	if a.Kind == plan.Delete {
+		delete(k.State.NAT, o.Rule)
+	} else {
+		k.State.NAT[o.Rule] = true
 	}
 	return nil
 }
 
-func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
-	s := k.State
+// ApplyAttach makes or removes the entry of an existing namespace.
+func (k *Kernel) ApplyAttach(a plan.Action, o plan.AttachObject) error {
+	if a.Kind == plan.Delete {
+		delete(k.State.Attached, o.NS)
+	} else {
+		k.State.Attached[o.NS] = o.After
+	}
+	return nil
+}
+
+// ApplyFile writes or removes a file, or makes or removes a directory (only when empty).
+func (k *Kernel) ApplyFile(a plan.Action, o plan.FileObject) error {
+	s, t := k.State, o.Key
+	_, hasDir := s.Files[plan.FileKey{NS: t.NS}]
+	switch {
+	case a.Kind == plan.Delete && t.IsDir():
+		for f := range s.Files {
+			if f.NS == t.NS && !f.IsDir() {
+				return fmt.Errorf("rmdir %s: directory not empty", t.Path())
+			}
+		}
+		delete(s.Files, t)
+	case a.Kind == plan.Delete:
+		delete(s.Files, t)
+	case t.IsDir():
+		s.Files[t] = ""
+	case !hasDir && !t.Shared():
+		return fmt.Errorf("write %s: no such directory", t.Path())
+	default:
+		s.Files[t] = o.After
+	}
+	return nil
+}
+
+// set takes have to want in every attribute of plan.LinkAttrs.
+func set(have, want plan.Link) plan.Link {
+	for _, at := range plan.LinkAttrs {
+		if at.Differs(want, have) {
+			at.Copy(&have, want)
+		}
+	}
+	return have
+}
+
+// ApplyLink creates, changes or deletes a link; a veth end goes with its peer.
+func (k *Kernel) ApplyLink(a plan.Action, o plan.LinkObject) error {
+	s, key, want := k.State, o.Key, o.After
 	switch a.Kind {
 	case plan.Create:
-		want := a.After.(plan.Link)
 		if want.Kind == plan.Bridge || want.Kind == plan.Macvlan {
 			if _, ok := s.Links[want.Parent]; want.Kind == plan.Macvlan && !ok {
 				return fmt.Errorf("create macvlan %s: parent %s: no such device", key, want.Parent)
@@ -251,13 +287,13 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 			if _, ok := s.Links[key]; ok || !k.exists(key.NS) {
 				return fmt.Errorf("create %s %s: file exists or no such namespace", want.Kind, key)
 			}
-			s.Links[key] = plan.Link{Kind: want.Kind, Mode: want.Mode, Alias: want.Alias, Up: want.Up, MTU: want.MTU, MAC: plan.LinkMAC(a.Lab, key)}
+			s.Links[key] = set(plan.Link{Kind: want.Kind, Mode: want.Mode, MAC: plan.LinkMAC(a.Lab, key)}, want)
 			return nil
 		}
 		if !k.exists(key.NS) || !k.exists(want.Peer.NS) {
 			return fmt.Errorf("create veth %s: no such namespace", key)
 		}
-		for _, m := range []plan.LinkKey{{NS: key.NS, Name: want.Master}, {NS: want.Peer.NS, Name: want.PeerMaster}} {
+		for _, m := range []plan.LinkKey{{NS: key.NS, Name: want.Master}, {NS: want.Peer.NS, Name: o.PeerEnd.Master}} {
 			if _, ok := s.Links[m]; m.Name != "" && !ok {
 				return fmt.Errorf("create veth %s: master %s: no such device", key, m)
 			}
@@ -268,10 +304,8 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 		if _, ok := s.Links[want.Peer]; ok {
 			return fmt.Errorf("create veth peer %s: file exists", want.Peer)
 		}
-		s.Links[key] = plan.Link{Kind: plan.Veth, Peer: want.Peer, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.Master,
-			MAC: plan.LinkMAC(a.Lab, key)}
-		s.Links[want.Peer] = plan.Link{Kind: plan.Veth, Peer: key, Alias: want.Alias, Up: want.Up, MTU: want.MTU, Master: want.PeerMaster,
-			MAC: plan.LinkMAC(a.Lab, want.Peer)}
+		s.Links[key] = set(plan.Link{Kind: plan.Veth, Peer: want.Peer, MAC: plan.LinkMAC(a.Lab, key)}, want)
+		s.Links[want.Peer] = set(plan.Link{Kind: plan.Veth, Peer: key, MAC: plan.LinkMAC(a.Lab, want.Peer)}, o.PeerEnd)
 	case plan.Delete:
 		k.deleteLink(key)
 	case plan.Update:
@@ -279,12 +313,7 @@ func (k *Kernel) applyLink(a plan.Action, key plan.LinkKey) error {
 		if !ok {
 			return fmt.Errorf("set %s: no such device", key)
 		}
-		want := a.After.(plan.Link)
-		l.Alias, l.Up, l.Master = want.Alias, want.Up, want.Master
-		if want.MTU != 0 {
-			l.MTU = want.MTU
-		}
-		s.Links[key] = l
+		s.Links[key] = set(l, want)
 		k.dropUnreachableRoutes(key.NS)
 	}
 	return nil

@@ -1,0 +1,408 @@
+package plan
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// LinkKind is the type of a network interface, as the kernel names it.
+type LinkKind string
+
+const (
+	// Veth is one end of a veth pair.
+	Veth LinkKind = "veth"
+	// Loopback is a namespace's lo; netlab never creates or deletes it, only brings it up.
+	Loopback LinkKind = "loopback"
+	// Bridge is a Linux bridge.
+	Bridge LinkKind = "bridge"
+	// Macvlan is a macvlan on a parent interface of the host.
+	Macvlan LinkKind = "macvlan"
+)
+
+// LinkKey identifies an interface: its namespace and its name.
+type LinkKey struct {
+	NS   NS
+	Name string
+}
+
+// String renders the key as the topology writes a link endpoint: "node:iface".
+func (k LinkKey) String() string { return string(k.NS) + ":" + k.Name }
+
+// MarshalText writes the key as String does; the zero key as "".
+func (k LinkKey) MarshalText() ([]byte, error) {
+	if k == (LinkKey{}) {
+		return nil, nil
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText reads a key written by MarshalText.
+func (k *LinkKey) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*k = LinkKey{}
+		return nil
+	}
+	ns, name, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return fmt.Errorf("interface %q is not NODE:NAME", b)
+	}
+	*k = LinkKey{NS: NS(ns), Name: name}
+	return nil
+}
+
+func compareLinkKey(a, b LinkKey) int {
+	return cmp.Or(compareNS(a.NS, b.NS), cmp.Compare(a.Name, b.Name))
+}
+
+// Link is the state of one interface, and its JSON form: in a plan's before and after,
+// and, with its key, in a State. Peer, Parent and Mode are known in a desired State and
+// left zero by observation; the attributes netlab sets on every link (alias, MTU,
+// master, up, ...) are the fields of LinkAttrs.
+type Link struct {
+	Kind LinkKind `json:"kind"`
+	// Peer is the other end of a veth.
+	Peer LinkKey `json:"peer,omitzero"`
+	// Alias is the interface alias: the lab's mark (Alias).
+	Alias string `json:"alias"`
+	Up    bool   `json:"up"`
+	// MTU is the link's MTU; 0 in a desired State leaves it to the kernel.
+	MTU int `json:"mtu,omitempty"`
+	// Master is the bridge (in the same namespace) the link is a port of, or "".
+	Master string `json:"master,omitempty"`
+	// Parent is the host interface a macvlan sits on, Mode its macvlan mode.
+	Parent LinkKey `json:"parent,omitzero"`
+	Mode   string  `json:"mode,omitempty"`
+	// MAC is the link's address, observed only: a link whose MAC is LinkMAC of the lab
+	// is the lab's, as one with the lab's alias is (see LinkMAC).
+	MAC MAC `json:"-"`
+}
+
+// LinkAttr is one attribute that netlab sets on a link and compares with the kernel's:
+// an entry of LinkAttrs. Everything about an attribute but the kernel calls (in
+// reconcile) and its Link field is here.
+type LinkAttr struct {
+	// Name is the attribute's name in the topology (when Parse is set) and in `ip link`.
+	Name string
+	// Differs reports whether the kernel's link have differs from the desired want in
+	// this attribute. A link the kernel has just made is the zero Link.
+	Differs func(want, have Link) bool
+	// Words are the `ip link set` words that give a link l's value.
+	Words func(l Link) []string
+	// Change describes the change for people: "mtu 1500 -> 9000".
+	Change func(before, after Link) string
+	// Copy sets the attribute of dst to that of src.
+	Copy func(dst *Link, src Link)
+	// Parse, for an attribute a topology sets on an interface, reads its YAML value into
+	// l, or returns a hint of what to write instead.
+	Parse func(value string, l *Link) (hint string)
+}
+
+// LinkAttrs are the attributes netlab manages on every link, in the order `ip link set`
+// takes them. A new attribute is one entry here, one field of Link and one entry of
+// reconcile's table of how netlink sets and reads it.
+var LinkAttrs = []LinkAttr{
+	{
+		Name:    "alias",
+		Differs: func(want, have Link) bool { return have.Alias != want.Alias },
+		Words:   func(l Link) []string { return []string{"alias", l.Alias} },
+		Change:  func(b, a Link) string { return fmt.Sprintf("alias %q -> %q", b.Alias, a.Alias) },
+		Copy:    func(dst *Link, src Link) { dst.Alias = src.Alias },
+	},
+	{
+		Name:    "mtu",
+		Differs: func(want, have Link) bool { return want.MTU != 0 && have.MTU != want.MTU },
+		Words:   func(l Link) []string { return []string{"mtu", strconv.Itoa(l.MTU)} },
+		Change:  func(b, a Link) string { return fmt.Sprintf("mtu %d -> %d", b.MTU, a.MTU) },
+		Copy:    func(dst *Link, src Link) { dst.MTU = cmp.Or(src.MTU, dst.MTU) },
+		Parse: func(v string, l *Link) string {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 68 || n > 65535 {
+				return "write a number from 68 to 65535, like `mtu: 9000`"
+			}
+			l.MTU = n
+			return ""
+		},
+	},
+	{
+		Name:    "master",
+		Differs: func(want, have Link) bool { return have.Master != want.Master },
+		Words: func(l Link) []string {
+			if l.Master == "" {
+				return []string{"nomaster"}
+			}
+			return []string{"master", l.Master}
+		},
+		Change: func(b, a Link) string { return fmt.Sprintf("master %q -> %q", b.Master, a.Master) },
+		Copy:   func(dst *Link, src Link) { dst.Master = src.Master },
+	},
+	{
+		Name:    "up",
+		Differs: func(want, have Link) bool { return have.Up != want.Up },
+		Words:   func(l Link) []string { return []string{upString(l.Up)} },
+		Change:  func(b, a Link) string { return upString(b.Up) + " -> " + upString(a.Up) },
+		Copy:    func(dst *Link, src Link) { dst.Up = src.Up },
+	},
+}
+
+// LinkSetting returns the attribute a topology sets on an interface under the YAML key
+// name.
+func LinkSetting(name string) (LinkAttr, bool) {
+	for _, at := range LinkAttrs {
+		if at.Name == name && at.Parse != nil {
+			return at, true
+		}
+	}
+	return LinkAttr{}, false
+}
+
+// LinkSettingNames are the YAML keys of the attributes a topology sets on an interface.
+func LinkSettingNames() []string {
+	var names []string
+	for _, at := range LinkAttrs {
+		if at.Parse != nil {
+			names = append(names, at.Name)
+		}
+	}
+	return names
+}
+
+// WithSettings returns l with the attributes a topology sets (those with a Parse) taken
+// from settings where settings sets them.
+func (l Link) WithSettings(settings Link) Link {
+	for _, at := range LinkAttrs {
+		if at.Parse != nil && at.Differs(settings, Link{}) {
+			at.Copy(&l, settings)
+		}
+	}
+	return l
+}
+
+// Differs reports whether the observed link have differs from the desired link want in
+// an attribute netlab manages (LinkAttrs).
+func (want Link) Differs(have Link) bool { return len(want.differing(have)) > 0 }
+
+// differing returns the attributes in which have differs from want.
+func (want Link) differing(have Link) []LinkAttr {
+	var ats []LinkAttr
+	for _, at := range LinkAttrs {
+		if at.Differs(want, have) {
+			ats = append(ats, at)
+		}
+	}
+	return ats
+}
+
+// setWords are the `ip link set` words that take have to want.
+func (want Link) setWords(have Link) []string {
+	var words []string
+	for _, at := range want.differing(have) {
+		words = append(words, at.Words(want)...)
+	}
+	return words
+}
+
+// MAC is an Ethernet address.
+type MAC [6]byte
+
+// String writes the address as ip does: 02:4e:...
+func (m MAC) String() string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+// LinkMAC is the address netlab gives the link k of the lab when it creates it: a
+// locally administered unicast address taken from a hash of the lab and the key. It is
+// the lab's mark from the first moment, as the kernel takes it in the message that
+// creates the link, where it ignores an alias (set right after): a run killed between
+// the two leaves a link the next run still knows as its own. Two machines running one
+// lab never bring up the same address either.
+func LinkMAC(lab string, k LinkKey) MAC {
+	sum := sha256.Sum256([]byte("netlab-mac\x00" + lab + "\x00" + string(k.NS) + "\x00" + k.Name))
+	var m MAC
+	copy(m[:], sum[:6])
+	m[0] = m[0]&^0x01 | 0x02 // unicast, locally administered
+	return m
+}
+
+// LinkObject is an interface: a veth pair (made from its primary end, Key), a bridge, a
+// macvlan, or a namespace's lo (only ever brought up).
+type LinkObject struct {
+	Key           LinkKey
+	Before, After Link
+	// PeerEnd is, for the creation of a veth pair, the desired state of the other end.
+	PeerEnd Link
+}
+
+// Type is TypeLink.
+func (LinkObject) Type() ObjectType { return TypeLink }
+
+func (o LinkObject) name() string                    { return o.Key.String() }
+func (LinkObject) input(Kind) string                 { return "" }
+func (o LinkObject) jsonKey() any                    { return jsonNSName{NS: o.Key.NS, Name: o.Key.Name} }
+func (o LinkObject) apply(k Applier, a Action) error { return k.ApplyLink(a, o) }
+
+// jsonValues are the links themselves (see Link), absent when zero.
+func (o LinkObject) jsonValues() (any, any) {
+	var before, after any
+	if o.Before.Kind != "" {
+		before = o.Before
+	}
+	if o.After.Kind != "" {
+		after = o.After
+	}
+	return before, after
+}
+
+// value is the link an action of kind k is about: the one it removes for a Delete,
+// else the one it makes or changes to.
+func (o LinkObject) value(k Kind) Link {
+	if k == Delete || o.After.Kind == "" {
+		return o.Before
+	}
+	return o.After
+}
+
+func (o LinkObject) describe(k Kind) string {
+	if k == Create {
+		switch l := o.After; l.Kind {
+		case Veth:
+			return "veth " + o.Key.String() + " <-> " + l.Peer.String()
+		case Bridge:
+			return "bridge " + o.Key.String()
+		case Macvlan:
+			return "macvlan " + o.Key.String() + " on " + l.Parent.String()
+		}
+	}
+	return "link " + o.Key.String()
+}
+
+func (o LinkObject) namespaces(k Kind) []NS {
+	l := o.value(k)
+	if l.Kind == Veth && l.Peer.NS != "" && l.Peer.NS != o.Key.NS {
+		return []NS{o.Key.NS, l.Peer.NS}
+	}
+	if l.Kind == Macvlan && k == Create && l.Parent.NS != o.Key.NS {
+		return []NS{o.Key.NS, l.Parent.NS} // created on the parent, then moved
+	}
+	return []NS{o.Key.NS}
+}
+
+func (o LinkObject) change() string {
+	var parts []string
+	for _, at := range o.After.differing(o.Before) {
+		parts = append(parts, at.Change(o.Before, o.After))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (o LinkObject) commands(k Kind, lab string) [][]string {
+	key := o.Key
+	switch k {
+	case Delete:
+		return [][]string{ipIn(key.NS, "link", "del", key.Name)}
+	case Update:
+		return [][]string{ipIn(key.NS, append([]string{"link", "set", key.Name}, o.After.setWords(o.Before)...)...)}
+	}
+	l := o.After
+	mac := LinkMAC(lab, key).String()
+	switch l.Kind {
+	case Bridge:
+		return [][]string{ipIn(key.NS, "link", "add", key.Name, "address", mac, "type", "bridge"), finishWords(key, l)}
+	case Macvlan:
+		add := ipIn(l.Parent.NS, "link", "add", key.Name, "link", l.Parent.Name, "address", mac)
+		if key.NS != l.Parent.NS {
+			add = append(add, "netns", string(key.NS)) // before type: what follows it is the type's
+		}
+		add = append(add, "type", "macvlan", "mode", l.Mode)
+		return [][]string{add, finishWords(key, l)}
+	}
+	add := ipIn(key.NS, "link", "add", key.Name, "address", mac, "type", "veth", "peer", "name", l.Peer.Name,
+		"address", LinkMAC(lab, l.Peer).String())
+	if l.Peer.NS != key.NS {
+		add = append(add, "netns", string(l.Peer.NS))
+	}
+	return [][]string{add, finishWords(key, l), finishWords(l.Peer, o.PeerEnd)}
+}
+
+// finishWords is the command that finishes a new link: its attributes as want has them
+// where they differ from a link the kernel has just made (alias, MTU, master, up).
+func finishWords(k LinkKey, want Link) []string {
+	return ipIn(k.NS, append([]string{"link", "set", k.Name}, want.setWords(Link{})...)...)
+}
+
+// phase: a bridge is made before the ports that join it, and a link brought up or
+// changed after the addresses are in place.
+func (o LinkObject) phase(k Kind) int {
+	switch {
+	case k == Update:
+		return phaseLinkUpdate
+	case k == Create && o.After.Kind == Bridge:
+		return phaseBridge
+	}
+	return phaseLink
+}
+
+func (o LinkObject) compare(other Object) int {
+	return compareAs(o, other, func(a, b LinkObject) int { return compareLinkKey(a.Key, b.Key) })
+}
+
+// ends are the interfaces the action makes or removes: both ends of a veth pair.
+func (o LinkObject) ends(k Kind) []LinkKey {
+	ends := []LinkKey{o.Key}
+	if l := o.value(k); l.Kind == Veth && (k == Create || l.Peer.NS != "") {
+		ends = append(ends, l.Peer)
+	}
+	return ends
+}
+
+// dependOn: a veth waits for its namespaces, for the deletion of a link it replaces and
+// for the bridges its ends join; a link changed in place waits for a bridge it joins.
+func (o LinkObject) dependOn(x *depIndex, i int, k Kind) []int {
+	var deps []int
+	switch k {
+	case Create:
+		masters := []LinkKey{{o.Key.NS, o.After.Master}}
+		if o.After.Kind == Veth {
+			masters = append(masters, LinkKey{o.After.Peer.NS, o.PeerEnd.Master})
+		}
+		for _, m := range masters {
+			if m.Name != "" {
+				deps = append(deps, need(x.linkCreate, m)...) // a port waits for its bridge
+			}
+		}
+		for _, e := range o.ends(k) {
+			deps = append(deps, x.needNS(e.NS)...)
+			deps = append(deps, need(x.linkDelete, e)...)
+			x.linkCreate[e] = i
+		}
+	case Update:
+		deps = append(deps, x.needNS(o.Key.NS)...)
+		if m := o.After.Master; m != "" {
+			deps = append(deps, need(x.linkCreate, LinkKey{o.Key.NS, m})...) // joins a bridge made by this plan
+		}
+		x.linkUpdates[o.Key.NS] = append(x.linkUpdates[o.Key.NS], i)
+	case Delete:
+		for _, e := range o.ends(k) {
+			x.linkDelete[e] = i
+		}
+	}
+	return deps
+}
+
+// own records the link as desired, with its peer.
+func (o LinkObject) own(owned, desired State, _ Kind) {
+	if l, ok := desired.Links[o.Key]; ok {
+		owned.Links[o.Key] = l
+		if l.Kind == Veth {
+			owned.Links[l.Peer] = desired.Links[l.Peer]
+		}
+	}
+}
+
+// jsonNSName is the JSON key of an object named in a namespace: a link, a sysctl.
+type jsonNSName struct {
+	NS   NS     `json:"ns"`
+	Name string `json:"name"`
+}

@@ -1,0 +1,76 @@
+package plan
+
+import "cmp"
+
+// NS names a network namespace as a lab node does: Host is the namespace netlab runs in,
+// any other value is the file name under /run/netns.
+type NS string
+
+// Host is the namespace netlab itself runs in (the node named host).
+const Host NS = "host"
+
+// compareNS orders namespaces with Host first, then by name, so that rendered plans list
+// the host's objects before those of the namespaces.
+func compareNS(a, b NS) int {
+	switch {
+	case a == b:
+		return 0
+	case a == Host:
+		return -1
+	case b == Host:
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+// NetnsDir is where `ip netns` keeps the files of named namespaces: a lab's nodes, and
+// the entries it makes for existing namespaces, are NetnsDir/NODE.
+const NetnsDir = "/run/netns"
+
+// NetnsObject is a namespace the lab makes: `ip netns add NS`, with its lo up.
+type NetnsObject struct{ NS NS }
+
+// Type is TypeNetns.
+func (NetnsObject) Type() ObjectType { return TypeNetns }
+
+func (o NetnsObject) name() string                    { return string(o.NS) }
+func (o NetnsObject) describe(Kind) string            { return "netns " + string(o.NS) }
+func (o NetnsObject) namespaces(Kind) []NS            { return []NS{o.NS} }
+func (NetnsObject) change() string                    { return "" }
+func (NetnsObject) input(Kind) string                 { return "" }
+func (NetnsObject) phase(Kind) int                    { return phaseNetns }
+func (o NetnsObject) jsonKey() any                    { return jsonNS{NS: o.NS} }
+func (NetnsObject) jsonValues() (any, any)            { return nil, nil }
+func (o NetnsObject) apply(k Applier, a Action) error { return k.ApplyNetns(a, o) }
+
+func (o NetnsObject) commands(k Kind, _ string) [][]string {
+	if k == Delete {
+		return [][]string{{"ip", "netns", "del", string(o.NS)}}
+	}
+	return [][]string{{"ip", "netns", "add", string(o.NS)}, ipIn(o.NS, "link", "set", "lo", "up")}
+}
+
+// compare orders namespaces and the entries of existing ones together, by name.
+func (o NetnsObject) compare(other Object) int {
+	if e, ok := other.(AttachObject); ok {
+		return compareNS(o.NS, e.NS)
+	}
+	return compareAs(o, other, func(a, b NetnsObject) int { return compareNS(a.NS, b.NS) })
+}
+
+// dependOn: a namespace's deletion waits for everything else in it; its creation is
+// what everything in it waits for.
+func (o NetnsObject) dependOn(x *depIndex, i int, k Kind) []int {
+	if k == Delete {
+		return x.touching[o.NS]
+	}
+	x.nsCreate[o.NS] = i
+	return nil
+}
+
+func (o NetnsObject) own(owned, _ State, _ Kind) { owned.Namespaces[o.NS] = true }
+
+// jsonNS is the JSON key of an object named by its namespace alone.
+type jsonNS struct {
+	NS NS `json:"ns"`
+}

@@ -1,0 +1,170 @@
+package plan
+
+import (
+	"cmp"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// RouteKey identifies a route in the main table, as the kernel does: its namespace,
+// destination and metric. A default route has the destination 0.0.0.0/0 or ::/0. The
+// metric is the kernel's: an IPv6 route added without one has 1024.
+type RouteKey struct {
+	NS     NS
+	To     netip.Prefix
+	Metric int
+}
+
+func (k RouteKey) String() string {
+	s := string(k.NS) + ": " + RouteDest(k.To)
+	if k.Metric != DefaultMetric(k.To) {
+		s += " metric " + strconv.Itoa(k.Metric)
+	}
+	return s
+}
+
+func compareRouteKey(a, b RouteKey) int {
+	return cmp.Or(compareNS(a.NS, b.NS), comparePrefix(a.To, b.To), cmp.Compare(a.Metric, b.Metric))
+}
+
+// DefaultMetric is the metric the kernel gives a route to a destination of this family
+// added without one: 0 for IPv4, 1024 for IPv6.
+func DefaultMetric(to netip.Prefix) int {
+	if to.Addr().Is6() {
+		return 1024
+	}
+	return 0
+}
+
+// RouteDest writes a route destination as `ip route` does: "default" for the default
+// route of either family.
+func RouteDest(p netip.Prefix) string {
+	if p.Bits() == 0 {
+		return "default"
+	}
+	return p.String()
+}
+
+// DefaultRoute returns the default destination of the family of a.
+func DefaultRoute(a netip.Addr) netip.Prefix {
+	if a.Is4() {
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+}
+
+// Route is the state of one route: its gateway and its device. A desired route may
+// leave either unset ("" Dev: wherever the gateway is); an observed one has its device.
+type Route struct {
+	Via netip.Addr `json:"via,omitzero"`
+	Dev string     `json:"dev,omitempty"`
+}
+
+// Differs reports whether the observed route have differs from the desired want.
+func (want Route) Differs(have Route) bool {
+	return have.Via != want.Via || want.Dev != "" && have.Dev != want.Dev
+}
+
+// String renders the route's next hop as ip does: "via GW dev IF".
+func (r Route) String() string {
+	var parts []string
+	if r.Via.IsValid() {
+		parts = append(parts, "via "+r.Via.String())
+	}
+	if r.Dev != "" {
+		parts = append(parts, "dev "+r.Dev)
+	}
+	return strings.Join(parts, " ")
+}
+
+// RouteObject is a route of a namespace's main table: `ip route add TO via GW dev IF`.
+type RouteObject struct {
+	Key           RouteKey
+	Before, After Route
+}
+
+// Type is TypeRoute.
+func (RouteObject) Type() ObjectType { return TypeRoute }
+
+func (o RouteObject) name() string                    { return o.Key.String() }
+func (o RouteObject) namespaces(Kind) []NS            { return []NS{o.Key.NS} }
+func (RouteObject) input(Kind) string                 { return "" }
+func (RouteObject) phase(Kind) int                    { return phaseRoute }
+func (o RouteObject) change() string                  { return o.Before.String() + " -> " + o.After.String() }
+func (o RouteObject) own(owned, _ State, _ Kind)      { owned.Routes[o.Key] = o.After }
+func (o RouteObject) apply(k Applier, a Action) error { return k.ApplyRoute(a, o) }
+
+func (o RouteObject) jsonKey() any {
+	return struct {
+		NS     NS           `json:"ns"`
+		To     netip.Prefix `json:"to"`
+		Metric int          `json:"metric"`
+	}{o.Key.NS, o.Key.To, o.Key.Metric}
+}
+
+// jsonValues are the next hops; a route with none (the zero Route) is absent.
+func (o RouteObject) jsonValues() (any, any) { return jsonRoute(o.Before), jsonRoute(o.After) }
+
+func jsonRoute(r Route) any {
+	if r == (Route{}) {
+		return nil
+	}
+	return r
+}
+
+// value is the route an action of kind k is about: the one it removes for a Delete.
+func (o RouteObject) value(k Kind) Route {
+	if k == Delete {
+		return o.Before
+	}
+	return o.After
+}
+
+func (o RouteObject) describe(k Kind) string {
+	return "route " + o.Key.String() + " " + o.value(k).String()
+}
+
+func (o RouteObject) commands(k Kind, _ string) [][]string {
+	verb := map[Kind]string{Create: "add", Update: "replace", Delete: "del"}[k]
+	r := o.value(k)
+	args := []string{"route", verb, RouteDest(o.Key.To)}
+	if r.Via.IsValid() {
+		args = append(args, "via", r.Via.String())
+	}
+	if r.Dev != "" {
+		args = append(args, "dev", r.Dev)
+	}
+	if o.Key.Metric != DefaultMetric(o.Key.To) {
+		args = append(args, "metric", strconv.Itoa(o.Key.Metric))
+	}
+	if o.Key.To.Addr().Is6() {
+		args = append([]string{"-6"}, args...)
+	}
+	return [][]string{ipIn(o.Key.NS, args...)}
+}
+
+func (o RouteObject) compare(other Object) int {
+	return compareAs(o, other, func(a, b RouteObject) int { return compareRouteKey(a.Key, b.Key) })
+}
+
+// dependOn: a route waits for the addresses that reach its gateway or sit on its device,
+// for its device's creation, and for links brought up and addresses deleted in its
+// namespace (which may drop it).
+func (o RouteObject) dependOn(x *depIndex, i int, k Kind) []int {
+	if k == Delete {
+		return nil
+	}
+	ns, r := o.Key.NS, o.After
+	deps := x.needNS(ns)
+	for _, a := range x.addrCreates[ns] {
+		if a.key.Prefix.Masked().Contains(r.Via) || r.Dev != "" && a.key.Link.Name == r.Dev {
+			deps = append(deps, a.i)
+		}
+	}
+	if r.Dev != "" {
+		deps = append(deps, need(x.linkCreate, LinkKey{ns, r.Dev})...)
+	}
+	deps = append(deps, x.linkUpdates[ns]...)
+	return append(deps, x.addrDeletes[ns]...)
+}
