@@ -39,7 +39,7 @@ func (o NetnsObject) namespaces(Kind) []NS            { return []NS{o.NS} }
 func (NetnsObject) change() string                    { return "" }
 func (NetnsObject) input(Kind) string                 { return "" }
 func (NetnsObject) phase(Kind) int                    { return phaseNetns }
-func (o NetnsObject) jsonKey() any                    { return jsonNS{NS: o.NS} }
+func (o NetnsObject) jsonKey() any                    { return jsonNS(o) }
 func (NetnsObject) jsonValues() (any, any)            { return nil, nil }
 func (o NetnsObject) apply(k Applier, a Action) error { return k.ApplyNetns(a, o) }
 

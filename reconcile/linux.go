@@ -38,6 +38,8 @@ type Linux struct {
 	// their last uses.
 	handleLimit int
 	clock       uint64
+	// newHandle, when set, stands in for netlink.NewHandleAt (a test's recorder).
+	newHandle func(ns plan.NS, nsh netns.NsHandle) (netlinkHandle, error)
 }
 
 // nsHandle is an open namespace and a netlink handle whose socket lives in it. index
@@ -46,7 +48,7 @@ type Linux struct {
 // Linux.mu, as are users, used and closing).
 type nsHandle struct {
 	ns    netns.NsHandle
-	nl    *netlink.Handle
+	nl    netlinkHandle
 	index map[string]int
 
 	users   int    // acquired and not released
@@ -140,7 +142,12 @@ func (k *Linux) open(ns plan.NS) (*nsHandle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open namespace %s: %w", ns, err)
 	}
-	nl, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE) // the only family netlab speaks
+	var nl netlinkHandle
+	if k.newHandle != nil {
+		nl, err = k.newHandle(ns, nsh)
+	} else {
+		nl, err = netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE) // the only family netlab speaks
+	}
 	if err != nil {
 		nsh.Close()
 		return nil, fmt.Errorf("open netlink in namespace %s: %w", ns, err)
