@@ -70,6 +70,9 @@ type Link struct {
 	Up    bool   `json:"up"`
 	// MTU is the link's MTU; 0 in a desired State leaves it to the kernel.
 	MTU int `json:"mtu,omitempty"`
+	// TxQueueLen is the length of the link's transmit queue, in packets; 0 in a desired
+	// State leaves it to the kernel (1000 for a veth).
+	TxQueueLen int `json:"txqueuelen,omitempty"`
 	// Master is the bridge (in the same namespace) the link is a port of, or "".
 	Master string `json:"master,omitempty"`
 	// Parent is the host interface a macvlan sits on, Mode its macvlan mode.
@@ -123,6 +126,21 @@ var LinkAttrs = []LinkAttr{
 				return "write a number from 68 to 65535, like `mtu: 9000`"
 			}
 			l.MTU = n
+			return ""
+		},
+	},
+	{
+		Name:    "txqueuelen",
+		Differs: func(want, have Link) bool { return want.TxQueueLen != 0 && have.TxQueueLen != want.TxQueueLen },
+		Words:   func(l Link) []string { return []string{"txqueuelen", strconv.Itoa(l.TxQueueLen)} },
+		Change:  func(b, a Link) string { return fmt.Sprintf("txqueuelen %d -> %d", b.TxQueueLen, a.TxQueueLen) },
+		Copy:    func(dst *Link, src Link) { dst.TxQueueLen = cmp.Or(src.TxQueueLen, dst.TxQueueLen) },
+		Parse: func(v string, l *Link) string {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1<<20 {
+				return "write a number of packets from 1 to 1048576, like `txqueuelen: 500`"
+			}
+			l.TxQueueLen = n
 			return ""
 		},
 	},

@@ -197,6 +197,10 @@ var linkAttrs = map[string]linkAttr{
 		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetMTU(l, want.MTU) },
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.MTU = a.MTU },
 	},
+	"txqueuelen": {
+		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetTxQLen(l, want.TxQueueLen) },
+		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.TxQueueLen = a.TxQLen },
+	},
 	"master": {
 		set: func(h *nsHandle, l netlink.Link, want plan.Link) error {
 			if want.Master == "" {

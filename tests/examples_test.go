@@ -56,6 +56,7 @@ func TestExamples(t *testing.T) {
 type ipLink struct {
 	Ifname  string   `json:"ifname"`
 	MTU     int      `json:"mtu"`
+	TxQLen  int      `json:"txqlen"`
 	Master  string   `json:"master"`
 	Flags   []string `json:"flags"`
 	Ifalias string   `json:"ifalias"`
@@ -118,6 +119,8 @@ func checkKernel(t *testing.T, topo *topology.Topology) {
 				t.Errorf("%s:%s is a %q, want %s", n.Name, iface.Name, l.Info.Kind, iface.Kind)
 			case iface.Settings.MTU != 0 && l.MTU != iface.Settings.MTU:
 				t.Errorf("%s:%s has MTU %d, want %d", n.Name, iface.Name, l.MTU, iface.Settings.MTU)
+			case iface.Settings.TxQueueLen != 0 && l.TxQLen != iface.Settings.TxQueueLen:
+				t.Errorf("%s:%s has txqueuelen %d, want %d", n.Name, iface.Name, l.TxQLen, iface.Settings.TxQueueLen)
 			case l.Ifalias != "netlab:"+topo.Name:
 				t.Errorf("%s:%s has alias %q, want netlab:%s", n.Name, iface.Name, l.Ifalias, topo.Name)
 			case !slices.Contains(l.Flags, "UP"):

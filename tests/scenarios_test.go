@@ -213,6 +213,8 @@ func TestDriftRepair(t *testing.T) {
 			[]string{`~ link sw:h2-eth0 (master "" -> "br0")`, "Plan: 0 to add, 1 to change, 0 to remove."}, "bridge.yaml"},
 		{"mtu", "ip -n h1 link set eth0 mtu 1500",
 			[]string{"~ link h1:eth0 (mtu 1500 -> 9000)", "Plan: 0 to add, 1 to change, 0 to remove."}, "bridge.yaml"},
+		{"txqueuelen", "ip -n h1 link set eth0 txqueuelen 1000",
+			[]string{"~ link h1:eth0 (txqueuelen 1000 -> 500)", "Plan: 0 to add, 1 to change, 0 to remove."}, "bridge.yaml"},
 		{"bridge", "ip -n sw link del br0",
 			[]string{"+ bridge sw:br0", "+ address 10.20.0.254/24 on sw:br0", `~ link sw:h1-eth0 (master "" -> "br0")`, "Plan: 2 to add, 3 to change, 0 to remove."}, "bridge.yaml"},
 	}

@@ -25,7 +25,7 @@ ip -n sw link set br0 alias netlab:bridge mtu 9000 up
 
 # + veth h1:eth0 <-> sw:h1-eth0
 ip -n h1 link add eth0 address fa:4a:0f:34:ba:c6 type veth peer name h1-eth0 address f6:7f:00:ad:35:65 netns sw
-ip -n h1 link set eth0 alias netlab:bridge mtu 9000 up
+ip -n h1 link set eth0 alias netlab:bridge mtu 9000 txqueuelen 500 up
 ip -n sw link set h1-eth0 alias netlab:bridge mtu 9000 master br0 up
 
 # + veth h2:eth0 <-> sw:h2-eth0
