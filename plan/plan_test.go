@@ -124,21 +124,26 @@ func TestGolden(t *testing.T) {
 				if err := write(&b, p); err != nil {
 					t.Fatal(err)
 				}
-				golden := filepath.Join("testdata", name+".plan."+ext)
-				if *update {
-					if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./plan -update)", err)
-				}
-				if b.String() != string(want) {
-					t.Errorf("%s differs from the rendering:\n%s", golden, b.String())
-				}
+				golden(t, filepath.Join("testdata", name+".plan."+ext), b.String())
 			})
 		}
+	}
+}
+
+// golden compares got with the file at path; go test -update rewrites the file.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./plan -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the rendering:\n%s", path, got)
 	}
 }
 
