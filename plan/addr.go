@@ -78,3 +78,45 @@ func (o AddrObject) dependOn(x *depIndex, i int, k Kind) []int {
 	x.addrCreates[ns] = append(x.addrCreates[ns], addrCreate{i, o.Key})
 	return deps
 }
+
+func (d *differ) addrs() {
+	// Addresses in the kernel by namespace and IP, to find one that sits on another
+	// interface already.
+	type nsIP struct {
+		ns NS
+		ip netip.Addr
+	}
+	where := make(map[nsIP]AddrKey, len(d.actual.Addrs))
+	for k := range d.actual.Addrs {
+		// Two interfaces with one IP: keep the lesser, so the clash names one for sure.
+		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr()}]; !ok || compareAddrKey(k, other) < 0 {
+			where[nsIP{k.Link.NS, k.Prefix.Addr()}] = k
+		}
+	}
+	for _, k := range sortedKeys(d.desired.Addrs, compareAddrKey) {
+		if d.actual.Addrs[k] && !d.linkFresh(k.Link) {
+			continue
+		}
+		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr()}]; ok && other != k && !d.nsCreated[k.Link.NS] {
+			leaving := d.owned.Addrs[other] && !d.desired.Addrs[other]
+			if !leaving {
+				d.clash("address "+k.String(), "the address is already on "+other.Link.String()+" as "+other.Prefix.String(),
+					"remove it there (ip addr del "+other.Prefix.String()+" dev "+other.Link.Name+") or choose another address")
+				continue
+			}
+		}
+		d.add(Action{Kind: Create, Target: AddrObject{k}, Reason: missingReason(d.owned.Addrs[k] && !d.linkFresh(k.Link))})
+	}
+	for _, k := range sortedKeys(d.owned.Addrs, compareAddrKey) {
+		if d.desired.Addrs[k] || !d.actual.Addrs[k] || d.nsDeleted[k.Link.NS] {
+			continue
+		}
+		if l, ok := d.actual.Links[k.Link]; ok && d.ownsLink(k.Link, l) {
+			if _, want := d.desired.Links[k.Link]; !want {
+				continue // goes with its link
+			}
+		}
+		d.addrDeleted[k] = true
+		d.add(Action{Kind: Delete, Target: AddrObject{k}, Reason: Reason{Code: ReasonGone}})
+	}
+}

@@ -83,3 +83,50 @@ func jsonString(s string) any {
 	}
 	return s
 }
+
+// attachments makes the /run/netns entries of existing namespaces. The namespace is
+// never the lab's: only the entry is, and destroy removes just that, after everything
+// the lab added inside.
+func (d *differ) attachments() {
+	for _, ns := range sortedKeys(d.desired.Attached, compareNS) {
+		want := d.desired.Attached[ns]
+		have, ok := d.actual.Attached[ns]
+		_, owned := d.owned.Attached[ns]
+		entry := NetnsDir + "/" + string(ns)
+		stray, isStray := d.actual.Entries[ns]
+		switch {
+		case want == entry:
+			if !ok {
+				d.clash("netns "+string(ns), entry+" does not exist", "create the namespace first, or name it otherwise (netns: {pid: PID})")
+			}
+		case d.actual.SourceGone[ns] || have == AttachedSourceGone:
+			d.refuse("netns "+string(ns), "the namespace "+want+" does not exist (has its process exited?)",
+				"start the container again and give its new pid, or correct netns: in the topology")
+		case isStray && !(stray == EntryEmpty && owned):
+			d.clashEntry("netns entry "+string(ns), ns, stray)
+		case !ok:
+			d.add(Action{Kind: Create, Target: AttachObject{NS: ns, After: want}, Reason: missingReason(owned)})
+		case have == want:
+		case !owned:
+			d.clash("netns entry "+string(ns), entry+" exists and holds another namespace than "+want,
+				"remove that entry (ip netns del "+string(ns)+") or rename the node")
+		default:
+			d.add(Action{Kind: Update, Target: AttachObject{NS: ns, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+		}
+	}
+	for _, ns := range sortedKeys(d.owned.Attached, compareNS) {
+		if _, want := d.desired.Attached[ns]; want {
+			continue
+		}
+		stray, isStray := d.actual.Entries[ns]
+		switch _, ok := d.actual.Attached[ns]; {
+		case ok, isStray && stray == EntryEmpty:
+			d.add(Action{Kind: Delete, Target: AttachObject{NS: ns, Before: d.owned.Attached[ns]}, Reason: Reason{Code: ReasonGone}})
+		case isStray:
+			d.warn("%s/%s is %s now, not the lab's entry: left as it is", NetnsDir, ns, stray)
+		case d.actual.SourceGone[ns]:
+			d.warn("the namespace of node %s (%s) is gone, and with it what the lab had made in it: dropped from the record",
+				ns, d.owned.Attached[ns])
+		}
+	}
+}

@@ -235,3 +235,73 @@ func (o FileObject) dependOn(x *depIndex, i int, k Kind) []int {
 	}
 	return nil
 }
+
+// files writes the lab's files under /etc/netns. They are not in the namespace, so they
+// are dealt with even when the namespace is created or deleted whole. A directory that
+// exists is used as it is and removed only when the lab made it and it holds nothing but
+// files this plan removes.
+func (d *differ) files() {
+	// The lab's shared files come first (they have no namespace, and compareFileKey puts
+	// "" first): a node's hosts file that is a link to one is relinked when this plan
+	// writes the shared file anew (a new file: links keep the old one).
+	written := map[string]bool{}
+	for _, k := range sortedKeys(d.desired.Files, compareFileKey) {
+		want := d.desired.Files[k]
+		have, ok := d.actual.Files[k]
+		_, owned := d.owned.Files[k]
+		if target, link := LinkTarget(want); link && ok && have != FileForeign {
+			switch {
+			case have == want && !written[target]:
+				continue
+			case have == want || owned: // a link to the old shared file, or the lab's file replaced
+				d.add(Action{Kind: Update, Target: FileObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+				continue
+			} // someone else's file: a clash, below
+		}
+		if k.Shared() && (!ok || have != d.digests.of(want)) {
+			written[k.Path()] = true
+		}
+		switch {
+		case !ok:
+			d.add(Action{Kind: Create, Target: FileObject{Key: k, After: want}, Reason: missingReason(owned)})
+		case have == FileForeign:
+			d.clash("file "+k.Path(), k.Path()+" exists and is not a plain "+map[bool]string{true: "directory", false: "file"}[k.IsDir()]+
+				" (a symbolic link?)", "remove it (rm "+k.Path()+") or rename the node")
+		case k.IsDir():
+		case !owned:
+			d.clash("file "+k.Path(), k.Path()+" exists and was not written by this lab",
+				"remove it (rm "+k.Path()+") or rename the node")
+		case have != d.digests.of(want):
+			d.add(Action{Kind: Update, Target: FileObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+		}
+	}
+	for _, k := range sortedKeys(d.owned.Files, compareFileKey) {
+		_, want := d.desired.Files[k]
+		have, ok := d.actual.Files[k]
+		switch {
+		case want || !ok:
+		case have == FileForeign:
+			d.warn("%s is no longer the lab's (a symbolic link, or not written by netlab): left as it is", k.Path())
+		case !k.IsDir() || d.onlyLeavingFiles(k.NS, have):
+			d.add(Action{Kind: Delete, Target: FileObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
+		}
+	}
+}
+
+// onlyLeavingFiles reports whether every name in the directory listing is a file of the
+// lab's in ns that it no longer wants, or the temporary file of one (see TempName).
+func (d *differ) onlyLeavingFiles(ns NS, listing string) bool {
+	for _, name := range strings.Fields(listing) {
+		k := FileKey{NS: ns, Name: name}
+		if base, ok := strings.CutSuffix(name, ".netlab-new"); ok && strings.HasPrefix(base, ".") {
+			k.Name = base[1:] // the temporary file of base (TempName)
+		}
+		if _, owned := d.owned.Files[k]; !owned {
+			return false
+		}
+		if _, want := d.desired.Files[k]; want {
+			return false
+		}
+	}
+	return true
+}

@@ -424,3 +424,226 @@ type jsonNSName struct {
 	NS   NS     `json:"ns"`
 	Name string `json:"name"`
 }
+
+// ownsLink reports whether the link in the kernel is the lab's: marked with its alias,
+// or with the address the lab gives it at creation (LinkMAC: a run killed before it set
+// the alias leaves that mark). A recorded link without either is not the lab's, whatever
+// the record says: someone else's link of that name was made since.
+func (d *differ) ownsLink(k LinkKey, have Link) bool {
+	return have.Alias == Alias(d.lab) || have.MAC == LinkMAC(d.lab, k)
+}
+
+// primary returns the end of a veth pair from which the pair is created and deleted:
+// the host's end when there is one, else the lesser key.
+func primary(a, b LinkKey) LinkKey {
+	if compareLinkKey(a, b) <= 0 {
+		return a
+	}
+	return b
+}
+
+func (d *differ) links() {
+	deleted := d.recreatedLinks()
+	for _, k := range sortedKeys(d.desired.Links, compareLinkKey) {
+		d.link(k, deleted)
+	}
+	d.unwantedLinks(deleted)
+}
+
+// link plans the desired link k: nothing, a clash, an update, or its creation (a veth
+// pair from its primary end). deleted holds the links the plan deletes so far.
+func (d *differ) link(k LinkKey, deleted map[LinkKey]bool) {
+	want := d.desired.Links[k]
+	have, ok := d.actual.Links[k]
+	ok = ok && !deleted[k]
+	switch {
+	case want.Kind == Loopback:
+		if ok && !d.nsCreated[k.NS] && have.Up != want.Up {
+			d.add(Action{Kind: Update, Target: LinkObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+		}
+	case ok && !d.ownsLink(k, have):
+		d.clash("link "+k.String(), fmt.Sprintf("an interface %s (%s) that is not this lab's is already in %s", k.Name, have.Kind, k.NS),
+			"rename or delete that interface, or rename it in the topology")
+	case ok:
+		d.existingLink(k, have, deleted)
+	default:
+		d.missingLink(k, deleted)
+	}
+}
+
+// existingLink plans a link of the lab's that is in the kernel: updated where it
+// differs, or, for the primary end of a veth whose peer is gone, replaced.
+func (d *differ) existingLink(k LinkKey, have Link, deleted map[LinkKey]bool) {
+	want := d.desired.Links[k]
+	if want.Kind == Veth && k == primary(k, want.Peer) {
+		if _, peerOK := d.actual.Links[want.Peer]; !peerOK || deleted[want.Peer] {
+			// Half a pair: the peer was deleted or moved by hand, or it went with its
+			// namespace (which this plan makes anew) while the kernel is still taking
+			// this end away. Recreate the pair.
+			deleted[k] = true
+			d.linkCreated[k] = true
+			d.add(Action{Kind: Replace, Target: d.linkObject(k, have), Reason: Reason{Code: ReasonPeerMissing, Detail: want.Peer.String()}})
+			return
+		}
+	}
+	if want.Differs(have) {
+		d.add(Action{Kind: Update, Target: LinkObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+	}
+}
+
+// missingLink plans the creation of a desired link that is not in the kernel (or that
+// the plan deletes), once per veth pair, from its primary end.
+func (d *differ) missingLink(k LinkKey, deleted map[LinkKey]bool) {
+	want := d.desired.Links[k]
+	if d.linkCreated[k] || d.linkCreated[want.Peer] {
+		d.linkCreated[k] = true
+		return
+	}
+	if want.Kind == Veth && k != primary(k, want.Peer) {
+		if _, peerOK := d.actual.Links[want.Peer]; peerOK && !deleted[want.Peer] {
+			// This end is missing but the primary end exists: the primary end's turn
+			// deletes and recreates the pair.
+			d.linkCreated[k] = true
+			return
+		}
+	}
+	if _, parentOK := d.actual.Links[want.Parent]; want.Kind == Macvlan && !parentOK {
+		d.clash("macvlan "+k.String(), "its parent "+want.Parent.String()+" is not in the kernel",
+			"create "+want.Parent.Name+" in the host first, or name another parent")
+		return
+	}
+	p := k
+	if want.Kind == Veth {
+		p = primary(k, want.Peer)
+	}
+	d.linkCreated[k], d.linkCreated[p] = true, true
+	_, recorded := d.owned.Links[k]
+	reason := missingReason(recorded && !d.nsCreated[k.NS])
+	if deleted[k] || want.Kind == Veth && deleted[want.Peer] {
+		reason = Reason{Code: ReasonRecreated}
+	}
+	d.add(Action{Kind: Create, Target: d.linkObject(p, Link{}), Reason: reason})
+}
+
+// unwantedLinks deletes the links the lab owns and no longer wants. Deleting one end
+// of a veth deletes the other, and deleting a namespace deletes its links and their
+// peers elsewhere. The kernel does the latter asynchronously but in one batch, far
+// faster than deleting each end (each LinkDel waits for an RCU grace period); the
+// reconciler waits for those peers to be gone before it reports success.
+func (d *differ) unwantedLinks(deleted map[LinkKey]bool) {
+	for _, k := range sortedKeys(d.actual.Links, compareLinkKey) {
+		have := d.actual.Links[k]
+		if _, want := d.desired.Links[k]; want || have.Kind == Loopback || !d.ownsLink(k, have) {
+			continue
+		}
+		if d.nsDeleted[k.NS] || deleted[k] {
+			continue
+		}
+		peer := d.owned.Links[k].Peer
+		if d.nsDeleted[peer.NS] {
+			d.nsTakes[peer.NS] = append(d.nsTakes[peer.NS], k)
+			continue
+		}
+		if deleted[peer] {
+			continue
+		}
+		deleted[k] = true
+		have.Peer = peer
+		d.add(Action{Kind: Delete, Target: LinkObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
+	}
+}
+
+// linkObject is the link k as desired, with before its state in the kernel (zero for a
+// creation) and, for a veth, its peer's desired state.
+func (d *differ) linkObject(k LinkKey, before Link) LinkObject {
+	o := LinkObject{Key: k, Before: before, After: d.desired.Links[k]}
+	if o.After.Kind == Veth {
+		o.PeerEnd = d.desired.Links[o.After.Peer]
+	}
+	return o
+}
+
+// mergeReplacements makes one Replace of the deletion of a link that cannot be changed
+// in place (recreatedLinks) and the creation of its new self under the same key. They
+// stay two actions when the old link's peer is made anew by another action of the
+// plan: that one must wait for the deletion, which all come first.
+func (d *differ) mergeReplacements() {
+	type creation struct {
+		i int
+		o LinkObject
+	}
+	creates := map[LinkKey]creation{}
+	made := map[LinkKey]int{} // the ends each creation makes
+	for i, a := range d.actions {
+		if o, ok := a.Target.(LinkObject); ok && a.Kind == Create {
+			creates[o.Key] = creation{i, o}
+			for _, e := range o.ends(Create) {
+				made[e] = i
+			}
+		}
+	}
+	merged := map[int]bool{}
+	for i, a := range d.actions {
+		del, ok := a.Target.(LinkObject)
+		if !ok || a.Kind != Delete || a.Reason.Code != ReasonReplace {
+			continue
+		}
+		c, ok := creates[del.Key]
+		if !ok {
+			continue
+		}
+		if peer := del.Before.Peer; peer.NS != "" {
+			if m, ok := made[peer]; ok && m != c.i {
+				continue
+			}
+		}
+		c.o.Before = del.Before
+		d.actions[i] = Action{Kind: Replace, Target: c.o, Reason: a.Reason, Lab: a.Lab}
+		merged[c.i] = true
+	}
+	kept := d.actions[:0]
+	for i, a := range d.actions {
+		if !merged[i] {
+			kept = append(kept, a)
+		}
+	}
+	d.actions = kept
+}
+
+// recreatedLinks deletes the links of the lab that must be made anew rather than
+// changed: another kind under the same name (a veth end that becomes a bridge), a
+// macvlan in another mode, a veth end paired with another end than before. Deleting a
+// veth end deletes its old peer with it. It returns every link so deleted, for links()
+// to treat as absent.
+func (d *differ) recreatedLinks() map[LinkKey]bool {
+	deleted := map[LinkKey]bool{}
+	for _, k := range sortedKeys(d.desired.Links, compareLinkKey) {
+		want := d.desired.Links[k]
+		have, ok := d.actual.Links[k]
+		if !ok || deleted[k] || want.Kind == Loopback || !d.ownsLink(k, have) {
+			continue
+		}
+		old := d.owned.Links[k]
+		var why string
+		switch {
+		case have.Kind != want.Kind:
+			why = fmt.Sprintf("it is a %s and must be a %s", have.Kind, want.Kind)
+		case want.Kind == Macvlan && have.Mode != "" && have.Mode != want.Mode:
+			why = fmt.Sprintf("its macvlan mode is %s and must be %s", have.Mode, want.Mode)
+		case want.Kind == Veth && old.Kind == Veth && old.Peer != (LinkKey{}) && old.Peer != want.Peer:
+			why = fmt.Sprintf("its peer is %s and must be %s", old.Peer, want.Peer)
+		default:
+			continue
+		}
+		deleted[k] = true
+		if have.Kind == Veth && old.Kind == Veth {
+			have.Peer = old.Peer
+			deleted[old.Peer] = true // the kernel deletes it with k
+		}
+		d.add(Action{Kind: Delete, Target: LinkObject{Key: k, Before: have}, Reason: Reason{Code: ReasonReplace, Detail: why}})
+	}
+	return deleted
+}
+
+// linkFresh reports whether the link is created by this plan (so has no address yet).
+func (d *differ) linkFresh(k LinkKey) bool { return d.linkCreated[k] || d.nsCreated[k.NS] }

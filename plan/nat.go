@@ -107,3 +107,17 @@ func (o NATObject) dependOn(x *depIndex, i int, _ Kind) []int {
 	x.lastNAT[o.Rule.NS] = i
 	return deps
 }
+
+func (d *differ) nat() {
+	for _, r := range sortedKeys(d.desired.NAT, compareNATRule) {
+		if !d.actual.NAT[r] || d.nsCreated[r.NS] {
+			d.add(Action{Kind: Create, Target: NATObject{r}, Reason: missingReason(d.owned.NAT[r] && !d.nsCreated[r.NS])})
+		}
+	}
+	// Every rule observed carries the lab's comment, so every one is the lab's.
+	for _, r := range sortedKeys(d.actual.NAT, compareNATRule) {
+		if !d.desired.NAT[r] && !d.nsDeleted[r.NS] {
+			d.add(Action{Kind: Delete, Target: NATObject{r}, Reason: Reason{Code: ReasonGone}})
+		}
+	}
+}

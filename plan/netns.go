@@ -74,3 +74,52 @@ func (o NetnsObject) own(owned, _ State, _ Kind) { owned.Namespaces[o.NS] = true
 type jsonNS struct {
 	NS NS `json:"ns"`
 }
+
+func (d *differ) namespaces() {
+	for _, ns := range sortedKeys(d.desired.Namespaces, compareNS) {
+		entry, stray := d.actual.Entries[ns]
+		switch {
+		case d.actual.Namespaces[ns] && !d.owned.Namespaces[ns]:
+			d.clash("netns "+string(ns), NetnsDir+"/"+string(ns)+" exists and was not made by this lab",
+				"delete it (ip netns del "+string(ns)+") or rename the node")
+		case d.actual.Namespaces[ns]:
+		case stray && !(entry == EntryEmpty && d.owned.Namespaces[ns]):
+			d.clashEntry("netns "+string(ns), ns, entry)
+		default:
+			// Absent, or the empty mount point a killed run of this lab left: made anew.
+			d.nsCreated[ns] = true
+			d.add(Action{Kind: Create, Target: NetnsObject{ns}, Reason: missingReason(d.owned.Namespaces[ns])})
+		}
+	}
+	for _, ns := range sortedKeys(d.owned.Namespaces, compareNS) {
+		if d.desired.Namespaces[ns] {
+			continue
+		}
+		switch entry, stray := d.actual.Entries[ns]; {
+		case d.actual.Namespaces[ns]:
+			d.nsDeleted[ns] = true
+			d.add(Action{Kind: Delete, Target: NetnsObject{ns}, Reason: Reason{Code: ReasonGone}})
+		case stray && entry == EntryEmpty:
+			d.add(Action{Kind: Delete, Target: NetnsObject{ns}, Reason: Reason{Code: ReasonEmptyMountPoint}})
+		case stray:
+			d.warn("%s/%s is %s now, not the lab's namespace: left as it is", NetnsDir, ns, entry)
+		}
+	}
+}
+
+// clashEntry reports a file at NetnsDir/ns that is not a namespace and not the lab's.
+func (d *differ) clashEntry(object string, ns NS, entry Entry) {
+	path := NetnsDir + "/" + string(ns)
+	d.clash(object, path+" exists and is "+string(entry)+", not a namespace this lab made",
+		"remove it (rm "+path+") or rename the node")
+}
+
+// noteTakenLinks adds to each namespace deletion's reason the links in other
+// namespaces that go with it, so the plan still shows them.
+func (d *differ) noteTakenLinks() {
+	for i, a := range d.actions {
+		if n, ok := a.Target.(NetnsObject); ok && a.Kind == Delete {
+			d.actions[i].Reason.Takes = d.nsTakes[n.NS]
+		}
+	}
+}

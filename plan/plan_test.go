@@ -52,37 +52,22 @@ func diff(t *testing.T, k *fakekernel.Kernel, lab string, desired, owned plan.St
 // is empty, and returns the new ownership record.
 func apply(t *testing.T, k *fakekernel.Kernel, lab string, desired, owned plan.State) (plan.Plan, plan.State) {
 	t.Helper()
-	p, err := diff(t, k, lab, desired, owned)
+	actual, err := k.Observe(context.Background(), plan.ScopeOf(lab, desired, owned).WithoutContentsOf(desired, owned))
 	if err != nil {
 		t.Fatal(err)
 	}
+	p, err := plan.Diff(lab, desired, actual, owned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	intent := plan.Intent(owned, desired, actual, p)
 	for _, a := range p.Actions {
 		if err := k.Apply(context.Background(), a); err != nil {
 			t.Fatalf("apply %s: %v", a.Summary(), err)
 		}
 	}
-	// The record: the desired objects; sysctls keep the value first found.
-	rec := desired.Recorded()
-	rec.Sysctls = map[plan.SysctlKey]string{}
-	for key := range desired.Sysctls {
-		if v, ok := owned.Sysctls[key]; ok {
-			rec.Sysctls[key] = v
-		} else if key.NS == plan.Host {
-			rec.Sysctls[key] = "0"
-		}
-	}
-	// A directory the lab found is not the lab's, as reconcile records it.
-	made := map[plan.FileKey]bool{}
-	for _, a := range p.Actions {
-		if f, ok := a.Target.(plan.FileObject); ok && a.Kind == plan.Create {
-			made[f.Key] = true
-		}
-	}
-	for f := range desired.Files {
-		if _, had := owned.Files[f]; f.IsDir() && !had && !made[f] {
-			delete(rec.Files, f)
-		}
-	}
+	// The record, as reconcile writes it.
+	rec := plan.Final(desired, intent)
 	again, err := diff(t, k, lab, desired, rec)
 	if err != nil {
 		t.Fatal(err)

@@ -168,3 +168,53 @@ func (o RouteObject) dependOn(x *depIndex, i int, k Kind) []int {
 	deps = append(deps, x.linkUpdates[ns]...)
 	return append(deps, x.addrDeletes[ns]...)
 }
+
+// survives reports whether the gateway stays reachable through an address that this
+// plan neither deletes nor moves to a recreated link. The kernel drops a route when the
+// last address whose subnet holds its gateway goes, so such a route must be added again.
+func (d *differ) survives(ns NS, via netip.Addr) bool {
+	if d.kept == nil {
+		d.kept = map[NS][]netip.Prefix{}
+		for k := range d.actual.Addrs {
+			if d.linkCreated[k.Link] || d.addrDeleted[k] {
+				continue
+			}
+			if _, linkKept := d.desired.Links[k.Link]; linkKept || !d.ownsLink(k.Link, d.actual.Links[k.Link]) {
+				d.kept[k.Link.NS] = append(d.kept[k.Link.NS], k.Prefix.Masked())
+			}
+		}
+	}
+	for _, p := range d.kept[ns] {
+		if p.Contains(via) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *differ) routes() {
+	for _, k := range sortedKeys(d.desired.Routes, compareRouteKey) {
+		want := d.desired.Routes[k]
+		have, ok := d.actual.Routes[k]
+		_, owned := d.owned.Routes[k]
+		switch {
+		case !ok || d.nsCreated[k.NS]:
+			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: missingReason(owned && !d.nsCreated[k.NS])})
+		case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
+			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: Reason{Code: ReasonGatewayDropped}})
+		case !owned && !d.ownedNS(k.NS):
+			d.clash("route "+k.String(), "a route to "+RouteDest(k.To)+" "+have.String()+" that is not this lab's is already there",
+				"delete it (ip route del "+RouteDest(k.To)+") or route another destination")
+		case want.Differs(have):
+			d.add(Action{Kind: Update, Target: RouteObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+		}
+	}
+	for _, k := range sortedKeys(d.owned.Routes, compareRouteKey) {
+		if _, want := d.desired.Routes[k]; want || d.nsDeleted[k.NS] {
+			continue
+		}
+		if have, ok := d.actual.Routes[k]; ok {
+			d.add(Action{Kind: Delete, Target: RouteObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
+		}
+	}
+}

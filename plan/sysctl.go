@@ -2,7 +2,10 @@ package plan
 
 import (
 	"cmp"
+	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 )
 
 // SysctlKey identifies a sysctl in a namespace, by its dotted name (net.ipv4.ip_forward).
@@ -81,4 +84,64 @@ func (o SysctlObject) dependOn(x *depIndex, _ int, _ Kind) []int {
 		deps = append(deps, need(x.linkCreate, LinkKey{o.Key.NS, iface})...)
 	}
 	return deps
+}
+
+func (d *differ) sysctls() {
+	for _, k := range sortedKeys(d.desired.Sysctls, compareSysctlKey) {
+		want := d.desired.Sysctls[k]
+		have, ok := d.actual.Sysctls[k]
+		if problem := d.sysctlProblem(k, want, have, ok); problem != "" {
+			d.refuse("sysctl "+k.String(), problem, "correct it in the topology")
+			continue
+		}
+		if d.nsCreated[k.NS] {
+			have, ok = "", false
+		}
+		if !ok || have != want {
+			d.add(Action{Kind: Update, Target: SysctlObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+		}
+	}
+	for _, k := range sortedKeys(d.owned.Sysctls, compareSysctlKey) {
+		if _, want := d.desired.Sysctls[k]; want || d.nsDeleted[k.NS] || d.ownedNS(k.NS) && !d.actual.Namespaces[k.NS] {
+			continue
+		}
+		orig := d.owned.Sysctls[k]
+		if have, ok := d.actual.Sysctls[k]; ok && have != orig {
+			d.add(Action{Kind: Update, Target: SysctlObject{Key: k, Before: have, After: orig}, Reason: Reason{Code: ReasonRestore}})
+		}
+	}
+}
+
+// sysctlProblem says why the kernel would refuse to set the sysctl k to want, or "":
+// it is of an interface that is neither in the kernel nor made by the lab, or the value
+// is not of the shape of the one the kernel has (have, when seen): as many whole numbers
+// as it has, each within 64 bits.
+func (d *differ) sysctlProblem(k SysctlKey, want, have string, seen bool) string {
+	if iface, ok := SysctlInterface(k.Name); ok && iface != "all" && iface != "default" && iface != "lo" {
+		key := LinkKey{NS: k.NS, Name: iface}
+		_, desired := d.desired.Links[key]
+		if _, there := d.actual.Links[key]; !desired && !there && !d.nsCreated[k.NS] {
+			return "it is of interface " + iface + ", which node " + string(k.NS) + " neither has nor gets from the lab"
+		}
+	}
+	if !seen {
+		return ""
+	}
+	haveFields, wantFields := strings.Fields(have), strings.Fields(want)
+	if len(haveFields) == 0 || !allIntegers(haveFields) {
+		return "" // a word, such as a congestion control algorithm: the kernel judges it
+	}
+	if len(wantFields) != len(haveFields) || !allIntegers(wantFields) {
+		return fmt.Sprintf("the kernel takes %d whole number(s) there (it has %q), not %q", len(haveFields), have, want)
+	}
+	return ""
+}
+
+func allIntegers(fields []string) bool {
+	for _, f := range fields {
+		if _, err := strconv.ParseInt(f, 10, 64); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -50,3 +50,20 @@ func (k *Linux) ApplyAddr(a plan.Action, o plan.AddrObject) error {
 	}
 	return nil
 }
+
+// observeAddrs dumps the addresses of a namespace into s; names are its links by index.
+func observeAddrs(h *nsHandle, ns plan.NS, names map[int]string, s *plan.State) error {
+	addrs, err := retryDump("addresses", func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		name, ok := names[a.LinkIndex]
+		p, pok := prefixOf(a.IPNet)
+		if !ok || !pok {
+			continue
+		}
+		s.Addrs[plan.AddrKey{Link: plan.LinkKey{NS: ns, Name: name}, Prefix: p}] = true
+	}
+	return nil
+}

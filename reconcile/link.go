@@ -252,3 +252,21 @@ func finish(h *nsHandle, l netlink.Link, have, want plan.Link) error {
 	}
 	return nil
 }
+
+// observeLinks dumps the links of a namespace into s, and returns their names by index.
+func (k *Linux) observeLinks(h *nsHandle, ns plan.NS, s *plan.State) (map[int]string, error) {
+	links, err := retryDump("links", h.nl.LinkList)
+	if err != nil {
+		return nil, err
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		a := l.Attrs()
+		names[a.Index] = a.Name
+		k.remember(h, a.Name, a.Index)
+	}
+	for _, l := range links {
+		s.Links[plan.LinkKey{NS: ns, Name: l.Attrs().Name}] = linkOf(l, names)
+	}
+	return names, nil
+}

@@ -292,32 +292,6 @@ func (k *Linux) Apply(ctx context.Context, a plan.Action) error {
 	return nil
 }
 
-// ApplyNetns creates a namespace with its lo up, or deletes one.
-func (k *Linux) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
-	ns := o.NS
-	if a.Kind == plan.Delete {
-		k.forget(ns)
-		return deleteNamespace(k.netnsDir, string(ns))
-	}
-	if err := k.shareNetnsDir(); err != nil {
-		return err
-	}
-	k.forget(ns)
-	if err := createNamespace(k.netnsDir, string(ns)); err != nil {
-		return err
-	}
-	h, release, err := k.handle(ns)
-	if err != nil {
-		return err
-	}
-	defer release()
-	// The loopback is the first interface of every new namespace: index 1.
-	if err := h.nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
-		return fmt.Errorf("set lo up: %w", err)
-	}
-	return nil
-}
-
 // retryDump calls dump until it returns a complete result: a dump interrupted by a
 // concurrent change is incomplete and must not be taken for the truth.
 func retryDump[T any](what string, dump func() (T, error)) (T, error) {
@@ -357,20 +331,6 @@ func (k *Linux) shareNetnsDir() error {
 	}
 	k.shared = true
 	return nil
-}
-
-// ApplyAttach makes, rebinds or removes the /run/netns entry of an existing namespace.
-// Removing it unmounts the entry only: the namespace lives on with its processes.
-func (k *Linux) ApplyAttach(a plan.Action, o plan.AttachObject) error {
-	ns := o.NS
-	k.forget(ns)
-	if a.Kind == plan.Delete {
-		return deleteNamespace(k.netnsDir, string(ns))
-	}
-	if err := k.shareNetnsDir(); err != nil {
-		return err
-	}
-	return attachNamespace(k.netnsDir, string(ns), o.After)
 }
 
 // Namespaces lists the names under the namespace directory and /etc/netns that are

@@ -87,3 +87,27 @@ func parseNATRule(line string, ns plan.NS, lab string) (plan.NATRule, bool) {
 	}
 	return r, comment == plan.Alias(lab) && jump == "MASQUERADE" && r.Source.IsValid()
 }
+
+// observeNAT reads the lab's rules in the nat tables of the scope into s.
+func (k *Linux) observeNAT(scope plan.Scope, s *plan.State) error {
+	for _, t := range scope.NAT {
+		if !live(s, t.NS) || scope.ExistenceOnly[t.NS] {
+			continue
+		}
+		ipt, err := k.iptables(t.IPv6)
+		if err != nil {
+			return err
+		}
+		err = k.in(t.NS, func() error {
+			rules, err := listNAT(ipt, t.NS, scope.Lab)
+			for _, r := range rules {
+				s.NAT[r] = true
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("observe nat of %s: %w", t.NS, err)
+		}
+	}
+	return nil
+}

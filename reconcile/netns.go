@@ -9,6 +9,7 @@ import (
 	"runtime"
 
 	"github.com/netlab-go/netlab/plan"
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -181,38 +182,66 @@ func inNamespace(target netns.NsHandle, f func() error) error {
 	})
 }
 
-// attachNamespace makes dir/name a bind mount of the existing namespace file source, as
-// `ip netns attach NAME PID` does for /proc/PID/ns/net. A bind mount, not a symlink to
-// /proc/PID/ns/net: it holds the namespace itself, so a reused PID can never make the
-// entry point at another process's namespace, and `ip netns exec` treats it like any
-// other. It keeps the namespace alive until destroy removes it. An entry that holds
-// another namespace (the plan rebinds it) is unmounted first.
-func attachNamespace(dir, name, source string) error {
-	if ok, err := isNamespaceFile(source); err != nil || !ok {
-		return fmt.Errorf("%s is not a network namespace (has its process exited?)", source)
+// ApplyNetns creates a namespace with its lo up, or deletes one.
+func (k *Linux) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
+	ns := o.NS
+	if a.Kind == plan.Delete {
+		k.forget(ns)
+		return deleteNamespace(k.netnsDir, string(ns))
 	}
-	path := filepath.Join(dir, name)
-	if err := unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount %s: %w", path, err)
-	}
-	if err := makeMountPoint(path); err != nil {
+	if err := k.shareNetnsDir(); err != nil {
 		return err
 	}
-	if err := unix.Mount(source, path, "none", unix.MS_BIND, ""); err != nil {
-		return errors.Join(fmt.Errorf("bind %s on %s: %w", source, path, err), removeMountPoint(path))
+	k.forget(ns)
+	if err := createNamespace(k.netnsDir, string(ns)); err != nil {
+		return err
+	}
+	h, release, err := k.handle(ns)
+	if err != nil {
+		return err
+	}
+	defer release()
+	// The loopback is the first interface of every new namespace: index 1.
+	if err := h.nl.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
 	}
 	return nil
 }
 
-// sameFile reports whether a and b are the same file (for namespace files: the same
-// namespace).
-func sameFile(a, b string) (bool, error) {
-	var sa, sb unix.Stat_t
-	if err := unix.Stat(a, &sa); err != nil {
+// locate finds the namespace ns of the scope, for observe to look into: the host, or
+// the live namespace mounted at its /run/netns entry. When the entry is not one, it
+// notes in part what is there instead (plan.State.Entries); and for an existing
+// namespace (source is its file), it opens the namespace through source instead, so
+// that a lab is checked against what is in the namespace before it makes the entry,
+// and destroy can wait for the kernel after it removed the entry. A source that is
+// gone is noted in part (plan.State.SourceGone).
+func (k *Linux) locate(ns plan.NS, source string, part *plan.State) (bool, error) {
+	if ns == plan.Host {
+		return true, nil
+	}
+	entry := filepath.Join(k.netnsDir, string(ns))
+	if source == entry {
+		// The node is named after an entry someone else made: theirs, used as it is.
+		ok, err := isNamespaceFile(entry)
+		return ok, err
+	}
+	live, stray, err := entryOf(entry)
+	switch {
+	case err != nil:
+		return false, err
+	case live:
+		k.openFrom(ns, entry)
+		return true, nil
+	case stray != "":
+		part.Entries[ns] = stray
+	}
+	if source == "" {
+		return false, nil
+	}
+	if ok, err := isNamespaceFile(source); err != nil || !ok {
+		part.SourceGone[ns] = true
 		return false, err
 	}
-	if err := unix.Stat(b, &sb); err != nil {
-		return false, err
-	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
+	k.openFrom(ns, source)
+	return true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -48,6 +49,46 @@ func (k *Linux) ApplyRoute(a plan.Action, o plan.RouteObject) error {
 	}
 	if err := h.nl.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
 		return err
+	}
+	return nil
+}
+
+// observeRoutes dumps the routes of a namespace's main table into s, but for the
+// kernel's own (of connected subnets) and multipath ones; names are its links by index.
+func observeRoutes(h *nsHandle, ns plan.NS, names map[int]string, s *plan.State) error {
+	routes, err := retryDump("routes", func() ([]netlink.Route, error) {
+		return h.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range routes {
+		if r.Protocol == unix.RTPROT_KERNEL || r.Type != unix.RTN_UNICAST || len(r.MultiPath) > 0 {
+			continue // the kernel's own (connected subnets), and multipath, are not netlab's
+		}
+		var via netip.Addr
+		if r.Gw != nil {
+			a, ok := netip.AddrFromSlice(r.Gw)
+			if !ok {
+				continue
+			}
+			via = a.Unmap()
+		}
+		to := plan.DefaultRoute(via)
+		if r.Dst != nil {
+			p, ok := prefixOf(r.Dst)
+			if !ok {
+				continue
+			}
+			to = p
+		} else if !via.IsValid() {
+			if r.Family == unix.AF_INET6 {
+				to = plan.DefaultRoute(netip.IPv6Unspecified())
+			} else {
+				to = plan.DefaultRoute(netip.IPv4Unspecified())
+			}
+		}
+		s.Routes[plan.RouteKey{NS: ns, To: to, Metric: r.Priority}] = plan.Route{Via: via, Dev: names[r.LinkIndex]}
 	}
 	return nil
 }

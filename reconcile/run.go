@@ -288,24 +288,7 @@ func (e *StoppedError) Unwrap() error { return e.Cause }
 // with the values to restore from the intent record, and without what was there before
 // the lab (a directory, an entry of an existing namespace).
 func finalRecord(p *Prepared, intent record.Record) record.Record {
-	final := record.Record{Lab: p.Lab, Topology: p.Topology, Owned: p.Desired.Recorded(), Wants: maps.Clone(p.Desired.Sysctls)}
-	final.Owned.Sysctls = map[plan.SysctlKey]string{}
-	for k := range p.Desired.Sysctls {
-		if orig, ok := intent.Owned.Sysctls[k]; ok {
-			final.Owned.Sysctls[k] = orig
-		}
-	}
-	for k := range p.Desired.Files {
-		if _, made := intent.Owned.Files[k]; k.IsDir() && !made {
-			delete(final.Owned.Files, k) // a directory that was there is not the lab's
-		}
-	}
-	for ns := range p.Desired.Attached {
-		if _, made := intent.Owned.Attached[ns]; !made {
-			delete(final.Owned.Attached, ns) // an entry that was there is not the lab's
-		}
-	}
-	return final
+	return record.Record{Lab: p.Lab, Topology: p.Topology, Owned: plan.Final(p.Desired, intent.Owned), Wants: maps.Clone(p.Desired.Sysctls)}
 }
 
 // run carries out the actions, each once the actions it depends on are done, with at
@@ -434,23 +417,18 @@ func onlyPendingDeletes(left, done plan.Plan) bool {
 // withIntent returns the record extended with every object the plan creates or
 // changes, and the value each sysctl it changes has now, unless recorded already.
 func withIntent(rec record.Record, p *Prepared) record.Record {
-	owned := rec.Owned.Clone()
-	for _, a := range p.Plan.Actions {
-		a.Own(owned, p.Desired)
-	}
 	// Every sysctl the lab sets, changed by this plan or already at its value, with the
 	// value to go back to: the one before the first lab that set it, when other labs
-	// set it too, else the one the kernel has now.
+	// set it too, else the one the kernel has now (plan.Intent).
+	owned := rec.Owned.Clone()
 	for k := range p.Desired.Sysctls {
-		if _, recorded := owned.Sysctls[k]; recorded {
-			continue
-		}
-		if sh, held := p.shared[k]; held {
-			owned.Sysctls[k] = sh.original
-		} else if v, seen := p.Actual.Sysctls[k]; seen {
-			owned.Sysctls[k] = v
+		if _, recorded := owned.Sysctls[k]; !recorded {
+			if sh, held := p.shared[k]; held {
+				owned.Sysctls[k] = sh.original
+			}
 		}
 	}
+	owned = plan.Intent(owned, p.Desired, p.Actual, p.Plan)
 	topology := rec.Topology
 	if p.Topology != "" {
 		topology = p.Topology

@@ -1,9 +1,12 @@
 package reconcile
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/netlab-go/netlab/plan"
 )
@@ -43,4 +46,46 @@ func (k *Linux) ApplySysctl(_ plan.Action, o plan.SysctlObject) error {
 		}
 		return nil
 	})
+}
+
+// observeSysctls reads the sysctls of the scope into s. A namespace still to be
+// created has the sysctls netlab's own has, with values of the same shape: it is read
+// there, for Diff to check the value against, and Diff takes nothing else from it.
+func (k *Linux) observeSysctls(ctx context.Context, scope plan.Scope, s *plan.State) error {
+	var mu sync.Mutex // guards s
+	return forEach(ctx, len(scope.Sysctls), func(i int) error {
+		key := scope.Sysctls[i]
+		if scope.ExistenceOnly[key.NS] {
+			return nil
+		}
+		in := key.NS
+		if !live(s, key.NS) {
+			in = plan.Host
+		}
+		return k.in(in, func() error {
+			if !sysctlExists(key.Name) {
+				return unknownSysctl(key)
+			}
+			v, err := readSysctl(key.Name)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // of an interface still to be created
+			}
+			if err != nil {
+				return fmt.Errorf("observe %s: %w", key, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			s.Sysctls[key] = v
+			return nil
+		})
+	})
+}
+
+func unknownSysctl(key plan.SysctlKey) error {
+	list := "sysctl -a"
+	if key.NS != plan.Host {
+		list = "ip netns exec " + string(key.NS) + " sysctl -a"
+	}
+	return fmt.Errorf("node %s: sysctl %s does not exist (no %s in its /proc/sys); check the name with `%s`",
+		key.NS, key.Name, sysctlPath(key.Name), list)
 }

@@ -279,73 +279,7 @@ func (p *parser) labName(n *yaml.Node) string {
 func (p *parser) nodes(n *yaml.Node) []*Node {
 	var nodes []*Node
 	p.entries(n, "nodes", func(name string, k, v *yaml.Node) {
-		p.nodeName(name, k)
-		node := &Node{Name: name, Pos: posOf(k)}
-		p.fields(v, "node "+name, []string{"netns", "forwarding", "sysctls", "nat", "interfaces", "bridges", "routes", "dns", "search"}, func(key string, fk, fv *yaml.Node) {
-			if (key == "dns" || key == "search" || key == "netns") && name == HostNode {
-				hint := "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's"
-				if key == "netns" {
-					hint = "host is the namespace netlab runs in; make the existing namespace a node of its own"
-				}
-				p.errorf(fk, hint, "node host cannot have %s", key)
-				return
-			}
-			switch key {
-			case "forwarding":
-				if fv.Kind == yaml.ScalarNode && fv.Tag == "!!bool" {
-					b, _ := strconv.ParseBool(fv.Value)
-					node.Forwarding = &b
-				} else {
-					p.errorf(fv, "write `forwarding: true` or `forwarding: false`", "forwarding must be true or false, not %q", fv.Value)
-				}
-			case "nat":
-				node.NAT = p.nat(fv)
-			case "interfaces":
-				node.Interfaces = append(node.Interfaces, p.interfaces(fv, name, VethEnd)...)
-			case "bridges":
-				node.Interfaces = append(node.Interfaces, p.interfaces(fv, name, Bridge)...)
-			case "routes":
-				node.Routes = p.routes(fv)
-			case "netns":
-				node.Netns = p.netnsRef(fv, name)
-			case "sysctls":
-				node.Sysctls, node.SysctlPos = p.sysctls(fv, name)
-			case "dns":
-				p.list(fv, "dns", "`dns: [192.168.10.101]`", func(item *yaml.Node) {
-					s, ok := p.scalar(item, "a name server", "an address like 192.168.10.101")
-					if !ok {
-						return
-					}
-					a, err := netip.ParseAddr(s)
-					if err != nil {
-						p.errorf(item, "write a name server's address, like 192.168.10.101", "bad name server %q: %v", s, unwrapNetip(err))
-						return
-					}
-					node.DNS = append(node.DNS, a)
-				})
-			case "search":
-				p.list(fv, "search", "`search: [lab.example]`", func(item *yaml.Node) {
-					s, ok := p.scalar(item, "a search domain", "a domain like lab.example")
-					if ok && (s == "" || strings.ContainsAny(s, " \t\n#;")) {
-						p.errorf(item, "write a domain name like lab.example", "bad search domain %q", s)
-						return
-					}
-					node.Search = append(node.Search, s)
-				})
-			}
-		})
-		slices.SortFunc(node.Interfaces, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
-		for i := 1; i < len(node.Interfaces); i++ {
-			if a, b := node.Interfaces[i-1], node.Interfaces[i]; a.Name == b.Name {
-				first, dup := a, b
-				if dup.Pos.Line < first.Pos.Line {
-					first, dup = dup, first
-				}
-				p.errorAt(dup.Pos, fmt.Sprintf("an interface and a bridge of one node need different names; the other is at line %d", first.Pos.Line),
-					"%q is both an interface and a bridge of node %s", b.Name, name)
-			}
-		}
-		nodes = append(nodes, node)
+		nodes = append(nodes, p.node(name, k, v))
 	})
 	if len(nodes) == 0 && !isNull(deref(n)) && deref(n).Kind == yaml.MappingNode {
 		p.errorf(n, "add at least one node", "nodes is empty")
@@ -360,6 +294,103 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 		return strings.Compare(a.Name, b.Name)
 	})
 	return nodes
+}
+
+// nodeFields are the fields of a node.
+var nodeFields = []string{"netns", "forwarding", "sysctls", "nat", "interfaces", "bridges", "routes", "dns", "search"}
+
+// node reads the node name (its key k, its value v).
+func (p *parser) node(name string, k, v *yaml.Node) *Node {
+	p.nodeName(name, k)
+	node := &Node{Name: name, Pos: posOf(k)}
+	p.fields(v, "node "+name, nodeFields, func(key string, fk, fv *yaml.Node) {
+		if (key == "dns" || key == "search" || key == "netns") && name == HostNode {
+			hint := "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's"
+			if key == "netns" {
+				hint = "host is the namespace netlab runs in; make the existing namespace a node of its own"
+			}
+			p.errorf(fk, hint, "node host cannot have %s", key)
+			return
+		}
+		p.nodeField(node, key, fv)
+	})
+	p.checkInterfaceNames(node)
+	return node
+}
+
+// nodeField reads the field key of node.
+func (p *parser) nodeField(node *Node, key string, fv *yaml.Node) {
+	switch key {
+	case "forwarding":
+		if fv.Kind == yaml.ScalarNode && fv.Tag == "!!bool" {
+			b, _ := strconv.ParseBool(fv.Value)
+			node.Forwarding = &b
+		} else {
+			p.errorf(fv, "write `forwarding: true` or `forwarding: false`", "forwarding must be true or false, not %q", fv.Value)
+		}
+	case "nat":
+		node.NAT = p.nat(fv)
+	case "interfaces":
+		node.Interfaces = append(node.Interfaces, p.interfaces(fv, node.Name, VethEnd)...)
+	case "bridges":
+		node.Interfaces = append(node.Interfaces, p.interfaces(fv, node.Name, Bridge)...)
+	case "routes":
+		node.Routes = p.routes(fv)
+	case "netns":
+		node.Netns = p.netnsRef(fv, node.Name)
+	case "sysctls":
+		node.Sysctls, node.SysctlPos = p.sysctls(fv, node.Name)
+	case "dns":
+		node.DNS = p.nameServers(fv)
+	case "search":
+		node.Search = p.searchDomains(fv)
+	}
+}
+
+func (p *parser) nameServers(fv *yaml.Node) []netip.Addr {
+	var dns []netip.Addr
+	p.list(fv, "dns", "`dns: [192.168.10.101]`", func(item *yaml.Node) {
+		s, ok := p.scalar(item, "a name server", "an address like 192.168.10.101")
+		if !ok {
+			return
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			p.errorf(item, "write a name server's address, like 192.168.10.101", "bad name server %q: %v", s, unwrapNetip(err))
+			return
+		}
+		dns = append(dns, a)
+	})
+	return dns
+}
+
+func (p *parser) searchDomains(fv *yaml.Node) []string {
+	var search []string
+	p.list(fv, "search", "`search: [lab.example]`", func(item *yaml.Node) {
+		s, ok := p.scalar(item, "a search domain", "a domain like lab.example")
+		if ok && (s == "" || strings.ContainsAny(s, " \t\n#;")) {
+			p.errorf(item, "write a domain name like lab.example", "bad search domain %q", s)
+			return
+		}
+		search = append(search, s)
+	})
+	return search
+}
+
+// checkInterfaceNames sorts the node's interfaces and bridges by name and refuses a
+// name used by both.
+func (p *parser) checkInterfaceNames(node *Node) {
+	slices.SortFunc(node.Interfaces, func(a, b *Interface) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(node.Interfaces); i++ {
+		if a, b := node.Interfaces[i-1], node.Interfaces[i]; a.Name == b.Name {
+			first, dup := a, b
+			if dup.Pos.Line < first.Pos.Line {
+				first, dup = dup, first
+			}
+			p.errorAt(dup.Pos, fmt.Sprintf("an interface and a bridge of one node need different names; the other is at line %d", first.Pos.Line),
+				"%q is both an interface and a bridge of node %s", b.Name, node.Name)
+		}
+	}
 }
 
 func (p *parser) nodeName(name string, k *yaml.Node) {
