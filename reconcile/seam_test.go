@@ -359,3 +359,16 @@ func TestNetlinkCallsOfAReplace(t *testing.T) {
 	}
 	checkSeam(t, p)
 }
+
+// TestLinkAttrsComplete: reconcile knows how to set and read every attribute of
+// plan.LinkAttrs.
+func TestLinkAttrsComplete(t *testing.T) {
+	for _, at := range plan.LinkAttrs {
+		if e, ok := linkAttrs[at.Name]; !ok || e.set == nil || e.read == nil {
+			t.Errorf("reconcile's linkAttrs has no set and read for %q", at.Name)
+		}
+	}
+	if len(linkAttrs) != len(plan.LinkAttrs) {
+		t.Errorf("reconcile's linkAttrs has %d entries, plan.LinkAttrs %d", len(linkAttrs), len(plan.LinkAttrs))
+	}
+}
