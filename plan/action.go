@@ -64,11 +64,13 @@ const (
 	TypeNAT     ObjectType = "nat"
 	TypeFile    ObjectType = "file"
 	TypeAttach  ObjectType = "attach"
+	TypeQdisc   ObjectType = "qdisc"
 )
 
 // Object is one kernel object of an Action, of one kind: its key and, for the kinds
 // that have one, its value before and after the action (NetnsObject, AttachObject,
-// LinkObject, AddrObject, RouteObject, SysctlObject, NATObject, FileObject). Each kind
+// LinkObject, AddrObject, RouteObject, SysctlObject, NATObject, FileObject,
+// QdiscObject). Each kind
 // is defined in one file of this package, named after it, and says through these
 // methods all that the plan needs of it.
 //
@@ -124,6 +126,7 @@ type Applier interface {
 	ApplySysctl(a Action, o SysctlObject) error
 	ApplyNAT(a Action, o NATObject) error
 	ApplyFile(a Action, o FileObject) error
+	ApplyQdisc(a Action, o QdiscObject) error
 }
 
 // Action is one step of a Plan: a Kind applied to one Object.

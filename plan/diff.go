@@ -55,6 +55,7 @@ func Diff(lab string, desired, actual, owned State) (Plan, error) {
 	d.links()
 	d.mergeReplacements()
 	d.noteTakenLinks()
+	d.qdiscs()
 	d.addrs()
 	d.routes()
 	d.sysctls()

@@ -154,6 +154,12 @@ func (s State) Validate() error {
 			bad("file %s links to %q", k.Path(), target)
 		}
 	}
+	for k, q := range s.Qdiscs {
+		link(k, false)
+		if q.Foreign != "" || !q.HasTBF() && !q.HasNetem() {
+			bad("qdisc of %s is not one netlab makes", k)
+		}
+	}
 	for n, src := range s.Attached {
 		ns(n)
 		if n == Host || !strings.HasPrefix(src, "/") || path.Clean(src) != src || strings.ContainsRune(src, 0) {

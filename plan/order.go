@@ -6,7 +6,7 @@ import (
 )
 
 // The phases of the build order: netns (or the entry of an existing one), bridge,
-// link, address, up, route, sysctl, NAT, directory, the lab's shared file, file. Each
+// link, address, up, qdisc, route, sysctl, NAT, directory, the lab's shared file, file. Each
 // kind says its phase (Object.phase). Deletions come first, in the reverse order, as
 // Terraform destroys dependents before what they depend on; so an address moved between
 // two interfaces is removed before it is added again.
@@ -16,6 +16,7 @@ const (
 	phaseLink
 	phaseAddress
 	phaseLinkUpdate
+	phaseQdisc
 	phaseRoute
 	phaseSysctl
 	phaseNAT
@@ -33,7 +34,7 @@ func position(a Action) int {
 	}
 	p := a.Target.phase(k)
 	if a.Kind == Delete || a.Reason.Code == ReasonRestore {
-		return -1 - p // -11 (files) first ... -1 (netns) last of the deletions
+		return -1 - p // -12 (files) first ... -1 (netns) last of the deletions
 	}
 	return p
 }

@@ -34,6 +34,13 @@ type State struct {
 	// SourceGone is observed only: the existing namespaces of the scope whose source
 	// file is gone and that have no /run/netns entry either (the container exited).
 	SourceGone map[NS]bool
+	// Qdiscs maps each impaired interface to its root qdisc (observed: each interface
+	// of Scope.Qdiscs whose root qdisc is not the kernel's default).
+	Qdiscs map[LinkKey]Qdisc
+	// MissingQdiscs is observed only: the qdisc kinds of Scope.QdiscKinds that the
+	// kernel lacks, each with the kernel option it lacks ("CONFIG_NET_SCH_NETEM is not
+	// set, and there is no module sch_netem").
+	MissingQdiscs map[string]string
 }
 
 // Entry is what Observe found at NetnsDir/NS that is not a live namespace: EntryEmpty,
@@ -57,6 +64,9 @@ func NewState() State {
 		Attached:   map[NS]string{},
 		Entries:    map[NS]Entry{},
 		SourceGone: map[NS]bool{},
+		Qdiscs:     map[LinkKey]Qdisc{},
+		// Observed only.
+		MissingQdiscs: map[string]string{},
 	}
 }
 
@@ -73,12 +83,14 @@ func (s State) Clone() State {
 	maps.Copy(c.Attached, s.Attached)
 	maps.Copy(c.Entries, s.Entries)
 	maps.Copy(c.SourceGone, s.SourceGone)
+	maps.Copy(c.Qdiscs, s.Qdiscs)
+	maps.Copy(c.MissingQdiscs, s.MissingQdiscs)
 	return c
 }
 
 // Empty reports whether s holds no object.
 func (s State) Empty() bool {
-	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT)+len(s.Files)+len(s.Attached) == 0
+	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT)+len(s.Files)+len(s.Attached)+len(s.Qdiscs) == 0
 }
 
 // Scope says which parts of the kernel matter to a lab: the namespaces to look into, and
@@ -104,6 +116,10 @@ type Scope struct {
 	// Attached lists the /run/netns entries of existing namespaces to check, each with
 	// the namespace file it must hold ("" when only its existence matters).
 	Attached map[NS]string
+	// Qdiscs lists the namespaces whose root qdiscs to read (those with impaired
+	// interfaces), and QdiscKinds the qdisc kinds the lab needs of the kernel.
+	Qdiscs     map[NS]bool
+	QdiscKinds []string
 }
 
 // ScopeOf returns the Scope covering every object of the given states.
@@ -113,7 +129,14 @@ func ScopeOf(lab string, states ...State) Scope {
 	sysctls := map[SysctlKey]bool{}
 	files := map[FileKey]bool{}
 	attached := map[NS]string{}
+	qdiscs, kinds := map[NS]bool{}, map[string]bool{}
 	for _, s := range states {
+		for k, q := range s.Qdiscs {
+			nss[k.NS], qdiscs[k.NS] = true, true
+			for _, kind := range q.Kinds() {
+				kinds[kind] = true
+			}
+		}
 		for k := range s.Files {
 			files[k] = true
 		}
@@ -157,6 +180,8 @@ func ScopeOf(lab string, states ...State) Scope {
 		NAT:        sortedKeys(nat, compareNATTable),
 		Files:      sortedKeys(files, compareFileKey),
 		Attached:   attached,
+		Qdiscs:     qdiscs,
+		QdiscKinds: slices.Sorted(maps.Keys(kinds)),
 	}
 }
 

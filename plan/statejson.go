@@ -21,6 +21,15 @@ type stateJSON struct {
 	// Observed only; part of a saved plan's fingerprint.
 	Entries    []entryJSON `json:"entries,omitempty"`
 	SourceGone []NS        `json:"source_gone,omitempty"`
+	Qdiscs     []qdiscJSON `json:"qdiscs,omitempty"`
+	// Observed only.
+	MissingQdiscs map[string]string `json:"missing_qdiscs,omitempty"`
+}
+
+type qdiscJSON struct {
+	NS   NS     `json:"ns"`
+	Name string `json:"name"`
+	Qdisc
 }
 
 type entryJSON struct {
@@ -108,6 +117,12 @@ func (s State) MarshalJSON() ([]byte, error) {
 		j.Entries = append(j.Entries, entryJSON{NS: ns, Found: s.Entries[ns]})
 	}
 	j.SourceGone = sortedKeys(s.SourceGone, compareNS)
+	for _, k := range sortedKeys(s.Qdiscs, compareLinkKey) {
+		j.Qdiscs = append(j.Qdiscs, qdiscJSON{NS: k.NS, Name: k.Name, Qdisc: s.Qdiscs[k]})
+	}
+	if len(s.MissingQdiscs) > 0 {
+		j.MissingQdiscs = s.MissingQdiscs
+	}
 	return json.Marshal(j)
 }
 
@@ -155,6 +170,12 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	}
 	for _, ns := range j.SourceGone {
 		s.SourceGone[ns] = true
+	}
+	for _, q := range j.Qdiscs {
+		s.Qdiscs[LinkKey{q.NS, q.Name}] = q.Qdisc
+	}
+	for kind, why := range j.MissingQdiscs {
+		s.MissingQdiscs[kind] = why
 	}
 	return nil
 }

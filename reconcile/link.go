@@ -143,6 +143,7 @@ func (k *Linux) createVeth(h *nsHandle, a plan.Action, o plan.LinkObject) error 
 		PeerName:         want.Peer.Name,
 		PeerNamespace:    netlink.NsFd(int(peer.ns)),
 		PeerHardwareAddr: hwAddr(plan.LinkMAC(a.Lab, want.Peer)),
+		PeerTxQLen:       -1, // the kernel's default, as for this end (0 would be sent as 0)
 	}
 	veth.Name = key.Name
 	veth.HardwareAddr = hwAddr(plan.LinkMAC(a.Lab, key))

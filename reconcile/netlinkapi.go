@@ -25,6 +25,9 @@ type netlinkHandle interface {
 	RouteAdd(route *netlink.Route) error
 	RouteReplace(route *netlink.Route) error
 	RouteDel(route *netlink.Route) error
+	QdiscList(link netlink.Link) ([]netlink.Qdisc, error)
+	QdiscReplace(qdisc netlink.Qdisc) error
+	QdiscDel(qdisc netlink.Qdisc) error
 	Close()
 }
 

@@ -17,6 +17,7 @@ import (
 // Namespaces and sysctls are read in parallel, GOMAXPROCS at a time.
 func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
 	s := plan.NewState()
+	s.MissingQdiscs = missingQdiscs(scope.QdiscKinds)
 	if err := k.observeNamespaces(ctx, scope, &s); err != nil {
 		return s, err
 	}
@@ -46,7 +47,7 @@ func (k *Linux) observeNamespaces(ctx context.Context, scope plan.Scope, s *plan
 			k.forget(ns) // a handle to a namespace that is gone is stale
 		}
 		if err == nil && found && !scope.ExistenceOnly[ns] {
-			if err = k.observeNamespace(ns, &part); err != nil {
+			if err = k.observeNamespace(ns, scope.Qdiscs[ns], &part); err != nil {
 				err = fmt.Errorf("observe namespace %s: %w", ns, err)
 			}
 		}
@@ -58,6 +59,7 @@ func (k *Linux) observeNamespaces(ctx context.Context, scope plan.Scope, s *plan
 		maps.Copy(s.Links, part.Links)
 		maps.Copy(s.Addrs, part.Addrs)
 		maps.Copy(s.Routes, part.Routes)
+		maps.Copy(s.Qdiscs, part.Qdiscs)
 		maps.Copy(s.Entries, part.Entries)
 		maps.Copy(s.SourceGone, part.SourceGone)
 		return err
@@ -99,9 +101,9 @@ func forEach(ctx context.Context, n int, f func(i int) error) error {
 	return first
 }
 
-// observeNamespace dumps links, addresses and routes of one namespace: one dump per
-// object kind, never one query per object.
-func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
+// observeNamespace dumps links, addresses, routes and, when asked, qdiscs of one
+// namespace: one dump per object kind, never one query per object.
+func (k *Linux) observeNamespace(ns plan.NS, qdiscs bool, s *plan.State) error {
 	h, release, err := k.handle(ns)
 	if err != nil {
 		return err
@@ -114,7 +116,13 @@ func (k *Linux) observeNamespace(ns plan.NS, s *plan.State) error {
 	if err := observeAddrs(h, ns, names, s); err != nil {
 		return err
 	}
-	return observeRoutes(h, ns, names, s)
+	if err := observeRoutes(h, ns, names, s); err != nil {
+		return err
+	}
+	if qdiscs {
+		return observeQdiscs(h, ns, names, s)
+	}
+	return nil
 }
 
 func sortedNS(m map[plan.NS]string) []plan.NS {

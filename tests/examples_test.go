@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/topology"
 )
 
@@ -27,9 +28,14 @@ func TestExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			sh(t, standInNICs(topo))
+			if lacked := lackedQdiscs(t, topo); len(lacked) > 0 {
+				checkRefusedQdisc(t, file, lacked[0]) // this kernel cannot run it
+				return
+			}
 			before := snapshot(t)
 			mustNetlab(t, "apply", file)
 			checkKernel(t, topo)
+			checkQdiscs(t, topo)
 			checkNames(t, topo)
 			if len(topo.Expect) > 0 {
 				if r := netlab(t, "check", file); r.code != 0 {
@@ -50,6 +56,26 @@ func TestExamples(t *testing.T) {
 				t.Errorf("second destroy did something:\n%s", out)
 			}
 		})
+	}
+}
+
+// checkQdiscs checks that each impaired interface has netlab's root qdisc, of the
+// kinds the topology asks for, as tc shows it.
+func checkQdiscs(t *testing.T, topo *topology.Topology) {
+	t.Helper()
+	for k, q := range topo.Desired().Qdiscs {
+		tc := "tc"
+		if k.NS != "host" {
+			tc += " -n " + string(k.NS)
+		}
+		out := sh(t, tc+" qdisc show dev "+k.Name)
+		if !strings.Contains(out, q.Kinds()[0]+" 4e4c: root") {
+			t.Errorf("%s has not netlab's %s root qdisc:\n%s", k, q.Kinds()[0], out)
+		}
+		tcRate := strings.NewReplacer("kbit", "Kbit", "mbit", "Mbit", "gbit", "Gbit").Replace(plan.FormatRate(q.Rate)) // as tc shows it
+		if q.HasTBF() && !strings.Contains(out, "rate "+tcRate+" ") {
+			t.Errorf("%s is not shaped to %s:\n%s", k, plan.FormatRate(q.Rate), out)
+		}
 	}
 }
 

@@ -77,9 +77,19 @@ func (p *parser) check(t *Topology) {
 		if a == nil || b == nil || a.Interface(l.A.Interface) == nil || b.Interface(l.B.Interface) == nil {
 			continue
 		}
-		if ma, mb := a.Interface(l.A.Interface).Settings.MTU, b.Interface(l.B.Interface).Settings.MTU; ma != 0 && mb != 0 && ma != mb {
+		ma, mb := a.Interface(l.A.Interface).Settings.MTU, b.Interface(l.B.Interface).Settings.MTU
+		if ma != 0 && mb != 0 && ma != mb {
 			p.errorAt(l.Pos, "give both ends one MTU (or set it on one end only: the other gets it too)",
 				"the two ends of this link ask for MTU %d and %d", ma, mb)
+		}
+		for i, imp := range []*Impairment{l.ImpairA, l.ImpairB} {
+			if i == 1 && imp == l.ImpairA {
+				break // one impairment for both ends
+			}
+			if frame := frameSize(max(ma, mb)); imp != nil && imp.Burst != 0 && imp.Burst < frame {
+				p.errorAt(imp.Pos, fmt.Sprintf("give a burst of at least %d bytes (a frame at the link's MTU), or leave it to netlab", frame),
+					"a burst of %d bytes is less than one frame: the tbf would drop every full-size packet", imp.Burst)
+			}
 		}
 	}
 	p.checkIPv6MTU(t)

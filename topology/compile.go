@@ -75,6 +75,12 @@ func (t *Topology) Desired() plan.State {
 		s.Links[a] = plan.Link{Kind: plan.Veth, Peer: b, Master: masterA, Alias: mark, Up: true}.WithSettings(setA)
 		s.Links[b] = plan.Link{Kind: plan.Veth, Peer: a, Master: masterB, Alias: mark, Up: true}.WithSettings(setB)
 		s.Links[a], s.Links[b] = withMTU(s.Links[a], mtu), withMTU(s.Links[b], mtu)
+		if l.ImpairA != nil {
+			s.Qdiscs[a] = l.ImpairA.qdisc(mtu)
+		}
+		if l.ImpairB != nil {
+			s.Qdiscs[b] = l.ImpairB.qdisc(mtu)
+		}
 	}
 	return s
 }

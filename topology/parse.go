@@ -659,27 +659,57 @@ func (p *parser) nat(n *yaml.Node) []NAT {
 func (p *parser) links(n *yaml.Node) []Link {
 	var links []Link
 	p.list(n, "links", "`links: [[host:m1, testns1:s1]]`", func(item *yaml.Node) {
-		if item.Kind != yaml.SequenceNode || len(item.Content) != 2 {
-			p.errorf(item, "write a link as a pair of endpoints, like [host:m1, testns1:s1]", "a link must list exactly two endpoints")
+		l := Link{Pos: posOf(item)}
+		endpoints, impair := item, (*yaml.Node)(nil)
+		if item.Kind == yaml.MappingNode { // the long form: {endpoints: [A, B], impair: {...}}
+			endpoints = nil
+			p.fields(item, "a link", []string{"endpoints", "impair"}, func(key string, k, v *yaml.Node) {
+				if key == "endpoints" {
+					endpoints = v
+				} else {
+					impair = v
+				}
+			})
+			if endpoints == nil {
+				p.errorf(item, "add `endpoints: [NODE:IF, NODE:IF]`", "link has no endpoints")
+				return
+			}
+		}
+		ends, ok := p.endpoints(endpoints)
+		if !ok {
 			return
 		}
-		var ends [2]Endpoint
-		for i, e := range item.Content {
-			e = deref(e)
-			s, ok := p.scalar(e, "a link endpoint", "NODE:INTERFACE, like testns1:s1")
-			if !ok {
-				return
-			}
-			node, iface, found := strings.Cut(s, ":")
-			if !found || node == "" || iface == "" || strings.Contains(iface, ":") {
-				p.errorf(e, "write NODE:INTERFACE, like testns1:s1", "bad link endpoint %q", s)
-				return
-			}
-			ends[i] = Endpoint{Pos: posOf(e), Node: node, Interface: iface}
+		l.A, l.B = ends[0], ends[1]
+		if impair != nil {
+			l.ImpairA, l.ImpairB = p.impairments(impair, l)
 		}
-		links = append(links, Link{Pos: posOf(item), A: ends[0], B: ends[1]})
+		links = append(links, l)
 	})
 	return links
+}
+
+// endpoints reads a link's pair of endpoints.
+func (p *parser) endpoints(n *yaml.Node) ([2]Endpoint, bool) {
+	var ends [2]Endpoint
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode || len(n.Content) != 2 {
+		p.errorf(n, "write a link as a pair of endpoints, like [host:m1, testns1:s1]", "a link must list exactly two endpoints")
+		return ends, false
+	}
+	for i, e := range n.Content {
+		e = deref(e)
+		s, ok := p.scalar(e, "a link endpoint", "NODE:INTERFACE, like testns1:s1")
+		if !ok {
+			return ends, false
+		}
+		node, iface, found := strings.Cut(s, ":")
+		if !found || node == "" || iface == "" || strings.Contains(iface, ":") {
+			p.errorf(e, "write NODE:INTERFACE, like testns1:s1", "bad link endpoint %q", s)
+			return ends, false
+		}
+		ends[i] = Endpoint{Pos: posOf(e), Node: node, Interface: iface}
+	}
+	return ends, true
 }
 
 func (p *parser) expect(n *yaml.Node) []Expectation {

@@ -169,6 +169,8 @@ func (e Endpoint) String() string { return e.Node + ":" + e.Interface }
 type Link struct {
 	Pos  Pos
 	A, B Endpoint
+	// ImpairA and ImpairB impair what leaves A and what leaves B (nil: nothing).
+	ImpairA, ImpairB *Impairment
 }
 
 // PortName is the name of the veth end that joins a bridge for a link whose other end

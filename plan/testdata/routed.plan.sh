@@ -49,6 +49,9 @@ ip -n router addr add 10.50.2.1/24 dev lan2
 # + address fd00:52::1/64 on router:lan2
 ip -n router addr add fd00:52::1/64 dev lan2 nodad
 
+# + qdisc router:lan2
+tc -n router qdisc replace dev lan2 root handle 4e4c: tbf rate 100mbit burst 125000 limit 750000
+
 # + route left: 10.50.0.0/16 metric 200 dev eth0
 ip -n left route add 10.50.0.0/16 dev eth0 metric 200
 
@@ -106,4 +109,4 @@ ln -f /etc/netns/.netlab-routed.hosts /etc/netns/right/hosts
 # + file /etc/netns/router/hosts
 ln -f /etc/netns/.netlab-routed.hosts /etc/netns/router/hosts
 
-# Plan: 25 to add, 3 to change, 0 to remove.
+# Plan: 26 to add, 3 to change, 0 to remove.

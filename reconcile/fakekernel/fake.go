@@ -31,6 +31,9 @@ type Kernel struct {
 	FailAfter int
 	// Applied counts the actions applied so far.
 	Applied int
+	// MissingQdiscs are the qdisc kinds the fake kernel lacks, each with what
+	// Linux.Observe would say of it.
+	MissingQdiscs map[string]string
 }
 
 // New returns a fake kernel holding a host with lo and eth0 (10.0.2.15/24 and a
@@ -126,6 +129,16 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 	for ns := range scope.Attached {
 		if src, ok := k.State.Attached[ns]; ok {
 			s.Attached[ns] = src
+		}
+	}
+	for key, q := range k.State.Qdiscs {
+		if in[key.NS] && scope.Qdiscs[key.NS] {
+			s.Qdiscs[key] = q
+		}
+	}
+	for _, kind := range scope.QdiscKinds {
+		if why, missing := k.MissingQdiscs[kind]; missing {
+			s.MissingQdiscs[kind] = why
 		}
 	}
 	for _, key := range scope.Files {
@@ -265,6 +278,25 @@ func (k *Kernel) ApplyFile(a plan.Action, o plan.FileObject) error {
 	return nil
 }
 
+// ApplyQdisc replaces or deletes the root qdisc of an interface; the kernel refuses a
+// kind it lacks.
+func (k *Kernel) ApplyQdisc(a plan.Action, o plan.QdiscObject) error {
+	if _, ok := k.State.Links[o.Key]; !ok {
+		return fmt.Errorf("qdisc of %s: no such device", o.Key)
+	}
+	if a.Kind == plan.Delete {
+		delete(k.State.Qdiscs, o.Key)
+		return nil
+	}
+	for _, kind := range o.After.Kinds() {
+		if _, missing := k.MissingQdiscs[kind]; missing {
+			return fmt.Errorf("qdisc %s of %s: Specified qdisc kind is unknown", kind, o.Key)
+		}
+	}
+	k.State.Qdiscs[o.Key] = o.After
+	return nil
+}
+
 // set takes have to want in every attribute of plan.LinkAttrs.
 func set(have, want plan.Link) plan.Link {
 	for _, at := range plan.LinkAttrs {
@@ -325,6 +357,7 @@ func (k *Kernel) deleteLink(key plan.LinkKey) {
 		return
 	}
 	delete(k.State.Links, key)
+	delete(k.State.Qdiscs, key)
 	for a := range k.State.Addrs {
 		if a.Link == key {
 			delete(k.State.Addrs, a)
