@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what netlab's tests and demo drive, when it is missing: iproute2 (ip),
-# iptables, iputils-ping (ping), util-linux (unshare, nsenter, setpriv, flock) and
-# vagrant (for `vagrant validate` of examples/vagrant; no provider is needed).
+# iptables, iputils-ping (ping), util-linux (unshare, nsenter, setpriv, flock),
+# vagrant (for `vagrant validate` of examples/vagrant; no provider is needed) and
+# tshark (the independent reader of `netlab capture`'s pcapng files).
 # `ensure-deps.sh docs` installs graphviz (dot) for `make docs` instead. Debian/Ubuntu.
 set -e
 missing=""
@@ -13,6 +14,7 @@ else
 	command -v ping >/dev/null 2>&1 || missing="$missing iputils-ping"
 	command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
 	command -v vagrant >/dev/null 2>&1 || missing="$missing vagrant"
+	command -v tshark >/dev/null 2>&1 || missing="$missing tshark"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

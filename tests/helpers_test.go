@@ -105,7 +105,7 @@ for ns in $(ls /run/netns); do ip netns del "$ns" 2>/dev/null || rm -rf "/run/ne
 for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do [ "$l" = lo ] || ip link del "$l" 2>/dev/null || true; done
 iptables -t nat -F; ip6tables -t nat -F 2>/dev/null || true
 echo 0 > /proc/sys/net/ipv4/ip_forward
-rm -rf /run/netlab/* /etc/netns/*
+rm -rf /run/netlab/* /etc/netns/* /etc/netns/.[!.]*
 `)
 }
 

@@ -139,7 +139,7 @@ func TestForgedRecord(t *testing.T) {
 		{"file outside /etc/netns", head + `{"namespaces": [], "links": [], "addresses": [], "routes": [], "sysctls": [], "nat": [], "files": [{"ns": "../..` + "$VICTIM_DIR" + `", "name": "victim", "content": ""}]}}`, "not usable"},
 		{"namespace path", head + `{"namespaces": ["../../run/netlab"], "links": [], "addresses": [], "routes": [], "sysctls": [], "nat": []}}`, `namespace "../../run/netlab"`},
 		{"host sysctl outside net", head + `{"namespaces": [], "links": [], "addresses": [], "routes": [], "sysctls": [{"ns": "host", "name": "kernel.hostname", "value": "pwned"}], "nat": []}}`, "kernel.hostname"},
-		{"unknown kind", head + `{"namespaces": [], "links": [], "addresses": [], "routes": [], "sysctls": [], "nat": [], "qdiscs": [{"ns": "host"}]}}`, `unknown field "qdiscs"`},
+		{"unknown kind", head + `{"namespaces": [], "links": [], "addresses": [], "routes": [], "sysctls": [], "nat": [], "tunnels": [{"ns": "host"}]}}`, `unknown field "tunnels"`},
 		{"owned null", head + `null}`, `"owned" is missing or null`},
 		{"other version", `{"format_version": 99, "lab": "forged", "owned": {}}`, "format version 99"},
 		{"other lab", `{"format_version": 1, "lab": "other", "owned": {}}`, `names lab "other"`},
