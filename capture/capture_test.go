@@ -22,7 +22,9 @@ type fakeSource struct {
 	once   sync.Once
 }
 
-func newFake(frames ...time.Time) *fakeSource { return &fakeSource{frames: frames, closed: make(chan struct{})} }
+func newFake(frames ...time.Time) *fakeSource {
+	return &fakeSource{frames: frames, closed: make(chan struct{})}
+}
 
 func (s *fakeSource) ReadPacket() ([]byte, int, time.Time, error) {
 	s.mu.Lock()
