@@ -73,9 +73,26 @@ func layout(t *topology.Topology) ([]box, []edge) {
 		}
 	}
 	for _, l := range t.Links {
-		edges = append(edges, edge{from: end(t, l.A), to: end(t, l.B), fromIf: ifName(t, l.A, l.B), toIf: ifName(t, l.B, l.A)})
+		edges = append(edges, edge{from: end(t, l.A), to: end(t, l.B), fromIf: ifName(t, l.A, l.B), toIf: ifName(t, l.B, l.A),
+			label: impairLabel(l)})
 	}
 	return boxes, edges
+}
+
+// impairLabel describes a link's impairments: "10mbit 20ms±2ms loss 0.1% each way",
+// or per direction, "→ 100mbit" for what the first end sends.
+func impairLabel(l topology.Link) string {
+	if l.ImpairA != nil && l.ImpairA == l.ImpairB {
+		return l.ImpairA.String() + " each way"
+	}
+	var parts []string
+	if l.ImpairA != nil {
+		parts = append(parts, "→ "+l.ImpairA.String())
+	}
+	if l.ImpairB != nil {
+		parts = append(parts, "← "+l.ImpairB.String())
+	}
+	return strings.Join(parts, ", ")
 }
 
 func prefixes(i *topology.Interface) []string {

@@ -202,3 +202,26 @@ func (imp *Impairment) qdisc(mtu int) plan.Qdisc {
 	q.Limit = uint32(min(limit, math.MaxUint32))
 	return q
 }
+
+// String writes the impairment in the topology's own words: "10mbit 20ms±2ms loss
+// 0.1%".
+func (imp *Impairment) String() string {
+	var parts []string
+	if imp.Rate != 0 {
+		parts = append(parts, plan.FormatRate(imp.Rate/8))
+	}
+	if imp.Delay != 0 {
+		d := imp.Delay.String()
+		if imp.Jitter != 0 {
+			d += "±" + imp.Jitter.String()
+		}
+		parts = append(parts, d)
+	}
+	if imp.Loss != 0 {
+		parts = append(parts, "loss "+plan.FormatPPM(imp.Loss))
+	}
+	if imp.Limit != 0 {
+		parts = append(parts, fmt.Sprintf("limit %d", imp.Limit))
+	}
+	return strings.Join(parts, " ")
+}
