@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/gopacket"
@@ -133,6 +134,40 @@ func (h *packetHeap) Pop() any {
 	p := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return p
+}
+
+// Capture opens a source on each of the interfaces named (NODE:IF) through open,
+// calls started once all are open, and writes what they read to w as one pcapng
+// stream until ctx is done or count packets are written (0: no limit). It returns the
+// packets written per interface. A reader of w that goes away (a closed pipe) ends the
+// capture as ctx does.
+func Capture(ctx context.Context, names []string, open func(i int) (Source, error), w io.Writer, count, snaplen int,
+	started func()) ([]int, error) {
+	var sources []Source
+	defer func() {
+		for _, s := range sources {
+			s.Close()
+		}
+	}()
+	ifaces := make([]Interface, len(names))
+	for i, name := range names {
+		s, err := open(i)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, s)
+		ifaces[i] = Interface{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: snaplen}
+	}
+	cw, err := NewWriter(w, ifaces)
+	if err != nil {
+		return nil, err
+	}
+	started()
+	err = Run(ctx, cw, sources, count)
+	if errors.Is(err, syscall.EPIPE) {
+		err = nil
+	}
+	return cw.Counts(), err
 }
 
 // Source is where the frames of one interface come from: a packet socket.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 )
@@ -91,6 +92,19 @@ func (s State) Clone() State {
 // Empty reports whether s holds no object.
 func (s State) Empty() bool {
 	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT)+len(s.Files)+len(s.Attached)+len(s.Qdiscs) == 0
+}
+
+// Interfaces returns the interfaces of the state but the namespaces' lo, sorted as
+// "NODE:IF" sorts.
+func (s State) Interfaces() []LinkKey {
+	var keys []LinkKey
+	for k, l := range s.Links {
+		if l.Kind != Loopback {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b LinkKey) int { return cmp.Compare(a.String(), b.String()) })
+	return keys
 }
 
 // Scope says which parts of the kernel matter to a lab: the namespaces to look into, and

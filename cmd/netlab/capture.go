@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/gopacket/layers"
 	"github.com/netlab-go/netlab/capture"
 	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/reconcile"
@@ -98,43 +97,25 @@ are applied); an interface that is not the lab's is refused before anything is o
 	return cmd
 }
 
-// runCapture opens a packet socket on each interface and writes what they see to w
-// until ctx ends or count packets are written, then says what it captured. A reader
-// that goes away (a closed pipe) ends it as Ctrl-C does.
+// runCapture captures on the interfaces keys of the kernel k into w, saying on
+// standard error when it starts and what it captured.
 func runCapture(ctx context.Context, k *reconcile.Linux, keys []plan.LinkKey, w io.Writer, count, snaplen int) error {
-	var sources []capture.Source
-	defer func() {
-		for _, s := range sources {
-			s.Close()
-		}
-	}()
-	ifaces := make([]capture.Interface, len(keys))
-	for i, key := range keys {
-		s, err := k.OpenPacketSocket(key.NS, key.Name, snaplen)
-		if err != nil {
-			return err
-		}
-		sources = append(sources, s)
-		ifaces[i] = capture.Interface{Name: key.String(), LinkType: layers.LinkTypeEthernet, Snaplen: snaplen}
-	}
-	cw, err := capture.NewWriter(w, ifaces)
-	if err != nil {
-		return err
-	}
 	names := make([]string, len(keys))
 	for i, key := range keys {
 		names[i] = key.String()
 	}
-	fmt.Fprintf(os.Stderr, "netlab: capturing on %s (Ctrl-C to stop)\n", strings.Join(names, ", "))
-	err = capture.Run(ctx, cw, sources, count)
-	if errors.Is(err, syscall.EPIPE) {
-		err = nil // the reader is gone
+	open := func(i int) (capture.Source, error) { return k.OpenPacketSocket(keys[i].NS, keys[i].Name, snaplen) }
+	started := func() {
+		fmt.Fprintf(os.Stderr, "netlab: capturing on %s (Ctrl-C to stop)\n", strings.Join(names, ", "))
 	}
-	parts := make([]string, len(keys))
-	for i, c := range cw.Counts() {
-		parts[i] = fmt.Sprintf("%s %d", names[i], c)
+	counts, err := capture.Capture(ctx, names, open, w, count, snaplen, started)
+	if counts != nil {
+		parts, total := make([]string, len(names)), 0
+		for i, c := range counts {
+			parts[i], total = fmt.Sprintf("%s %d", names[i], c), total+c
+		}
+		fmt.Fprintf(os.Stderr, "netlab: %d packet(s) captured: %s\n", total, strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(os.Stderr, "netlab: %d packet(s) captured: %s\n", cw.Total(), strings.Join(parts, ", "))
 	return err
 }
 
@@ -185,10 +166,9 @@ func captureInterfaces(g *globals, file, name string, args []string, all bool) (
 	return picked, nil
 }
 
-// labInterfaces returns the interfaces of a lab, sorted, but for the namespaces' lo:
-// from FILE, or from the record of the applied lab.
+// labInterfaces returns the interfaces of a lab (plan.State.Interfaces): from FILE,
+// or from the record of the applied lab.
 func labInterfaces(g *globals, file, name string) ([]plan.LinkKey, error) {
-	var links map[plan.LinkKey]plan.Link
 	if file != "" {
 		t, _, err := g.load(file, topology.Options{})
 		if err != nil {
@@ -197,28 +177,19 @@ func labInterfaces(g *globals, file, name string) ([]plan.LinkKey, error) {
 		if name != "" && name != t.Name {
 			return nil, fmt.Errorf("--name %s does not match the lab %s of %s", name, t.Name, file)
 		}
-		links = t.Desired().Links
-	} else {
-		store := record.Store{Dir: g.stateDir}
-		lab, err := pickLab(store, name)
-		if err != nil {
-			return nil, err
-		}
-		if lab == "" {
-			return nil, fmt.Errorf("no lab is applied (none is recorded in %s); give the topology with -f FILE", store.Dir)
-		}
-		r, err := store.Load(lab)
-		if err != nil {
-			return nil, err
-		}
-		links = r.Owned.Links
+		return t.Desired().Interfaces(), nil
 	}
-	var keys []plan.LinkKey
-	for k, l := range links {
-		if l.Kind != plan.Loopback {
-			keys = append(keys, k)
-		}
+	store := record.Store{Dir: g.stateDir}
+	lab, err := pickLab(store, name)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(keys, func(a, b plan.LinkKey) int { return strings.Compare(a.String(), b.String()) })
-	return keys, nil
+	if lab == "" {
+		return nil, fmt.Errorf("no lab is applied (none is recorded in %s); give the topology with -f FILE", store.Dir)
+	}
+	r, err := store.Load(lab)
+	if err != nil {
+		return nil, err
+	}
+	return r.Owned.Interfaces(), nil
 }
