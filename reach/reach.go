@@ -6,6 +6,8 @@ package reach
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/netip"
@@ -121,8 +123,7 @@ func Run(ctx context.Context, probes []Probe, ping Pinger, parallel int) ([]Resu
 // do: "OK from testns1 ping to 192.168.20.101", then whether it was expected; and a
 // closing line counting the expectations that hold. It returns how many do not.
 func WriteTable(w io.Writer, results []Result) (failed int, err error) {
-	sorted := slices.Clone(results)
-	slices.SortStableFunc(sorted, func(a, b Result) int { return strings.Compare(a.From, b.From) })
+	sorted := sorted(results)
 	width := 0
 	for _, r := range sorted {
 		width = max(width, len(line(r)))
@@ -166,4 +167,111 @@ func line(r Result) string {
 		mark = "OK"
 	}
 	return fmt.Sprintf("%s from %s ping to %s", mark, r.From, r.Label())
+}
+
+// JSONReport is the JSON form of a check, as `netlab check -o json` prints it.
+type JSONReport struct {
+	FormatVersion string       `json:"format_version"`
+	Lab           string       `json:"lab"`
+	Passed        bool         `json:"passed"`
+	Results       []JSONResult `json:"results"`
+}
+
+// JSONResult is one ping of a check.
+type JSONResult struct {
+	From     string `json:"from"`
+	Target   string `json:"target"`
+	Address  string `json:"address"`
+	Answered bool   `json:"answered"`
+	// Expected is "reach", "unreachable", or absent for a ping of --all alone.
+	Expected string `json:"expected,omitempty"`
+	// Holds is whether the expectation holds (absent without one).
+	Holds *bool `json:"holds,omitempty"`
+}
+
+// ToJSON returns the JSON form of a check of lab.
+func ToJSON(lab string, results []Result) JSONReport {
+	rep := JSONReport{FormatVersion: "1", Lab: lab, Passed: true, Results: []JSONResult{}}
+	for _, r := range sorted(results) {
+		j := JSONResult{From: r.From, Target: r.Target, Address: r.Addr.String(), Answered: r.Answered}
+		if r.Want != nil {
+			holds := r.Holds()
+			j.Holds, j.Expected = &holds, "unreachable"
+			if *r.Want {
+				j.Expected = "reach"
+			}
+			rep.Passed = rep.Passed && holds
+		}
+		rep.Results = append(rep.Results, j)
+	}
+	return rep
+}
+
+// WriteJSON writes the check as indented JSON (see JSONReport).
+func WriteJSON(w io.Writer, lab string, results []Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(ToJSON(lab, results))
+}
+
+// sorted returns the results grouped by the node pinging, as the table lists them.
+func sorted(results []Result) []Result {
+	s := slices.Clone(results)
+	slices.SortStableFunc(s, func(a, b Result) int { return strings.Compare(a.From, b.From) })
+	return s
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+}
+
+// WriteJUnit writes the check as JUnit XML, for CI systems: one test suite for the
+// lab, one test case per expectation ("testns1 reaches testns2 (192.168.10.102)"),
+// failed when it does not hold. Pings of --all alone are not test cases.
+func WriteJUnit(w io.Writer, lab string, results []Result) error {
+	suite := junitSuite{Name: "netlab check " + lab}
+	for _, r := range sorted(results) {
+		if r.Want == nil {
+			continue
+		}
+		verb := "reaches"
+		if !*r.Want {
+			verb = "does not reach"
+		}
+		c := junitCase{Name: r.From + " " + verb + " " + r.Label(), Classname: "netlab." + lab + "." + r.From}
+		if !r.Holds() {
+			c.Failure = &junitFailure{Message: line(r)}
+			suite.Failures++
+		}
+		suite.Tests++
+		suite.Cases = append(suite.Cases, c)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(junitSuites{Suites: []junitSuite{suite}}); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
 }

@@ -1,13 +1,18 @@
 package reach
 
 import (
+	"bytes"
 	"context"
+	"flag"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/netlab-go/netlab/topology"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const lab = `name: r
 nodes:
@@ -65,5 +70,45 @@ Check failed: 1 of 4 expectation(s) do not hold.
 				t.Errorf("matrix of %d results:\n%s", len(results), b.String())
 			}
 		})
+	}
+}
+
+// TestCheckJSONAndJUnit: the machine forms of a check that fails one expectation
+// (b's IPv6 address does not answer): JSON with every ping, JUnit with one case per
+// expectation, compared with testdata/check.{json,xml}.
+func TestCheckJSONAndJUnit(t *testing.T) {
+	topo, err := topology.Parse("r.yaml", []byte(lab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func(_ context.Context, from string, addr netip.Addr) (bool, error) {
+		return addr != netip.MustParseAddr("fd00::2") && addr != netip.MustParseAddr("10.0.1.1"), nil
+	}
+	results, err := Run(context.Background(), Probes(topo, false), ping, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ToJSON("r", results).Passed {
+		t.Error("a check with an expectation that does not hold passed")
+	}
+	for file, write := range map[string]func(*bytes.Buffer) error{
+		"testdata/check.json": func(b *bytes.Buffer) error { return WriteJSON(b, "r", results) },
+		"testdata/check.xml":  func(b *bytes.Buffer) error { return WriteJUnit(b, "r", results) },
+	} {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			os.MkdirAll("testdata", 0o755)
+			os.WriteFile(file, b.Bytes(), 0o644)
+		}
+		want, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("%v (go test ./reach -update)", err)
+		}
+		if b.String() != string(want) {
+			t.Errorf("%s differs:\n%s", file, b.String())
+		}
 	}
 }

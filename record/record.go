@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/netlab-go/netlab/plan"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultDir is the state directory unless --state-dir or NETLAB_STATE_DIR says another.
@@ -333,6 +334,24 @@ func (s Store) Labs() ([]string, error) {
 	}
 	slices.Sort(labs)
 	return labs, nil
+}
+
+// Modified returns when the record of lab was last written: when the lab was last
+// applied (or changed by a run).
+func (s Store) Modified(lab string) (time.Time, error) {
+	if err := checkLab(lab); err != nil {
+		return time.Time{}, err
+	}
+	dir, ok, err := s.open(false)
+	if err != nil || !ok {
+		return time.Time{}, cmp.Or(err, os.ErrNotExist)
+	}
+	defer syscall.Close(dir)
+	var st unix.Stat_t
+	if err := unix.Fstatat(dir, lab+".json", &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return time.Time{}, fmt.Errorf("record of lab %s: %w", lab, err)
+	}
+	return time.Unix(st.Mtim.Unix()), nil
 }
 
 // Lock is the held run lock; Unlock releases it.

@@ -73,7 +73,7 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newCaptureCmd(g), newGraphCmd(g),
+	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newCaptureCmd(g), newStatusCmd(g), newLsCmd(g), newGraphCmd(g),
 		newVersionCmd())
 	root.Version = version()
 	root.SetVersionTemplate("{{.Version}}\n")
@@ -629,6 +629,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 	var all, external bool
 	var tries, pings int
 	var timeout time.Duration
+	var output, junit string
 	cmd := &cobra.Command{
 		Use:   "check FILE",
 		Short: "Ping from the lab's nodes and check the file's expect: section",
@@ -637,9 +638,13 @@ print the reachability table: OK or NG for each ping, and whether that was expec
 Exit 0 when every expectation holds, 1 otherwise. --all also pings every lab address
 from every node. Targets must be lab nodes or addresses unless --external is given.`,
 		Example: `  netlab check examples/two-namespaces.yaml
-  netlab check --all examples/two-namespaces.yaml`,
+  netlab check --all examples/two-namespaces.yaml
+  netlab check -o json --junit check.xml examples/two-namespaces.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("unknown output format %q: use text or json", output)
+			}
 			t, _, err := g.load(args[0], topology.Options{ExternalTargets: external})
 			if err != nil {
 				return err
@@ -666,7 +671,25 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 			if err != nil {
 				return err
 			}
-			failed, err := reach.WriteTable(cmd.OutOrStdout(), results)
+			if junit != "" {
+				f, err := os.Create(junit)
+				if err != nil {
+					return err
+				}
+				err = errors.Join(reach.WriteJUnit(f, t.Name, results), f.Close())
+				if err != nil {
+					return fmt.Errorf("write %s: %w", junit, err)
+				}
+			}
+			var failed int
+			if output == "json" {
+				err = reach.WriteJSON(cmd.OutOrStdout(), t.Name, results)
+				if !reach.ToJSON(t.Name, results).Passed {
+					failed = 1
+				}
+			} else {
+				failed, err = reach.WriteTable(cmd.OutOrStdout(), results)
+			}
 			if err != nil {
 				return err
 			}
@@ -681,6 +704,9 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 	cmd.Flags().IntVar(&tries, "count", 3, "echo requests per target before it counts as NG")
 	cmd.Flags().DurationVar(&timeout, "timeout", 500*time.Millisecond, "how long to wait for each reply")
 	cmd.Flags().IntVar(&pings, "pings", 32, "how many pings run at once")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVar(&junit, "junit", "", "also write the expectations as JUnit XML to this file, for CI")
 	return cmd
 }
 
