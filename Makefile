@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 N         ?= 10,100,1000
 RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean bench bench-output docs torture fuzz
+.PHONY: build test unit e2e lint deps demo clean bench bench-output docs torture fuzz man
 
 ## build: a static netlab binary in bin/
 build:
@@ -44,8 +44,12 @@ docs:
 	@scripts/ensure-deps.sh docs
 	$(GO) run ./cmd/netlab graph examples/two-namespaces.yaml | dot -Tsvg -o docs/two-namespaces.svg
 
+## man: netlab's man pages (cobra/doc) in man/: man -l man/netlab-capture.1
+man:
+	$(GO) run ./cmd/netlab man man
+
 clean:
-	rm -rf bin
+	rm -rf bin man
 
 ## bench: star and chain labs at N=10, 100, 1000 against the floor, naive shell and
 ## ip -batch, in a sandbox; prints the table and rewrites README.md's (see bench/README.md)

@@ -94,3 +94,33 @@ func TestStatusAndLs(t *testing.T) {
 	mustNetlab(t, "destroy", "--name", "bridge")
 	mustNetlab(t, "destroy", "--name", "twons")
 }
+
+// TestCompletion: the shell completion of lab names, nodes, NODE:IF endpoints and
+// output formats, through cobra's __complete entry point, as a shell calls it.
+func TestCompletion(t *testing.T) {
+	cleanSandbox(t)
+	mustNetlab(t, "apply", "../examples/two-namespaces.yaml")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"exec", ""}, []string{"host", "testns1", "testns2"}},
+		{[]string{"capture", ""}, []string{"host:m1", "host:m2", "testns1:s1", "testns2:s2"}},
+		{[]string{"status", ""}, []string{"twons"}},
+		{[]string{"destroy", "--name", ""}, []string{"twons"}},
+		{[]string{"plan", "-o", ""}, []string{"text", "json", "sh"}},
+		{[]string{"status", "-o", ""}, []string{"text", "json"}},
+	} {
+		out := mustNetlab(t, append([]string{"__complete"}, tc.args...)...)
+		var got []string
+		for _, l := range strings.Split(out, "\n") {
+			if l != "" && !strings.HasPrefix(l, ":") {
+				got = append(got, strings.SplitN(l, "\t", 2)[0])
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("netlab __complete %s: %v, want %v", strings.Join(tc.args, " "), got, tc.want)
+		}
+	}
+	mustNetlab(t, "destroy")
+}

@@ -75,6 +75,8 @@ puts the host back exactly as it was.`,
 	}
 	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newCaptureCmd(g), newStatusCmd(g), newLsCmd(g), newGraphCmd(g),
 		newVersionCmd())
+	root.AddCommand(helpTopics()...)
+	root.AddCommand(newManCmd(root))
 	root.Version = version()
 	root.SetVersionTemplate("{{.Version}}\n")
 	// An argument or flag error says how the command is used, as the shell's tools do.
