@@ -99,8 +99,11 @@ type LinkAttr struct {
 	// Copy sets the attribute of dst to that of src.
 	Copy func(dst *Link, src Link)
 	// Parse, for an attribute a topology sets on an interface, reads its YAML value into
-	// l, or returns a hint of what to write instead.
-	Parse func(value string, l *Link) (hint string)
+	// l, or returns a hint of what to write instead; Doc says what it is, and Schema is
+	// the JSON Schema of its value, for the topology's schema.
+	Parse  func(value string, l *Link) (hint string)
+	Doc    string
+	Schema map[string]any
 }
 
 // LinkAttrs are the attributes netlab manages on every link, in the order `ip link set`
@@ -120,6 +123,8 @@ var LinkAttrs = []LinkAttr{
 		Words:   func(l Link) []string { return []string{"mtu", strconv.Itoa(l.MTU)} },
 		Change:  func(b, a Link) string { return fmt.Sprintf("mtu %d -> %d", b.MTU, a.MTU) },
 		Copy:    func(dst *Link, src Link) { dst.MTU = cmp.Or(src.MTU, dst.MTU) },
+		Doc:     "The interface's MTU; on a link end, both ends of the veth get it. Unset: the kernel's (1500).",
+		Schema:  map[string]any{"type": "integer", "minimum": 68, "maximum": 65535},
 		Parse: func(v string, l *Link) string {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 68 || n > 65535 {
@@ -135,6 +140,8 @@ var LinkAttrs = []LinkAttr{
 		Words:   func(l Link) []string { return []string{"txqueuelen", strconv.Itoa(l.TxQueueLen)} },
 		Change:  func(b, a Link) string { return fmt.Sprintf("txqueuelen %d -> %d", b.TxQueueLen, a.TxQueueLen) },
 		Copy:    func(dst *Link, src Link) { dst.TxQueueLen = cmp.Or(src.TxQueueLen, dst.TxQueueLen) },
+		Doc:     "The length of the interface's transmit queue, in packets; on a link end, that end only. Unset: the kernel's.",
+		Schema:  map[string]any{"type": "integer", "minimum": 1, "maximum": 1 << 20},
 		Parse: func(v string, l *Link) string {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1<<20 {
@@ -174,17 +181,6 @@ func LinkSetting(name string) (LinkAttr, bool) {
 		}
 	}
 	return LinkAttr{}, false
-}
-
-// LinkSettingNames are the YAML keys of the attributes a topology sets on an interface.
-func LinkSettingNames() []string {
-	var names []string
-	for _, at := range LinkAttrs {
-		if at.Parse != nil {
-			names = append(names, at.Name)
-		}
-	}
-	return names
 }
 
 // WithSettings returns l with the attributes a topology sets (those with a Parse) taken

@@ -29,9 +29,6 @@ type Impairment struct {
 	Limit uint32
 }
 
-// impairFields are the fields of an impairment.
-var impairFields = []string{"rate", "burst", "delay", "jitter", "loss", "limit"}
-
 // impairments reads a link's impair: either one impairment for both ends (each
 // direction), or one per end, keyed by the endpoint ({r1:eth1: {...}, r2:eth1: {...}}).
 func (p *parser) impairments(n *yaml.Node, l Link) (a, b *Impairment) {

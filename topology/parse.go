@@ -159,7 +159,7 @@ func (p *parser) parse(data []byte) *Topology {
 	}
 	t := &Topology{File: p.file}
 	var nodesNode, nameNode *yaml.Node
-	p.fields(root, "the topology", []string{"name", "nodes", "links", "expect"}, func(key string, k, v *yaml.Node) {
+	p.fields(root, "the topology", keys(topologyFields), func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			nameNode = v
@@ -296,14 +296,11 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 	return nodes
 }
 
-// nodeFields are the fields of a node.
-var nodeFields = []string{"netns", "forwarding", "sysctls", "nat", "interfaces", "bridges", "routes", "dns", "search"}
-
 // node reads the node name (its key k, its value v).
 func (p *parser) node(name string, k, v *yaml.Node) *Node {
 	p.nodeName(name, k)
 	node := &Node{Name: name, Pos: posOf(k)}
-	p.fields(v, "node "+name, nodeFields, func(key string, fk, fv *yaml.Node) {
+	p.fields(v, "node "+name, keys(nodeFields), func(key string, fk, fv *yaml.Node) {
 		if (key == "dns" || key == "search" || key == "netns") && name == HostNode {
 			hint := "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's"
 			if key == "netns" {
@@ -403,9 +400,9 @@ func (p *parser) nodeName(name string, k *yaml.Node) {
 }
 
 func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*Interface {
-	what, label, fields := "interfaces of node "+node, "interface ", append(append([]string{"addresses"}, plan.LinkSettingNames()...), "macvlan")
+	what, label, fields := "interfaces of node "+node, "interface ", keys(interfaceFields(false))
 	if kind == Bridge {
-		what, label, fields = "bridges of node "+node, "bridge ", append([]string{"addresses"}, plan.LinkSettingNames()...)
+		what, label, fields = "bridges of node "+node, "bridge ", keys(interfaceFields(true))
 	}
 	var ifaces []*Interface
 	p.entries(n, what, func(name string, k, v *yaml.Node) {
@@ -431,7 +428,7 @@ func (p *parser) interfaces(n *yaml.Node, node string, kind InterfaceKind) []*In
 			case "macvlan":
 				iface.Kind = MacvlanKind
 				iface.Macvlan = &Macvlan{Mode: "bridge"}
-				p.fields(fv, "macvlan "+node+":"+name, []string{"parent", "mode"}, func(key string, mk, mv *yaml.Node) {
+				p.fields(fv, "macvlan "+node+":"+name, keys(macvlanFields), func(key string, mk, mv *yaml.Node) {
 					s, ok := p.scalar(mv, key, map[string]string{"parent": "the host interface it sits on, like eth0", "mode": "bridge"}[key])
 					if !ok {
 						return
@@ -534,7 +531,7 @@ func (p *parser) routes(n *yaml.Node) []Route {
 	p.list(n, "routes", "`routes: [{to: default, via: 10.0.0.1}]`", func(item *yaml.Node) {
 		r := Route{Pos: posOf(item)}
 		var toNode, viaNode, metricNode *yaml.Node
-		p.fields(item, "a route", []string{"to", "via", "dev", "metric"}, func(key string, k, v *yaml.Node) {
+		p.fields(item, "a route", keys(routeFields), func(key string, k, v *yaml.Node) {
 			switch key {
 			case "to":
 				toNode = v
@@ -624,7 +621,7 @@ func (p *parser) nat(n *yaml.Node) []NAT {
 	p.list(n, "nat", "`nat: [{masquerade: 192.168.20.0/24}]`", func(item *yaml.Node) {
 		r := NAT{Pos: posOf(item)}
 		seen := false
-		p.fields(item, "a nat rule", []string{"masquerade", "out"}, func(key string, k, v *yaml.Node) {
+		p.fields(item, "a nat rule", keys(natFields), func(key string, k, v *yaml.Node) {
 			s, ok := p.scalar(v, key, map[string]string{"masquerade": "a source network like 192.168.20.0/24", "out": "an interface name like eth0"}[key])
 			if !ok {
 				return
@@ -663,7 +660,7 @@ func (p *parser) links(n *yaml.Node) []Link {
 		endpoints, impair := item, (*yaml.Node)(nil)
 		if item.Kind == yaml.MappingNode { // the long form: {endpoints: [A, B], impair: {...}}
 			endpoints = nil
-			p.fields(item, "a link", []string{"endpoints", "impair"}, func(key string, k, v *yaml.Node) {
+			p.fields(item, "a link", keys(linkFields), func(key string, k, v *yaml.Node) {
 				if key == "endpoints" {
 					endpoints = v
 				} else {
@@ -716,7 +713,7 @@ func (p *parser) expect(n *yaml.Node) []Expectation {
 	var exps []Expectation
 	p.list(n, "expect", "`expect: [{from: testns1, reach: [testns2]}]`", func(item *yaml.Node) {
 		e := Expectation{Pos: posOf(item)}
-		p.fields(item, "an expectation", []string{"from", "reach", "unreachable"}, func(key string, k, v *yaml.Node) {
+		p.fields(item, "an expectation", keys(expectationFields), func(key string, k, v *yaml.Node) {
 			switch key {
 			case "from":
 				e.From, _ = p.scalar(v, "from", "the node that pings, like `from: testns1`")
@@ -759,7 +756,7 @@ func (p *parser) expect(n *yaml.Node) []Expectation {
 func (p *parser) netnsRef(n *yaml.Node, node string) *NetnsRef {
 	r := &NetnsRef{Pos: posOf(n)}
 	set := 0
-	p.fields(n, "netns of node "+node, []string{"pid", "path", "name"}, func(key string, k, v *yaml.Node) {
+	p.fields(n, "netns of node "+node, keys(netnsFields), func(key string, k, v *yaml.Node) {
 		s, ok := p.scalar(v, key, map[string]string{"pid": "a process ID like 1234", "path": "a path like /proc/1234/ns/net", "name": "a name under /run/netns"}[key])
 		if !ok {
 			return

@@ -73,7 +73,7 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newCaptureCmd(g), newStatusCmd(g), newLsCmd(g), newGraphCmd(g),
+	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newCaptureCmd(g), newStatusCmd(g), newLsCmd(g), newGraphCmd(g), newSchemaCmd(),
 		newVersionCmd())
 	root.AddCommand(helpTopics()...)
 	root.AddCommand(newManCmd(root))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/netlab-go/netlab/topology"
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 )
@@ -65,6 +66,25 @@ the JSON Schema that editors use to check and complete the file.`,
          destroy cleans up. A second signal exits at once.
   netlab exec exits with the command's own status (127 not found, 126 not
   executable, 128+N killed by signal N).`,
+		},
+	}
+}
+
+// newSchemaCmd prints the JSON Schema of the topology format.
+func newSchemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of the topology format, for editors",
+		Long: `Print the JSON Schema (2020-12) of the topology format, made from the loader's own
+field tables, as committed in schema/netlab.schema.json. Editors with the YAML language
+server check and complete a topology that starts with
+  # yaml-language-server: $schema=PATH/netlab.schema.json
+The schema says the file's structure; netlab validate checks the rest, with positions.`,
+		Example: `  netlab schema > netlab.schema.json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(topology.Schema())
+			return err
 		},
 	}
 }
