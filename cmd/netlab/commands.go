@@ -30,6 +30,8 @@ type globals struct {
 	lockTimeout time.Duration
 	parallel    int
 	maxInput    int64 // the largest topology file read
+	// quiet, verbose and noColor are how apply and destroy talk (see output).
+	quiet, verbose, noColor bool
 }
 
 func newRootCmd() *cobra.Command {
@@ -52,6 +54,9 @@ puts the host back exactly as it was.`,
 	root.PersistentFlags().DurationVar(&g.lockTimeout, "lock-timeout", 10*time.Second, "how long to wait for another netlab run to finish")
 	root.PersistentFlags().IntVar(&g.parallel, "parallel", 0, "how many actions may run at once (0: one per CPU); the result is the same")
 	root.PersistentFlags().Int64Var(&g.maxInput, "max-input", topology.DefaultMaxInput, "the largest topology file read, in bytes")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "apply and destroy: print only errors and the final line")
+	root.PersistentFlags().BoolVar(&g.verbose, "verbose", false, "apply and destroy: print the whole plan on a terminal, however long")
+	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "no colour on a terminal (as NO_COLOR=1 does)")
 	var cpuProfile string
 	var profileFile *os.File
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for `go tool pprof`)")
@@ -374,13 +379,17 @@ func newApplyCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "No changes. Lab %s is up to date.\n", t.Name)
 					return nil
 				}
-				if err := plan.WriteText(w, prep.Plan); err != nil {
+				o := g.outputFor(w)
+				if dryRun {
+					o.verbose, o.quiet = true, false // a dry run is for the plan
+				}
+				if err := o.showPlan(prep.Plan); err != nil {
 					return err
 				}
 				if dryRun {
 					return nil
 				}
-				return execute(ctx, w, s, prep, "Apply")
+				return execute(ctx, o, s, prep, "Apply")
 			})
 		},
 	}
@@ -396,13 +405,14 @@ func warn(cmd *cobra.Command, p plan.Plan) {
 }
 
 // execute carries out a prepared plan, printing each action as it is done.
-func execute(ctx context.Context, w io.Writer, s *session, prep *reconcile.Prepared, verb string) error {
-	fmt.Fprintln(w)
+func execute(ctx context.Context, o output, s *session, prep *reconcile.Prepared, verb string) error {
 	start := time.Now()
-	s.rec.OnAction = func(i int, a plan.Action) {
-		fmt.Fprintf(w, "  %s: done\n", a.Summary())
-	}
-	if err := s.rec.Execute(ctx, prep); err != nil {
+	done, finish := o.progress(len(prep.Plan.Actions))
+	s.rec.OnAction = func(_ int, a plan.Action) { done(a) }
+	err := s.rec.Execute(ctx, prep)
+	finish()
+	w := o.w
+	if err != nil {
 		again := `run "netlab destroy" again to finish`
 		if verb == "Apply" {
 			again = `run "netlab apply ` + prep.Topology + `" to continue, or "netlab destroy" to remove what was made`
@@ -475,10 +485,11 @@ from netlab's records (--name picks one when several are applied).`,
 					fmt.Fprintf(w, "No changes. Lab %s has nothing left in the kernel.\n", lab)
 					return s.rec.Store.Save(record.Record{Lab: lab, Owned: plan.NewState()})
 				}
-				if err := plan.WriteText(w, prep.Plan); err != nil {
+				o := g.outputFor(w)
+				if err := o.showPlan(prep.Plan); err != nil {
 					return err
 				}
-				return execute(ctx, w, s, prep, "Destroy")
+				return execute(ctx, o, s, prep, "Destroy")
 			})
 		},
 	}

@@ -91,6 +91,15 @@ type pipeWriter struct {
 	closed bool
 }
 
+// Fd is the descriptor of the file written, for telling a terminal; ^0 when it is not
+// a file.
+func (p *pipeWriter) Fd() uintptr {
+	if f, ok := p.w.(*os.File); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
+}
+
 func (p *pipeWriter) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
