@@ -28,6 +28,7 @@ type netlinkHandle interface {
 	QdiscList(link netlink.Link) ([]netlink.Qdisc, error)
 	QdiscReplace(qdisc netlink.Qdisc) error
 	QdiscDel(qdisc netlink.Qdisc) error
+	GetNetNsIdByFd(fd int) (int, error)
 	Close()
 }
 

@@ -315,3 +315,25 @@ func TestFaultAtEveryCall(t *testing.T) {
 		}
 	}
 }
+
+// TestMasquerade: the POSTROUTING rules export reads, and why it leaves others out.
+func TestMasquerade(t *testing.T) {
+	for _, tc := range []struct{ line, want, problem string }{
+		{"-P POSTROUTING ACCEPT", "", ""},
+		{"-A POSTROUTING -s 192.168.20.0/24 -j MASQUERADE", "host: masquerade 192.168.20.0/24", ""},
+		{`-A POSTROUTING -s 10.0.0.0/8 -o eth0 -m comment --comment "netlab:lab" -j MASQUERADE`, "host: masquerade 10.0.0.0/8 out eth0", ""},
+		{"-A POSTROUTING -s 10.0.0.0/8 -p tcp -j MASQUERADE", "", "it has -p"},
+		{"-A POSTROUTING -o eth0 -j MASQUERADE", "", "it masquerades every source"},
+		{"-A POSTROUTING -s 10.0.0.0/8 -j SNAT --to-source 1.2.3.4", "", "it has --to-source"},
+		{"-A POSTROUTING -m conntrack --ctstate DNAT -j ACCEPT", "", "it matches conntrack"},
+	} {
+		r, problem := reconcile.Masquerade(tc.line, plan.Host)
+		got := ""
+		if r.Source.IsValid() && problem == "" {
+			got = r.String()
+		}
+		if got != tc.want || problem != tc.problem {
+			t.Errorf("%q: %q, %q; want %q, %q", tc.line, got, problem, tc.want, tc.problem)
+		}
+	}
+}

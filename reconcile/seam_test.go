@@ -208,6 +208,7 @@ func (r recorder) tc(args ...string) []string {
 }
 
 func (r recorder) QdiscList(netlink.Link) ([]netlink.Qdisc, error) { return nil, nil }
+func (r recorder) GetNetNsIdByFd(int) (int, error)                 { return -1, nil }
 
 // QdiscReplace writes the qdisc as tc's arguments, read back from what goes to the
 // kernel (ticks, the 32-bit loss fraction) as observe reads it.

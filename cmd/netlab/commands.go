@@ -78,7 +78,7 @@ puts the host back exactly as it was.`,
 			profileFile.Close()
 		}
 	}
-	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newCaptureCmd(g), newStatusCmd(g), newLsCmd(g), newGraphCmd(g), newSchemaCmd(),
+	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newApplyCmd(g), newDestroyCmd(g), newExecCmd(g), newCheckCmd(g), newCaptureCmd(g), newStatusCmd(g), newLsCmd(g), newExportCmd(g), newGraphCmd(g), newSchemaCmd(),
 		newVersionCmd())
 	root.AddCommand(helpTopics()...)
 	root.AddCommand(newManCmd(root))
