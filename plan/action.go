@@ -19,6 +19,11 @@ const (
 	// one action: what cannot be changed in place (a link's kind, a macvlan's mode, a
 	// veth's peer). Terraform calls it DeleteThenCreate.
 	Replace
+	// Adopt takes over an object that is in the kernel as the topology wants it but is
+	// not the lab's (built by hand, or by a plan's shell script): it is marked where it
+	// carries a mark (a link's alias) and recorded, and destroy then removes it. Only
+	// `apply --adopt` plans adoptions.
+	Adopt
 )
 
 // Symbol is the mark of the kind in a rendered plan: + ~ - -/+.
@@ -32,6 +37,8 @@ func (k Kind) Symbol() string {
 		return "-"
 	case Replace:
 		return "-/+"
+	case Adopt:
+		return "="
 	}
 	return "?"
 }
@@ -47,6 +54,8 @@ func (k Kind) String() string {
 		return "delete"
 	case Replace:
 		return "replace"
+	case Adopt:
+		return "adopt"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -111,6 +120,9 @@ type Object interface {
 	own(owned State, desired State, k Kind)
 	// apply carries the action out through the kind's method of the Applier.
 	apply(ap Applier, a Action) error
+	// marks are the commands that mark the object as the lab's when it is adopted
+	// (a link's alias), or none: it is then only recorded.
+	marks(lab string) [][]string
 }
 
 // Applier is a kernel that carries out actions: one method per kind of object, each
@@ -150,6 +162,9 @@ func (a Action) Type() ObjectType { return a.Target.Type() }
 // Namespaces returns the namespaces the action touches, the object's own first: one,
 // or two for a veth pair across namespaces or a macvlan made on a parent elsewhere.
 func (a Action) Namespaces() []NS {
+	if a.Kind == Adopt {
+		return a.Target.namespaces(Create)
+	}
 	if a.Kind != Replace {
 		return a.Target.namespaces(a.Kind)
 	}
@@ -165,7 +180,7 @@ func (a Action) Namespaces() []NS {
 // Object describes the action's object for people, in the topology's own notation:
 // "netns testns1", "veth host:m1 <-> testns1:s1", "address 10.0.0.1/24 on host:m1".
 func (a Action) Object() string {
-	if a.Kind == Replace {
+	if a.Kind == Replace || a.Kind == Adopt {
 		return a.Target.describe(Create)
 	}
 	return a.Target.describe(a.Kind)
@@ -186,8 +201,11 @@ func (a Action) Change() string {
 // rendering of a plan. A Replace stands for its deletion's commands, then its
 // creation's.
 func (a Action) Commands() [][]string {
-	if a.Kind == Replace {
+	switch a.Kind {
+	case Replace:
 		return append(a.Target.commands(Delete, a.Lab), a.Target.commands(Create, a.Lab)...)
+	case Adopt:
+		return a.Target.marks(a.Lab)
 	}
 	return a.Target.commands(a.Kind, a.Lab)
 }
@@ -195,6 +213,9 @@ func (a Action) Commands() [][]string {
 // Input returns what the action's last command reads on its standard input: the
 // content of a file it writes; "" for every other action.
 func (a Action) Input() string {
+	if a.Kind == Adopt {
+		return ""
+	}
 	if a.Kind == Replace {
 		return a.Target.input(Create)
 	}
@@ -204,6 +225,14 @@ func (a Action) Input() string {
 // ApplyTo carries the action out on the kernel k, through the method of its kind; a
 // Replace is its Delete, then its Create.
 func (a Action) ApplyTo(k Applier) error {
+	if a.Kind == Adopt {
+		if len(a.Target.marks(a.Lab)) == 0 {
+			return nil // recorded only
+		}
+		mark := a
+		mark.Kind = Update // the marks are an update of the object in place
+		return a.Target.apply(k, mark)
+	}
 	if a.Kind != Replace {
 		return a.Target.apply(k, a)
 	}
@@ -221,7 +250,7 @@ func (a Action) ApplyTo(k Applier) error {
 func (a Action) Own(owned, desired State) {
 	switch a.Kind {
 	case Delete:
-	case Replace:
+	case Replace, Adopt:
 		a.Target.own(owned, desired, Create)
 	default:
 		a.Target.own(owned, desired, a.Kind)
@@ -251,6 +280,12 @@ func (p Plan) Empty() bool { return len(p.Actions) == 0 }
 // Summary counts the plan's actions by what they do to objects: added, changed and
 // removed. A replacement counts as one added and one removed, as Terraform counts it.
 func (p Plan) Summary() (add, change, remove int) {
+	add, change, remove, _ = p.Counts()
+	return add, change, remove
+}
+
+// Counts is Summary with the number of objects adopted.
+func (p Plan) Counts() (add, change, remove, adopt int) {
 	for _, a := range p.Actions {
 		switch a.Kind {
 		case Create:
@@ -262,9 +297,11 @@ func (p Plan) Summary() (add, change, remove int) {
 		case Replace:
 			add++
 			remove++
+		case Adopt:
+			adopt++
 		}
 	}
-	return add, change, remove
+	return add, change, remove, adopt
 }
 
 // SummaryLine is the plan's closing line: "Plan: N to add, N to change, N to remove." or
@@ -273,6 +310,9 @@ func (p Plan) SummaryLine() string {
 	if p.Empty() {
 		return "No changes."
 	}
-	add, change, remove := p.Summary()
+	add, change, remove, adopt := p.Counts()
+	if adopt > 0 {
+		return fmt.Sprintf("Plan: %d to add, %d to change, %d to remove, %d to adopt.", add, change, remove, adopt)
+	}
 	return fmt.Sprintf("Plan: %d to add, %d to change, %d to remove.", add, change, remove)
 }

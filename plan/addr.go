@@ -28,6 +28,8 @@ type AddrObject struct{ Key AddrKey }
 // Type is TypeAddress.
 func (AddrObject) Type() ObjectType { return TypeAddress }
 
+func (AddrObject) marks(string) [][]string { return nil } // recorded only when adopted
+
 func (o AddrObject) name() string                    { return o.Key.String() }
 func (o AddrObject) describe(Kind) string            { return "address " + o.Key.String() }
 func (o AddrObject) namespaces(Kind) []NS            { return []NS{o.Key.Link.NS} }

@@ -22,6 +22,8 @@ type AttachObject struct {
 // Type is TypeAttach.
 func (AttachObject) Type() ObjectType { return TypeAttach }
 
+func (AttachObject) marks(string) [][]string { return nil } // recorded only when adopted
+
 func (o AttachObject) name() string         { return string(o.NS) }
 func (o AttachObject) namespaces(Kind) []NS { return []NS{o.NS} }
 func (AttachObject) change() string         { return "rebound" }

@@ -47,7 +47,21 @@ func (e *ClashError) Error() string {
 // it is in owned or, for a link, when it carries the lab's alias. Anything desired that
 // exists but is not the lab's is a clash: Diff then returns a *ClashError and no plan.
 func Diff(lab string, desired, actual, owned State) (Plan, error) {
-	d := differ{lab: lab, desired: desired, actual: actual, owned: owned,
+	return diff(lab, desired, actual, owned, false)
+}
+
+// DiffAdopting is Diff for `apply --adopt`: an object that the lab does not own but
+// that the kernel has exactly as desired is adopted (an Adopt action) instead of being
+// a clash: a namespace, an interface (then given the lab's alias), a route, the lab's
+// shared hosts file, a directory under /etc/netns; and a sysctl already at its value
+// is adopted with the value destroy restores left to reconcile (the kernel's default).
+// What differs from the topology stays a clash.
+func DiffAdopting(lab string, desired, actual, owned State) (Plan, error) {
+	return diff(lab, desired, actual, owned, true)
+}
+
+func diff(lab string, desired, actual, owned State, adopt bool) (Plan, error) {
+	d := differ{lab: lab, desired: desired, actual: actual, owned: owned, adopt: adopt,
 		nsCreated: map[NS]bool{}, nsDeleted: map[NS]bool{}, linkCreated: map[LinkKey]bool{},
 		addrDeleted: map[AddrKey]bool{}, nsTakes: map[NS][]LinkKey{}}
 	d.namespaces()
@@ -80,6 +94,12 @@ type differ struct {
 	nsTakes                map[NS][]LinkKey      // links elsewhere that go with a deleted namespace
 	kept                   map[NS][]netip.Prefix // subnets that stay connected; see survives
 	digests                digester              // of desired files
+	adopt                  bool                  // see DiffAdopting
+}
+
+// adopted plans the adoption of o.
+func (d *differ) adopted(o Object) {
+	d.add(Action{Kind: Adopt, Target: o, Reason: Reason{Code: ReasonAdopted}})
 }
 
 func (d *differ) add(a Action) {

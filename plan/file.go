@@ -126,6 +126,8 @@ type FileObject struct {
 // Type is TypeFile.
 func (FileObject) Type() ObjectType { return TypeFile }
 
+func (FileObject) marks(string) [][]string { return nil } // recorded only when adopted
+
 func (o FileObject) name() string { return o.Key.Path() }
 func (o FileObject) own(owned, _ State, _ Kind) {
 	owned.Files[o.Key] = recordedValue(o.Key, o.After)
@@ -268,6 +270,11 @@ func (d *differ) files() {
 			d.clash("file "+k.Path(), k.Path()+" exists and is not a plain "+map[bool]string{true: "directory", false: "file"}[k.IsDir()]+
 				" (a symbolic link?)", "remove it (rm "+k.Path()+") or rename the node")
 		case k.IsDir():
+			if d.adopt && !owned {
+				d.adopted(FileObject{Key: k, Before: have, After: want})
+			}
+		case !owned && d.adopt && have == d.digests.of(want):
+			d.adopted(FileObject{Key: k, Before: have, After: want})
 		case !owned:
 			d.clash("file "+k.Path(), k.Path()+" exists and was not written by this lab",
 				"remove it (rm "+k.Path()+") or rename the node")

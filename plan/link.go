@@ -252,6 +252,9 @@ type LinkObject struct {
 // Type is TypeLink.
 func (LinkObject) Type() ObjectType { return TypeLink }
 
+// marks set the lab's alias on a link adopted: an update of it in place.
+func (o LinkObject) marks(lab string) [][]string { return o.commands(Update, lab) }
+
 func (o LinkObject) name() string                    { return o.Key.String() }
 func (LinkObject) input(Kind) string                 { return "" }
 func (o LinkObject) jsonKey() any                    { return jsonNSName{NS: o.Key.NS, Name: o.Key.Name} }
@@ -457,6 +460,8 @@ func (d *differ) link(k LinkKey, deleted map[LinkKey]bool) {
 		if ok && !d.nsCreated[k.NS] && have.Up != want.Up {
 			d.add(Action{Kind: Update, Target: LinkObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
+	case ok && !d.ownsLink(k, have) && d.adopt && d.adoptable(k, have):
+		d.adopted(LinkObject{Key: k, Before: have, After: want})
 	case ok && !d.ownsLink(k, have):
 		d.clash("link "+k.String(), fmt.Sprintf("an interface %s (%s) that is not this lab's is already in %s", k.Name, have.Kind, k.NS),
 			"rename or delete that interface, or rename it in the topology")
@@ -465,6 +470,18 @@ func (d *differ) link(k LinkKey, deleted map[LinkKey]bool) {
 	default:
 		d.missingLink(k, deleted)
 	}
+}
+
+// adoptable reports whether the link have in the kernel is the desired link k in all
+// but the lab's mark: of its kind and mode, with its attributes, and for a veth with
+// its peer there (the pairing itself is not read back).
+func (d *differ) adoptable(k LinkKey, have Link) bool {
+	want := d.desired.Links[k]
+	marked := have
+	marked.Alias = want.Alias
+	_, peerThere := d.actual.Links[want.Peer]
+	return have.Kind == want.Kind && !want.Differs(marked) && (want.Kind != Macvlan || have.Mode == want.Mode) &&
+		(want.Kind != Veth || peerThere)
 }
 
 // existingLink plans a link of the lab's that is in the kernel: updated where it

@@ -70,6 +70,17 @@ type NATObject struct{ Rule NATRule }
 // Type is TypeNAT.
 func (NATObject) Type() ObjectType { return TypeNAT }
 
+// marks replace a rule made by hand with the same rule carrying the lab's comment.
+func (o NATObject) marks(lab string) [][]string {
+	plain := []string{"POSTROUTING", "-s", o.Rule.Source.String()}
+	if o.Rule.Out != "" {
+		plain = append(plain, "-o", o.Rule.Out)
+	}
+	ipt := IPTablesCommand(o.Rule.Source.Addr())
+	return [][]string{execIn(o.Rule.NS, append(append([]string{ipt, "-t", "nat", "-D"}, plain...), "-j", "MASQUERADE")...),
+		execIn(o.Rule.NS, append([]string{ipt, "-t", "nat", "-A"}, o.Rule.RuleSpec(lab)...)...)}
+}
+
 func (o NATObject) name() string                    { return o.Rule.String() }
 func (o NATObject) describe(Kind) string            { return "nat " + o.Rule.String() }
 func (o NATObject) namespaces(Kind) []NS            { return []NS{o.Rule.NS} }
@@ -110,6 +121,10 @@ func (o NATObject) dependOn(x *depIndex, i int, _ Kind) []int {
 
 func (d *differ) nat() {
 	for _, r := range sortedKeys(d.desired.NAT, compareNATRule) {
+		if d.adopt && !d.actual.NAT[r] && d.actual.PlainNAT[r] && !d.nsCreated[r.NS] {
+			d.adopted(NATObject{r})
+			continue
+		}
 		if !d.actual.NAT[r] || d.nsCreated[r.NS] {
 			d.add(Action{Kind: Create, Target: NATObject{r}, Reason: missingReason(d.owned.NAT[r] && !d.nsCreated[r.NS])})
 		}

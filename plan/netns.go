@@ -33,6 +33,8 @@ type NetnsObject struct{ NS NS }
 // Type is TypeNetns.
 func (NetnsObject) Type() ObjectType { return TypeNetns }
 
+func (NetnsObject) marks(string) [][]string { return nil } // recorded only when adopted
+
 func (o NetnsObject) name() string                    { return string(o.NS) }
 func (o NetnsObject) describe(Kind) string            { return "netns " + string(o.NS) }
 func (o NetnsObject) namespaces(Kind) []NS            { return []NS{o.NS} }
@@ -79,6 +81,8 @@ func (d *differ) namespaces() {
 	for _, ns := range sortedKeys(d.desired.Namespaces, compareNS) {
 		entry, stray := d.actual.Entries[ns]
 		switch {
+		case d.actual.Namespaces[ns] && !d.owned.Namespaces[ns] && d.adopt:
+			d.adopted(NetnsObject{ns})
 		case d.actual.Namespaces[ns] && !d.owned.Namespaces[ns]:
 			d.clash("netns "+string(ns), NetnsDir+"/"+string(ns)+" exists and was not made by this lab",
 				"delete it (ip netns del "+string(ns)+") or rename the node")

@@ -29,7 +29,7 @@ const (
 // every build phase) for a deletion or a sysctl restored to its value before the lab.
 func position(a Action) int {
 	k := a.Kind
-	if k == Replace {
+	if k == Replace || k == Adopt {
 		k = Create // in the place of what it creates
 	}
 	p := a.Target.phase(k)
@@ -111,10 +111,13 @@ func dependencies(actions []Action) {
 	for i := range actions {
 		a := &actions[i]
 		var deps []int
-		if a.Kind == Replace {
+		switch a.Kind {
+		case Replace:
 			deps = append(a.Target.dependOn(x, i, Delete), a.Target.dependOn(x, i, Create)...)
 			deps = slices.DeleteFunc(deps, func(j int) bool { return j == i })
-		} else {
+		case Adopt:
+			deps = a.Target.dependOn(x, i, Create)
+		default:
 			deps = a.Target.dependOn(x, i, a.Kind)
 		}
 		for _, ns := range a.Namespaces() {

@@ -154,6 +154,8 @@ type QdiscObject struct {
 // Type is TypeQdisc.
 func (QdiscObject) Type() ObjectType { return TypeQdisc }
 
+func (QdiscObject) marks(string) [][]string { return nil } // recorded only when adopted
+
 func (o QdiscObject) name() string                    { return o.Key.String() }
 func (o QdiscObject) describe(Kind) string            { return "qdisc " + o.Key.String() }
 func (o QdiscObject) namespaces(Kind) []NS            { return []NS{o.Key.NS} }

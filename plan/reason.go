@@ -44,6 +44,11 @@ const (
 	ReasonGatewayDropped
 	// ReasonEmptyMountPoint: the empty /run/netns mount point an interrupted run left.
 	ReasonEmptyMountPoint
+	// ReasonAdopted: the object is in the kernel as the topology wants it and is
+	// adopted (apply --adopt).
+	ReasonAdopted
+	// ReasonAdoptedSysctl: a sysctl already at the value the topology wants, adopted.
+	ReasonAdoptedSysctl
 )
 
 // String is the reason as a sentence.
@@ -74,6 +79,10 @@ func (r Reason) String() string {
 		s = "the kernel drops it with the address that reaches its gateway"
 	case ReasonEmptyMountPoint:
 		s = "remove the empty mount point an interrupted run left"
+	case ReasonAdopted:
+		s = "in the kernel as the topology wants it, not the lab's: adopted (destroy removes it)"
+	case ReasonAdoptedSysctl:
+		s = "already at its value, not set by the lab: adopted (destroy sets it back to a fresh namespace's value)"
 	}
 	if len(r.Takes) > 0 {
 		names := make([]string, len(r.Takes))

@@ -115,13 +115,15 @@ type JSONSummary struct {
 	Add    int `json:"add"`
 	Change int `json:"change"`
 	Remove int `json:"remove"`
+	// Adopt counts the objects adopted (apply --adopt); absent when none.
+	Adopt int `json:"adopt,omitempty"`
 }
 
 // ToJSON returns the JSON form of the plan.
 func ToJSON(p Plan) JSONPlan {
-	add, change, remove := p.Summary()
+	add, change, remove, adopt := p.Counts()
 	jp := JSONPlan{FormatVersion: JSONFormatVersion, Lab: p.Lab, Actions: []JSONAction{},
-		Summary: JSONSummary{Add: add, Change: change, Remove: remove}, Warnings: p.Warnings}
+		Summary: JSONSummary{Add: add, Change: change, Remove: remove, Adopt: adopt}, Warnings: p.Warnings}
 	for i, a := range p.Actions {
 		deps := a.DependsOn
 		if deps == nil {

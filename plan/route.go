@@ -87,6 +87,8 @@ type RouteObject struct {
 // Type is TypeRoute.
 func (RouteObject) Type() ObjectType { return TypeRoute }
 
+func (RouteObject) marks(string) [][]string { return nil } // recorded only when adopted
+
 func (o RouteObject) name() string                    { return o.Key.String() }
 func (o RouteObject) namespaces(Kind) []NS            { return []NS{o.Key.NS} }
 func (RouteObject) input(Kind) string                 { return "" }
@@ -202,6 +204,8 @@ func (d *differ) routes() {
 			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: missingReason(owned && !d.nsCreated[k.NS])})
 		case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
 			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: Reason{Code: ReasonGatewayDropped}})
+		case !owned && !d.ownedNS(k.NS) && d.adopt && !want.Differs(have):
+			d.adopted(RouteObject{Key: k, Before: have, After: want})
 		case !owned && !d.ownedNS(k.NS):
 			d.clash("route "+k.String(), "a route to "+RouteDest(k.To)+" "+have.String()+" that is not this lab's is already there",
 				"delete it (ip route del "+RouteDest(k.To)+") or route another destination")

@@ -38,6 +38,9 @@ type State struct {
 	// Qdiscs maps each impaired interface to its root qdisc (observed: each interface
 	// of Scope.Qdiscs whose root qdisc is not the kernel's default).
 	Qdiscs map[LinkKey]Qdisc
+	// PlainNAT is observed only: the MASQUERADE rules of the scope's nat tables that
+	// carry no comment (made by hand), which apply --adopt takes over.
+	PlainNAT map[NATRule]bool
 	// MissingQdiscs is observed only: the qdisc kinds of Scope.QdiscKinds that the
 	// kernel lacks, each with the kernel option it lacks ("CONFIG_NET_SCH_NETEM is not
 	// set, and there is no module sch_netem").
@@ -68,6 +71,7 @@ func NewState() State {
 		Qdiscs:     map[LinkKey]Qdisc{},
 		// Observed only.
 		MissingQdiscs: map[string]string{},
+		PlainNAT:      map[NATRule]bool{},
 	}
 }
 
@@ -86,6 +90,7 @@ func (s State) Clone() State {
 	maps.Copy(c.SourceGone, s.SourceGone)
 	maps.Copy(c.Qdiscs, s.Qdiscs)
 	maps.Copy(c.MissingQdiscs, s.MissingQdiscs)
+	maps.Copy(c.PlainNAT, s.PlainNAT)
 	return c
 }
 

@@ -24,6 +24,7 @@ type stateJSON struct {
 	Qdiscs     []qdiscJSON `json:"qdiscs,omitempty"`
 	// Observed only.
 	MissingQdiscs map[string]string `json:"missing_qdiscs,omitempty"`
+	PlainNAT      []natJSON         `json:"plain_nat,omitempty"`
 }
 
 type qdiscJSON struct {
@@ -123,6 +124,9 @@ func (s State) MarshalJSON() ([]byte, error) {
 	if len(s.MissingQdiscs) > 0 {
 		j.MissingQdiscs = s.MissingQdiscs
 	}
+	for _, r := range sortedKeys(s.PlainNAT, compareNATRule) {
+		j.PlainNAT = append(j.PlainNAT, natJSON(r))
+	}
 	return json.Marshal(j)
 }
 
@@ -176,6 +180,9 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	}
 	for kind, why := range j.MissingQdiscs {
 		s.MissingQdiscs[kind] = why
+	}
+	for _, r := range j.PlainNAT {
+		s.PlainNAT[NATRule(r)] = true
 	}
 	return nil
 }

@@ -52,6 +52,8 @@ type SysctlObject struct {
 // Type is TypeSysctl.
 func (SysctlObject) Type() ObjectType { return TypeSysctl }
 
+func (SysctlObject) marks(string) [][]string { return nil } // recorded only when adopted
+
 func (o SysctlObject) name() string                    { return o.Key.String() }
 func (o SysctlObject) describe(Kind) string            { return "sysctl " + o.Key.String() }
 func (o SysctlObject) namespaces(Kind) []NS            { return []NS{o.Key.NS} }
@@ -96,6 +98,10 @@ func (d *differ) sysctls() {
 		}
 		if d.nsCreated[k.NS] {
 			have, ok = "", false
+		}
+		_, recorded := d.owned.Sysctls[k]
+		if ok && have == want && d.adopt && !recorded {
+			d.add(Action{Kind: Adopt, Target: SysctlObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonAdoptedSysctl}})
 		}
 		if !ok || have != want {
 			d.add(Action{Kind: Update, Target: SysctlObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})

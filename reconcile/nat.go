@@ -39,8 +39,17 @@ func (k *Linux) ApplyNAT(a plan.Action, o plan.NATObject) error {
 	}
 	spec := r.RuleSpec(a.Lab)
 	return k.in(r.NS, func() error {
-		if a.Kind == plan.Delete {
+		switch a.Kind {
+		case plan.Delete:
 			return ipt.DeleteIfExists("nat", spec[0], spec[1:]...)
+		case plan.Update: // the marks of an adopted rule: the lab's in place of the plain one
+			plain := []string{"-s", r.Source.String()}
+			if r.Out != "" {
+				plain = append(plain, "-o", r.Out)
+			}
+			if err := ipt.DeleteIfExists("nat", "POSTROUTING", append(plain, "-j", "MASQUERADE")...); err != nil {
+				return err
+			}
 		}
 		return ipt.AppendUnique("nat", spec[0], spec[1:]...)
 	})
@@ -48,18 +57,19 @@ func (k *Linux) ApplyNAT(a plan.Action, o plan.NATObject) error {
 
 // listNAT returns the lab's MASQUERADE rules in the nat table of the current namespace:
 // the rules of POSTROUTING that carry the lab's comment.
-func listNAT(ipt *iptables.IPTables, ns plan.NS, lab string) ([]plan.NATRule, error) {
+func listNAT(ipt *iptables.IPTables, ns plan.NS, lab string) (rules, plain []plan.NATRule, err error) {
 	lines, err := ipt.List("nat", "POSTROUTING")
 	if err != nil {
-		return nil, fmt.Errorf("list nat POSTROUTING: %w", err)
+		return nil, nil, fmt.Errorf("list nat POSTROUTING: %w", err)
 	}
-	var rules []plan.NATRule
 	for _, line := range lines {
 		if r, ok := parseNATRule(line, ns, lab); ok {
 			rules = append(rules, r)
+		} else if r, problem := masquerade(line, ns); problem == "" && r.Source.IsValid() && !strings.Contains(line, "--comment") {
+			plain = append(plain, r)
 		}
 	}
-	return rules, nil
+	return rules, plain, nil
 }
 
 // parseNATRule reads a line of `iptables -S` as a rule of the lab, if it is one.
@@ -99,9 +109,12 @@ func (k *Linux) observeNAT(scope plan.Scope, s *plan.State) error {
 			return err
 		}
 		err = k.in(t.NS, func() error {
-			rules, err := listNAT(ipt, t.NS, scope.Lab)
+			rules, plain, err := listNAT(ipt, t.NS, scope.Lab)
 			for _, r := range rules {
 				s.NAT[r] = true
+			}
+			for _, r := range plain {
+				s.PlainNAT[r] = true
 			}
 			return err
 		})

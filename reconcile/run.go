@@ -30,7 +30,19 @@ type Reconciler struct {
 	// Parallel bounds how many actions run at once; 0 means GOMAXPROCS. Actions start
 	// only when the actions they depend on are done, so any bound gives the same result.
 	Parallel int
+	// Adopt makes Prepare adopt what the kernel has as desired but the lab does not own
+	// (plan.DiffAdopting), instead of refusing it as a clash.
+	Adopt bool
 }
+
+// FreshSysctls is what a Kernel may offer: the values of the net.* sysctls of a fresh
+// namespace, by dotted name, which an adopted sysctl goes back to on destroy.
+type FreshSysctls interface {
+	FreshSysctls() (map[string]string, error)
+}
+
+// FreshSysctls reads the net.* sysctls of a fresh namespace.
+func (k *Linux) FreshSysctls() (map[string]string, error) { return freshSysctls() }
 
 // Prepared is a plan computed from the kernel and the lab's record, with what it was
 // computed from, ready to be executed.
@@ -43,6 +55,9 @@ type Prepared struct {
 	Plan     plan.Plan
 
 	shared map[plan.SysctlKey]sharedSysctl // sysctls that other labs set
+	// fresh holds the values of a fresh namespace's sysctls, read when the plan adopts
+	// one: the value destroy sets it back to.
+	fresh map[string]string
 }
 
 // Prepare observes what the lab concerns and computes the plan to reach desired. A
@@ -142,16 +157,30 @@ func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired 
 			leave[k] = strings.Join(sh.labs(), ", ")
 		}
 	}
-	p, err := plan.Diff(lab, desired, actual, owned)
+	diff := plan.Diff
+	if r.Adopt {
+		diff = plan.DiffAdopting
+	}
+	p, err := diff(lab, desired, actual, owned)
 	if err != nil {
 		return nil, err
+	}
+	var fresh map[string]string
+	for _, a := range p.Actions {
+		if _, ok := a.Target.(plan.SysctlObject); ok && a.Kind == plan.Adopt && fresh == nil {
+			if fk, ok := r.Kernel.(FreshSysctls); ok {
+				if fresh, err = fk.FreshSysctls(); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	for i, a := range p.Actions {
 		if o, ok := a.Target.(plan.SysctlObject); ok && leave[o.Key] != "" {
 			p.Actions[i].Reason = plan.Reason{Code: plan.ReasonSharedSysctl, Detail: leave[o.Key]}
 		}
 	}
-	return &Prepared{Lab: lab, Topology: topology, Desired: desired, Record: rec, Actual: actual, Plan: p, shared: shared}, nil
+	return &Prepared{Lab: lab, Topology: topology, Desired: desired, Record: rec, Actual: actual, Plan: p, shared: shared, fresh: fresh}, nil
 }
 
 // sharedSysctl is a sysctl that other labs set: the value it had before the first of
@@ -428,6 +457,17 @@ func withIntent(rec record.Record, p *Prepared) record.Record {
 			}
 		}
 	}
+	// An adopted sysctl goes back to a fresh namespace's value: the one it had before
+	// whatever set it is not known.
+	for _, a := range p.Plan.Actions {
+		if o, ok := a.Target.(plan.SysctlObject); ok && a.Kind == plan.Adopt {
+			if _, recorded := owned.Sysctls[o.Key]; !recorded {
+				if v, ok := freshValue(p.fresh, o.Key.Name); ok {
+					owned.Sysctls[o.Key] = v
+				}
+			}
+		}
+	}
 	owned = plan.Intent(owned, p.Desired, p.Actual, p.Plan)
 	topology := rec.Topology
 	if p.Topology != "" {
@@ -439,6 +479,19 @@ func withIntent(rec record.Record, p *Prepared) record.Record {
 	}
 	maps.Copy(wants, p.Desired.Sysctls)
 	return record.Record{Lab: p.Lab, Topology: topology, Owned: owned, Wants: wants}
+}
+
+// freshValue is the value of the sysctl name in a fresh namespace: its own, or for an
+// interface's, that of the interface "default".
+func freshValue(fresh map[string]string, name string) (string, bool) {
+	if v, ok := fresh[name]; ok {
+		return v, true
+	}
+	if def, ok := plan.SysctlOfDefault(name); ok {
+		v, ok := fresh[def]
+		return v, ok
+	}
+	return "", false
 }
 
 // SavedPlanFormat marks a file written by `netlab plan --out`.

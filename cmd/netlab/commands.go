@@ -272,7 +272,7 @@ func planWriter(format string) (func(io.Writer, plan.Plan) error, error) {
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var output, out string
-	var detailed bool
+	var detailed, adopt bool
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
 		Short: "Show the ordered actions that would bring the kernel to the topology",
@@ -291,6 +291,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			}
 			var prep *reconcile.Prepared
 			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+				s.rec.Adopt = adopt
 				prep, err = s.rec.Prepare(ctx, t.Name, abs, t.Desired())
 				return err
 			})
@@ -323,11 +324,12 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(planFormats, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, to carry it out later with netlab apply PLANFILE")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when there are changes, 1 on error")
+	cmd.Flags().BoolVar(&adopt, "adopt", false, "plan to take over what the kernel has exactly as the file wants (see apply --adopt)")
 	return cmd
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
-	var dryRun bool
+	var dryRun, adopt bool
 	cmd := &cobra.Command{
 		Use: "apply FILE|PLANFILE",
 		Example: `  netlab apply examples/two-namespaces.yaml
@@ -365,6 +367,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				}
 			}
 			return g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+				s.rec.Adopt = adopt
 				prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
 				if err != nil {
 					return err
@@ -394,6 +397,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan only; change nothing")
+	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over what the kernel has exactly as the file wants but the lab does not own (built by hand, or by plan -o sh), instead of refusing it")
 	return cmd
 }
 
@@ -419,8 +423,12 @@ func execute(ctx context.Context, o output, s *session, prep *reconcile.Prepared
 		}
 		return stoppedExit(ctx, err, again)
 	}
-	add, change, remove := prep.Plan.Summary()
-	fmt.Fprintf(w, "\n%s complete: %d added, %d changed, %d removed in %s.\n", verb, add, change, remove, time.Since(start).Round(time.Millisecond))
+	add, change, remove, adopt := prep.Plan.Counts()
+	adopted := ""
+	if adopt > 0 {
+		adopted = fmt.Sprintf(", %d adopted", adopt)
+	}
+	fmt.Fprintf(w, "\n%s complete: %d added, %d changed, %d removed%s in %s.\n", verb, add, change, remove, adopted, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
