@@ -161,7 +161,9 @@ func (x *exporter) hostUsed() bool {
 	return false
 }
 
-func (x *exporter) say(format string, args ...any) { x.unsaid = append(x.unsaid, fmt.Sprintf(format, args...)) }
+func (x *exporter) say(format string, args ...any) {
+	x.unsaid = append(x.unsaid, fmt.Sprintf(format, args...))
+}
 
 func (x *exporter) node(ns plan.NS, f func(n *yamlNode)) {
 	n := x.top.Nodes[string(ns)]
