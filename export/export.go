@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -518,4 +519,15 @@ func sortedLinks(m map[plan.LinkKey]plan.Link) []plan.LinkKey {
 	}
 	slices.SortFunc(keys, func(a, b plan.LinkKey) int { return cmp.Compare(a.String(), b.String()) })
 	return keys
+}
+
+// JSON returns an exported topology (Build's YAML) as indented JSON: the same
+// topology, which netlab reads too (JSON is YAML).
+func JSON(exported []byte) ([]byte, error) {
+	var v any
+	if err := yaml.Unmarshal(exported, &v); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n'), err
 }

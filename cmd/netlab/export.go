@@ -28,8 +28,8 @@ standard error and left out; nothing is guessed. Nothing is changed.`,
 		Example: `  netlab export --all > lab.yaml
   netlab export testns1 testns2 --lab twons`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "yaml" {
-				return fmt.Errorf("unknown output format %q: export writes yaml", output)
+			if output != "yaml" && output != "json" {
+				return fmt.Errorf("unknown output format %q: use yaml or json", output)
 			}
 			if len(args) > 0 == all {
 				return errors.New("name the namespaces to export, or give --all")
@@ -61,13 +61,19 @@ standard error and left out; nothing is guessed. Nothing is changed.`,
 			if err != nil {
 				return err
 			}
+			if output == "json" {
+				if yaml, err = export.JSON(yaml); err != nil {
+					return err
+				}
+			}
 			_, err = cmd.OutOrStdout().Write(yaml)
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "export every namespace under /run/netns")
 	cmd.Flags().StringVar(&lab, "lab", "exported", "the name of the lab written")
-	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml")
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml, or json (the same topology, which netlab reads too)")
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
