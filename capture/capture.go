@@ -1,7 +1,7 @@
 // Package capture writes the frames of several interfaces into one pcapng stream, in
 // the order of their timestamps, as `netlab capture` does. It reads from Sources (the
 // packet sockets reconcile opens in each node's namespace) and touches no kernel
-// itself; the pcapng format is github.com/google/gopacket/pcapgo's.
+// itself.
 package capture
 
 import (
@@ -14,18 +14,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // Interface is an interface of the capture, as the file describes it.
 type Interface struct {
 	// Name is the interface's name in the file: NODE:IF.
 	Name string
-	// LinkType is its link-layer header type (Ethernet for every lab interface).
-	LinkType layers.LinkType
+	// LinkType is its link-layer header type (LinkTypeEthernet for every lab interface).
+	LinkType uint16
 	// Snaplen is the most bytes kept of each frame.
 	Snaplen int
 }
@@ -48,7 +44,7 @@ const Window = 50 * time.Millisecond
 // underlying writer at once, so that a reader at the other end of a pipe
 // (`wireshark -k -i -`) sees it live.
 type Writer struct {
-	ng     *pcapgo.NgWriter
+	ng     *ngWriter
 	held   packetHeap
 	counts []int
 }
@@ -58,25 +54,19 @@ func NewWriter(w io.Writer, ifaces []Interface) (*Writer, error) {
 	if len(ifaces) == 0 {
 		return nil, errors.New("capture: no interface")
 	}
-	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "netlab capture", OS: "Linux"}}
-	ng, err := pcapgo.NewNgWriterInterface(w, ngInterface(ifaces[0]), opts)
+	ng, err := newNgWriter(w, "netlab capture")
 	if err != nil {
 		return nil, fmt.Errorf("write pcapng header: %w", err)
 	}
-	for _, i := range ifaces[1:] {
-		if _, err := ng.AddInterface(ngInterface(i)); err != nil {
+	for _, i := range ifaces {
+		if err := ng.addInterface(i.Name, i.LinkType, uint32(i.Snaplen)); err != nil {
 			return nil, fmt.Errorf("write pcapng interface %s: %w", i.Name, err)
 		}
 	}
-	if err := ng.Flush(); err != nil {
+	if err := ng.flush(); err != nil {
 		return nil, err
 	}
 	return &Writer{ng: ng, counts: make([]int, len(ifaces))}, nil
-}
-
-func ngInterface(i Interface) pcapgo.NgInterface {
-	return pcapgo.NgInterface{Name: i.Name, OS: "Linux", LinkType: i.LinkType, SnapLength: uint32(i.Snaplen),
-		TimestampResolution: 9}
 }
 
 // Add holds p until Release or Close writes it.
@@ -98,11 +88,10 @@ func (w *Writer) write(ready func(Packet) bool, limit int) (int, error) {
 	n := 0
 	for w.held.Len() > 0 && ready(w.held[0]) && (limit <= 0 || w.Total() < limit) {
 		p := heap.Pop(&w.held).(Packet)
-		ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: len(p.Data), Length: p.Length, InterfaceIndex: p.Interface}
-		if err := w.ng.WritePacket(ci, p.Data); err != nil {
+		if err := w.ng.writePacket(p.Interface, p.Timestamp, p.Length, p.Data); err != nil {
 			return n, fmt.Errorf("write packet: %w", err)
 		}
-		if err := w.ng.Flush(); err != nil {
+		if err := w.ng.flush(); err != nil {
 			return n, fmt.Errorf("write packet: %w", err)
 		}
 		w.counts[p.Interface]++
@@ -156,7 +145,7 @@ func Capture(ctx context.Context, names []string, open func(i int) (Source, erro
 			return nil, err
 		}
 		sources = append(sources, s)
-		ifaces[i] = Interface{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: snaplen}
+		ifaces[i] = Interface{Name: name, LinkType: LinkTypeEthernet, Snaplen: snaplen}
 	}
 	cw, err := NewWriter(w, ifaces)
 	if err != nil {

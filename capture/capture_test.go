@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 )
 
@@ -72,8 +71,8 @@ func TestWriterOrders(t *testing.T) {
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	var b bytes.Buffer
-	w, err := NewWriter(&b, []Interface{{"a:eth0", layers.LinkTypeEthernet, 262144}, {"b:eth0", layers.LinkTypeEthernet, 262144},
-		{"c:eth1", layers.LinkTypeEthernet, 262144}})
+	w, err := NewWriter(&b, []Interface{{"a:eth0", LinkTypeEthernet, 262144}, {"b:eth0", LinkTypeEthernet, 262144},
+		{"c:eth1", LinkTypeEthernet, 262144}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +106,7 @@ func TestRun(t *testing.T) {
 		t0 := time.Now()
 		sources := []Source{newFake(t0, t0.Add(2*time.Millisecond), t0.Add(4*time.Millisecond)), newFake(t0.Add(time.Millisecond))}
 		var b bytes.Buffer
-		w, err := NewWriter(&b, []Interface{{"a:eth0", layers.LinkTypeEthernet, 64}, {"b:eth0", layers.LinkTypeEthernet, 64}})
+		w, err := NewWriter(&b, []Interface{{"a:eth0", LinkTypeEthernet, 64}, {"b:eth0", LinkTypeEthernet, 64}})
 		if err != nil {
 			t.Fatal(err)
 		}

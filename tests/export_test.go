@@ -123,24 +123,14 @@ func TestExportTutorials(t *testing.T) {
 // TestExportExamples: every example, applied, exported and applied elsewhere, gives the
 // same kernel, and the export leaves nothing out.
 func TestExportExamples(t *testing.T) {
-	files, err := filepath.Glob("../examples/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no examples: %v", err)
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			topo, err := topology.Load(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(lackedQdiscs(t, topo)) > 0 {
-				return // refused on this kernel: TestImpairedExample checks how
-			}
-			abs, _ := filepath.Abs(file)
-			nics := standInNICs(topo)
-			roundTrip(t, nics, nics+"\n"+netlabBin()+" apply "+abs+" >/dev/null", nil, nil)
-		})
-	}
+	eachExample(t, func(t *testing.T, file string, topo *topology.Topology) {
+		if len(lackedQdiscs(t, topo)) > 0 {
+			return // refused on this kernel: TestImpairedExample checks how
+		}
+		abs, _ := filepath.Abs(file)
+		nics := standInNICs(topo)
+		roundTrip(t, nics, nics+"\n"+netlabBin()+" apply "+abs+" >/dev/null", nil, nil)
+	})
 }
 
 // TestAdopt: a lab built by its plan's shell script, or typed by hand from the
@@ -148,10 +138,6 @@ func TestExportExamples(t *testing.T) {
 // lists each adopted object, a re-plan is empty, and destroy leaves the sandbox as it
 // was before the script.
 func TestAdopt(t *testing.T) {
-	files, err := filepath.Glob("../examples/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no examples: %v", err)
-	}
 	check := func(t *testing.T, file, build string) {
 		t.Helper()
 		sh(t, "true") // the sandbox is clean
@@ -172,24 +158,18 @@ func TestAdopt(t *testing.T) {
 			t.Errorf("destroy of the adopted lab did not restore the sandbox.\n%s", lineDiff(before, after))
 		}
 	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			cleanSandbox(t)
-			topo, err := topology.Load(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(lackedQdiscs(t, topo)) > 0 {
-				return // refused on this kernel: TestImpairedExample checks how
-			}
-			sh(t, standInNICs(topo))
-			script := filepath.Join(t.TempDir(), "lab.sh")
-			if err := os.WriteFile(script, []byte(mustNetlab(t, "plan", "-o", "sh", file)), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			check(t, file, "sh "+script+" >/dev/null")
-		})
-	}
+	eachExample(t, func(t *testing.T, file string, topo *topology.Topology) {
+		cleanSandbox(t)
+		if len(lackedQdiscs(t, topo)) > 0 {
+			return // refused on this kernel: TestImpairedExample checks how
+		}
+		sh(t, standInNICs(topo))
+		script := filepath.Join(t.TempDir(), "lab.sh")
+		if err := os.WriteFile(script, []byte(mustNetlab(t, "plan", "-o", "sh", file)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		check(t, file, "sh "+script+" >/dev/null")
+	})
 	t.Run("two namespaces typed by hand", func(t *testing.T) {
 		cleanSandbox(t)
 		exported := filepath.Join(t.TempDir(), "twons.yaml")

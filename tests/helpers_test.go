@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/netlab-go/netlab/internal/sandbox"
+	"github.com/netlab-go/netlab/topology"
 )
 
 // The end-to-end tests run the netlab binary against the real kernel, inside the
@@ -38,6 +39,24 @@ func TestMain(m *testing.M) {
 }
 
 func netlabBin() string { return os.Getenv("NETLAB_TEST_BIN") }
+
+// eachExample runs f as a subtest for every example, with its topology loaded.
+func eachExample(t *testing.T, f func(t *testing.T, file string, topo *topology.Topology)) {
+	t.Helper()
+	files, err := filepath.Glob("../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			topo, err := topology.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f(t, file, topo)
+		})
+	}
+}
 
 // result is what a command printed and how it exited.
 type result struct {
