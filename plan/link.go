@@ -117,40 +117,10 @@ var LinkAttrs = []LinkAttr{
 		Change:  func(b, a Link) string { return fmt.Sprintf("alias %q -> %q", b.Alias, a.Alias) },
 		Copy:    func(dst *Link, src Link) { dst.Alias = src.Alias },
 	},
-	{
-		Name:    "mtu",
-		Differs: func(want, have Link) bool { return want.MTU != 0 && have.MTU != want.MTU },
-		Words:   func(l Link) []string { return []string{"mtu", strconv.Itoa(l.MTU)} },
-		Change:  func(b, a Link) string { return fmt.Sprintf("mtu %d -> %d", b.MTU, a.MTU) },
-		Copy:    func(dst *Link, src Link) { dst.MTU = cmp.Or(src.MTU, dst.MTU) },
-		Doc:     "The interface's MTU; on a link end, both ends of the veth get it. Unset: the kernel's (1500).",
-		Schema:  map[string]any{"type": "integer", "minimum": 68, "maximum": 65535},
-		Parse: func(v string, l *Link) string {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 68 || n > 65535 {
-				return "write a number from 68 to 65535, like `mtu: 9000`"
-			}
-			l.MTU = n
-			return ""
-		},
-	},
-	{
-		Name:    "txqueuelen",
-		Differs: func(want, have Link) bool { return want.TxQueueLen != 0 && have.TxQueueLen != want.TxQueueLen },
-		Words:   func(l Link) []string { return []string{"txqueuelen", strconv.Itoa(l.TxQueueLen)} },
-		Change:  func(b, a Link) string { return fmt.Sprintf("txqueuelen %d -> %d", b.TxQueueLen, a.TxQueueLen) },
-		Copy:    func(dst *Link, src Link) { dst.TxQueueLen = cmp.Or(src.TxQueueLen, dst.TxQueueLen) },
-		Doc:     "The length of the interface's transmit queue, in packets; on a link end, that end only. Unset: the kernel's.",
-		Schema:  map[string]any{"type": "integer", "minimum": 1, "maximum": 1 << 20},
-		Parse: func(v string, l *Link) string {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1<<20 {
-				return "write a number of packets from 1 to 1048576, like `txqueuelen: 500`"
-			}
-			l.TxQueueLen = n
-			return ""
-		},
-	},
+	intSetting("mtu", "The interface's MTU; on a link end, both ends of the veth get it. Unset: the kernel's (1500).",
+		68, 65535, 9000, func(l *Link) *int { return &l.MTU }),
+	intSetting("txqueuelen", "The length of the interface's transmit queue, in packets; on a link end, that end only. Unset: the kernel's.",
+		1, 1<<20, 500, func(l *Link) *int { return &l.TxQueueLen }),
 	{
 		Name:    "master",
 		Differs: func(want, have Link) bool { return have.Master != want.Master },
@@ -170,6 +140,30 @@ var LinkAttrs = []LinkAttr{
 		Change:  func(b, a Link) string { return upString(b.Up) + " -> " + upString(a.Up) },
 		Copy:    func(dst *Link, src Link) { dst.Up = src.Up },
 	},
+}
+
+// intSetting is a whole-number attribute that a topology sets on an interface, from
+// least to most (example is one for the hint), held in the field of a Link that field
+// points to; 0 leaves it to the kernel, and so never differs.
+func intSetting(name, doc string, least, most, example int, field func(l *Link) *int) LinkAttr {
+	get := func(l Link) int { return *field(&l) }
+	return LinkAttr{
+		Name:    name,
+		Differs: func(want, have Link) bool { return get(want) != 0 && get(have) != get(want) },
+		Words:   func(l Link) []string { return []string{name, strconv.Itoa(get(l))} },
+		Change:  func(b, a Link) string { return fmt.Sprintf("%s %d -> %d", name, get(b), get(a)) },
+		Copy:    func(dst *Link, src Link) { *field(dst) = cmp.Or(get(src), *field(dst)) },
+		Parse: func(v string, l *Link) string {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < least || n > most {
+				return fmt.Sprintf("write a number from %d to %d, like `%s: %d`", least, most, name, example)
+			}
+			*field(l) = n
+			return ""
+		},
+		Doc:    doc,
+		Schema: map[string]any{"type": "integer", "minimum": least, "maximum": most},
+	}
 }
 
 // LinkSetting returns the attribute a topology sets on an interface under the YAML key

@@ -180,7 +180,7 @@ lab.yaml:16:5: a link must list exactly two endpoints; write a link as a pair of
 		{"link without endpoints", "  - [host:m1, ns1:e0]=>  - [host:m1, ns1:e0]\n  - {impair: {rate: 1mbit}}",
 			"lab.yaml:17:5: link has no endpoints; add `endpoints: [NODE:IF, NODE:IF]`"},
 		{"bad txqueuelen", "      e0: {addresses:=>      e0: {txqueuelen: 0, addresses:",
-			`lab.yaml:11:24: bad txqueuelen "0"; write a number of packets from 1 to 1048576, like ` + "`txqueuelen: 500`"},
+			`lab.yaml:11:24: bad txqueuelen "0"; write a number from 1 to 1048576, like ` + "`txqueuelen: 500`"},
 		{"IPv6 below MTU 1280", "      e0: {addresses:=>      e0: {mtu: 1279, addresses:",
 			"lab.yaml:11:48: IPv6 address fd00::2/64 on ns1:e0, whose MTU is 1279: the kernel refuses IPv6 below 1280; give the link an MTU of at least 1280 (IPv6's least), or drop the IPv6 address"},
 		{"IPv6 below MTU 1280 from the other end", "      m1: {addresses:=>      m1: {mtu: 68, addresses:",
