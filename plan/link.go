@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -20,6 +21,9 @@ const (
 	Bridge LinkKind = "bridge"
 	// Macvlan is a macvlan on a parent interface of the host.
 	Macvlan LinkKind = "macvlan"
+	// Vxlan is the end of a link between two machines: made in the host with the
+	// other machine as its remote, and moved into the node.
+	Vxlan LinkKind = "vxlan"
 )
 
 // LinkKey identifies an interface: its namespace and its name.
@@ -78,6 +82,12 @@ type Link struct {
 	// Parent is the host interface a macvlan sits on, Mode its macvlan mode.
 	Parent LinkKey `json:"parent,omitzero"`
 	Mode   string  `json:"mode,omitempty"`
+	// VNI, Local, Remote and Port are a VXLAN end's: its id, its machine's and the other
+	// machine's underlay addresses, and its UDP port.
+	VNI    int        `json:"vni,omitempty"`
+	Local  netip.Addr `json:"local,omitzero"`
+	Remote netip.Addr `json:"remote,omitzero"`
+	Port   int        `json:"port,omitempty"`
 	// MAC is the link's address, observed only: a link whose MAC is LinkMAC of the lab
 	// is the lab's, as one with the lab's alias is (see LinkMAC).
 	MAC MAC `json:"-"`
@@ -284,6 +294,8 @@ func (o LinkObject) describe(k Kind) string {
 			return "bridge " + o.Key.String()
 		case Macvlan:
 			return "macvlan " + o.Key.String() + " on " + l.Parent.String()
+		case Vxlan:
+			return fmt.Sprintf("vxlan %s to %s (vni %d)", o.Key, l.Remote, l.VNI)
 		}
 	}
 	return "link " + o.Key.String()
@@ -296,6 +308,9 @@ func (o LinkObject) namespaces(k Kind) []NS {
 	}
 	if l.Kind == Macvlan && k == Create && l.Parent.NS != o.Key.NS {
 		return []NS{o.Key.NS, l.Parent.NS} // created on the parent, then moved
+	}
+	if l.Kind == Vxlan && k == Create && o.Key.NS != Host {
+		return []NS{o.Key.NS, Host} // created in the host, then moved
 	}
 	return []NS{o.Key.NS}
 }
@@ -327,6 +342,14 @@ func (o LinkObject) commands(k Kind, lab string) [][]string {
 			add = append(add, "netns", string(key.NS)) // before type: what follows it is the type's
 		}
 		add = append(add, "type", "macvlan", "mode", l.Mode)
+		return [][]string{add, finishWords(key, l)}
+	case Vxlan:
+		add := ipIn(Host, "link", "add", key.Name, "address", mac)
+		if key.NS != Host {
+			add = append(add, "netns", string(key.NS))
+		}
+		add = append(add, "type", "vxlan", "id", strconv.Itoa(l.VNI), "local", l.Local.String(), "remote", l.Remote.String(),
+			"dstport", strconv.Itoa(l.Port))
 		return [][]string{add, finishWords(key, l)}
 	}
 	add := ipIn(key.NS, "link", "add", key.Name, "address", mac, "type", "veth", "peer", "name", l.Peer.Name,
@@ -514,6 +537,12 @@ func (d *differ) missingLink(k LinkKey, deleted map[LinkKey]bool) {
 			return
 		}
 	}
+	if want.Kind == Vxlan {
+		if problem := d.underlayProblem(want); problem != "" {
+			d.refuse("vxlan "+k.String(), problem, "give this machine the underlay address of hosts:, or correct it there")
+			return
+		}
+	}
 	if _, parentOK := d.actual.Links[want.Parent]; want.Kind == Macvlan && !parentOK {
 		d.clash("macvlan "+k.String(), "its parent "+want.Parent.String()+" is not in the kernel",
 			"create "+want.Parent.Name+" in the host first, or name another parent")
@@ -530,6 +559,22 @@ func (d *differ) missingLink(k LinkKey, deleted map[LinkKey]bool) {
 		reason = Reason{Code: ReasonRecreated}
 	}
 	d.add(Action{Kind: Create, Target: d.linkObject(p, Link{}), Reason: reason})
+}
+
+// underlayProblem says why the VXLAN end want cannot be made on this machine, or "":
+// its local underlay address is not on an interface of the host, or its MTU does not
+// fit in that interface's, less VXLAN's 50 bytes.
+func (d *differ) underlayProblem(want Link) string {
+	for a := range d.actual.Addrs {
+		if a.Link.NS != Host || a.Prefix.Addr() != want.Local {
+			continue
+		}
+		if mtu := d.actual.Links[a.Link].MTU; want.MTU != 0 && mtu != 0 && want.MTU > mtu-50 {
+			return fmt.Sprintf("its MTU %d does not fit in the underlay's %d (%s) less VXLAN's 50 bytes", want.MTU, mtu, a.Link)
+		}
+		return ""
+	}
+	return "the underlay address " + want.Local.String() + " is on no interface of this machine"
 }
 
 // unwantedLinks deletes the links the lab owns and no longer wants. Deleting one end
@@ -637,6 +682,9 @@ func (d *differ) recreatedLinks() map[LinkKey]bool {
 			why = fmt.Sprintf("it is a %s and must be a %s", have.Kind, want.Kind)
 		case want.Kind == Macvlan && have.Mode != "" && have.Mode != want.Mode:
 			why = fmt.Sprintf("its macvlan mode is %s and must be %s", have.Mode, want.Mode)
+		case want.Kind == Vxlan && (have.VNI != want.VNI || have.Local != want.Local || have.Remote != want.Remote || have.Port != want.Port):
+			why = fmt.Sprintf("it is vni %d from %s to %s port %d and must be vni %d from %s to %s port %d",
+				have.VNI, have.Local, have.Remote, have.Port, want.VNI, want.Local, want.Remote, want.Port)
 		case want.Kind == Veth && old.Kind == Veth && old.Peer != (LinkKey{}) && old.Peer != want.Peer:
 			why = fmt.Sprintf("its peer is %s and must be %s", old.Peer, want.Peer)
 		default:

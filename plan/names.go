@@ -97,7 +97,7 @@ func (s State) Validate() error {
 	}
 	for k, l := range s.Links {
 		switch l.Kind {
-		case Veth, Bridge, Macvlan, Loopback:
+		case Veth, Bridge, Macvlan, Loopback, Vxlan:
 		default:
 			bad("link %s is of unknown kind %q", k, l.Kind)
 		}

@@ -176,6 +176,9 @@ func ScopeOf(lab string, states ...State) Scope {
 			if l.Parent.NS != "" {
 				nss[l.Parent.NS] = true
 			}
+			if l.Kind == Vxlan {
+				nss[Host] = true // made there; its underlay address is there
+			}
 		}
 		for k := range s.Addrs {
 			nss[k.Link.NS] = true

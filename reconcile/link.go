@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -39,6 +40,8 @@ func (k *Linux) ApplyLink(a plan.Action, o plan.LinkObject) error {
 			return k.createBridge(h, a, key, want)
 		case plan.Macvlan:
 			return k.createMacvlan(h, a, key, want)
+		case plan.Vxlan:
+			return k.createVxlan(h, a, key, want)
 		default:
 			return k.createVeth(h, a, o)
 		}
@@ -107,6 +110,33 @@ func (k *Linux) createMacvlan(h *nsHandle, a plan.Action, key plan.LinkKey, want
 	l, err := h.nl.LinkByName(key.Name)
 	if err != nil {
 		return fmt.Errorf("find macvlan %s: %w", key, err)
+	}
+	k.remember(h, key.Name, l.Attrs().Index)
+	return finish(h, l, plan.Link{}, want)
+}
+
+// createVxlan creates a VXLAN end in the host, straight into the node's namespace
+// (`ip link add ... netns NODE type vxlan ...`): its socket stays in the host, on the
+// underlay. Then it finishes it in the node.
+func (k *Linux) createVxlan(h *nsHandle, a plan.Action, key plan.LinkKey, want plan.Link) error {
+	host, release, err := k.handle(plan.Host)
+	if err != nil {
+		return err
+	}
+	defer release()
+	vx := &netlink.Vxlan{LinkAttrs: netlink.NewLinkAttrs(), VxlanId: want.VNI, SrcAddr: net.IP(want.Local.AsSlice()),
+		Group: net.IP(want.Remote.AsSlice()), Port: want.Port}
+	vx.Name = key.Name
+	vx.HardwareAddr = hwAddr(plan.LinkMAC(a.Lab, key))
+	if key.NS != plan.Host {
+		vx.Namespace = netlink.NsFd(int(h.ns))
+	}
+	if err := host.nl.LinkAdd(vx); err != nil {
+		return fmt.Errorf("create vxlan %s (vni %d to %s): %w", key, want.VNI, want.Remote, err)
+	}
+	l, err := h.nl.LinkByName(key.Name)
+	if err != nil {
+		return fmt.Errorf("find vxlan %s: %w", key, err)
 	}
 	k.remember(h, key.Name, l.Attrs().Index)
 	return finish(h, l, plan.Link{}, want)
@@ -234,8 +264,14 @@ func linkOf(l netlink.Link, names map[int]string) plan.Link {
 	for _, at := range plan.LinkAttrs {
 		linkAttrs[at.Name].read(a, names, &link)
 	}
-	if mv, ok := l.(*netlink.Macvlan); ok {
-		link.Mode = macvlanModeName(mv.Mode)
+	switch l := l.(type) {
+	case *netlink.Macvlan:
+		link.Mode = macvlanModeName(l.Mode)
+	case *netlink.Vxlan:
+		link.VNI, link.Port = l.VxlanId, l.Port
+		link.Local, _ = netip.AddrFromSlice(l.SrcAddr)
+		link.Remote, _ = netip.AddrFromSlice(l.Group)
+		link.Local, link.Remote = link.Local.Unmap(), link.Remote.Unmap()
 	}
 	return link
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,6 +115,16 @@ func (r recorder) LinkAdd(l netlink.Link) error {
 				r.w.record(recorder{w: r.w, ns: ns}.ip("link", "set", name, "txqueuelen", strconv.Itoa(qlen))...)
 			}
 		}
+	case *netlink.Vxlan:
+		argv := r.ip("link", "add", a.Name, "address", a.HardwareAddr.String())
+		into := r.ns
+		if fd, ok := a.Namespace.(netlink.NsFd); ok {
+			into = r.w.nsFD[int(fd)]
+			argv = append(argv, "netns", string(into))
+		}
+		r.w.record(append(argv, "type", "vxlan", "id", strconv.Itoa(l.VxlanId), "local", l.SrcAddr.String(), "remote", l.Group.String(),
+			"dstport", strconv.Itoa(l.Port))...)
+		r.w.add(into, a.Name)
 	case *netlink.Bridge:
 		r.w.record(r.ip("link", "add", a.Name, "address", a.HardwareAddr.String(), "type", "bridge")...)
 		a.Index = r.w.add(r.ns, a.Name)
@@ -447,4 +458,24 @@ func TestLinkAttrsComplete(t *testing.T) {
 	if len(linkAttrs) != len(plan.LinkAttrs) {
 		t.Errorf("reconcile's linkAttrs has %d entries, plan.LinkAttrs %d", len(linkAttrs), len(plan.LinkAttrs))
 	}
+}
+
+// TestNetlinkCallsOfVXLAN: a machine's part of a lab across machines: its VXLAN ends
+// are made in the host, straight into their node, by the calls the plan shows.
+func TestNetlinkCallsOfVXLAN(t *testing.T) {
+	topo, err := topology.Load("../examples/multi-host/wan.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desired, err := topo.DesiredOn("left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := fakekernel.New()
+	k.State.Addrs[plan.AddrKey{Link: plan.LinkKey{NS: plan.Host, Name: "eth0"}, Prefix: netip.MustParsePrefix("192.0.2.1/24")}] = true
+	p := fakePlan(t, k, topo.Name, desired, plan.NewState())
+	if !slices.ContainsFunc(p.Actions, func(a plan.Action) bool { return strings.HasPrefix(a.Object(), "vxlan a:ab to 192.0.2.2") }) {
+		t.Fatalf("no vxlan in the plan: %v", p.Actions)
+	}
+	checkSeam(t, p)
 }

@@ -13,6 +13,7 @@ import (
 // check makes the checks that span the whole file: link endpoints, interface use,
 // duplicate addresses and routes, and gateways.
 func (p *parser) check(t *Topology) {
+	defer p.checkMachines(t)
 	nodeNames := make([]string, len(t.Nodes))
 	for i, n := range t.Nodes {
 		nodeNames[i] = n.Name

@@ -171,6 +171,13 @@ func (p *parser) parse(data []byte) *Topology {
 			t.Links = p.links(v)
 		case "expect":
 			t.Expect = p.expect(v)
+		case "hosts":
+			t.Machines = p.machines(v)
+		case "placement":
+			t.Placement, _ = p.scalar(v, "placement", "`placement: spread`")
+			if t.Placement != "first" && t.Placement != "spread" {
+				p.errorf(v, "write `placement: first` (the default) or `placement: spread`", "unknown placement %q", t.Placement)
+			}
 		}
 	})
 	if nameNode == nil {
@@ -341,6 +348,9 @@ func (p *parser) nodeField(node *Node, key string, fv *yaml.Node) {
 		node.DNS = p.nameServers(fv)
 	case "search":
 		node.Search = p.searchDomains(fv)
+	case "on":
+		node.On, _ = p.scalar(fv, "on", "the machine the node is on, a name of hosts:")
+		node.OnPos = posOf(fv)
 	}
 }
 
@@ -661,10 +671,15 @@ func (p *parser) links(n *yaml.Node) []Link {
 		if item.Kind == yaml.MappingNode { // the long form: {endpoints: [A, B], impair: {...}}
 			endpoints = nil
 			p.fields(item, "a link", keys(linkFields), func(key string, k, v *yaml.Node) {
-				if key == "endpoints" {
+				switch key {
+				case "endpoints":
 					endpoints = v
-				} else {
+				case "impair":
 					impair = v
+				case "vni":
+					l.VNI = p.number(v, "vni", 1, 1<<24-1, "`vni: 4201`")
+				case "port":
+					l.Port = p.number(v, "port", 1, 65535, "`port: 4789`")
 				}
 			})
 			if endpoints == nil {

@@ -54,6 +54,15 @@ var topologyFields = []field{
 		listOf(map[string]any{"oneOf": []any{ref("pair"), ref("link")}})},
 	{"expect", "What netlab check proves: from a node, the targets that must answer a ping (reach) and those that must not (unreachable).",
 		listOf(ref("expectation"))},
+	{"hosts", "The machines of a lab across several: how to reach each (ssh) and its underlay address, which VXLAN links between machines use.",
+		map[string]any{"type": "object", "propertyNames": nameSchema, "additionalProperties": ref("machine")}},
+	{"placement", "Where nodes without on: go: on the first machine (by default), or spread round-robin over the machines.",
+		map[string]any{"enum": []any{"first", "spread"}}},
+}
+
+var machineFields = []field{
+	{"ssh", "How to reach the machine: [user@]host, as ssh takes it.", map[string]any{"type": "string", "minLength": 1}},
+	{"underlay", "The machine's address on the network that joins the machines: the VXLAN links' local and remote address.", addrSchema},
 }
 
 var nodeFields = []field{
@@ -70,6 +79,7 @@ var nodeFields = []field{
 	{"routes", "Routes of the node's main table.", listOf(ref("route"))},
 	{"dns", "Name servers of the node, written to /etc/netns/NODE/resolv.conf.", listOf(addrSchema)},
 	{"search", "Search domains of the node, written to /etc/netns/NODE/resolv.conf.", listOf(map[string]any{"type": "string"})},
+	{"on", "The machine (of hosts:) the node is on.", nameSchema},
 }
 
 var addressesField = field{"addresses", "Addresses with their prefix length, IPv4 or IPv6, like 10.0.0.1/24.", listOf(cidrSchema)}
@@ -111,6 +121,9 @@ var natFields = []field{
 
 var linkFields = []field{
 	{"endpoints", "The two ends of the link, NODE:IF.", map[string]any{"$ref": "#/$defs/pair"}},
+	{"vni", "The VXLAN id of a link between two machines (default: derived from the lab and the link).",
+		map[string]any{"type": "integer", "minimum": 1, "maximum": 1<<24 - 1}},
+	{"port", "The UDP port of a link between two machines (default 4789).", map[string]any{"type": "integer", "minimum": 1, "maximum": 65535}},
 	{"impair", "What the link does to the packets each end sends: one impairment for both ends, or one per end keyed NODE:IF.",
 		map[string]any{"anyOf": []any{ref("impairment"),
 			map[string]any{"type": "object", "propertyNames": endpointSchema, "additionalProperties": ref("impairment"), "minProperties": 1}}}},
@@ -194,6 +207,7 @@ func Schema() []byte {
 			"impairment":  impairment,
 			"expectation": object("What netlab check proves from one node.", expectationFields, "from"),
 			"netns":       netns,
+			"machine":     object("A machine of the lab.", machineFields, "ssh", "underlay"),
 		},
 	}
 	b, err := json.MarshalIndent(s, "", "  ")

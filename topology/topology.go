@@ -20,6 +20,19 @@ type Topology struct {
 	Links []Link
 	// Expect states what must and must not be reachable, for `netlab check`.
 	Expect []Expectation
+	// Machines are the machines of a lab across several, in the file's order (hosts:);
+	// none for a lab on one machine. Placement is "spread" or "" (first machine).
+	Machines  []*Machine
+	Placement string
+}
+
+// Machine is a machine of a lab across several: how to reach it over ssh, and its
+// address on the underlay, which VXLAN links between machines use.
+type Machine struct {
+	Name     string
+	Pos      Pos
+	SSH      string
+	Underlay netip.Addr
 }
 
 // Expectation is one entry of expect: from a node, targets that must answer a ping
@@ -77,6 +90,9 @@ type Node struct {
 	// DNS and Search, when given, make /etc/netns/NODE/resolv.conf.
 	DNS    []netip.Addr
 	Search []string
+	// On is the machine the node is on (hosts:), as the file gives it or placed.
+	On    string
+	OnPos Pos
 }
 
 // NetnsRef names an existing network namespace: by a process in it (Pid), by a
@@ -171,6 +187,9 @@ type Link struct {
 	A, B Endpoint
 	// ImpairA and ImpairB impair what leaves A and what leaves B (nil: nothing).
 	ImpairA, ImpairB *Impairment
+	// VNI and Port are those of the VXLAN pair that joins two machines (0: derived
+	// from the lab and the link, and 4789).
+	VNI, Port int
 }
 
 // PortName is the name of the veth end that joins a bridge for a link whose other end

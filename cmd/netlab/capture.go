@@ -177,7 +177,11 @@ func labInterfaces(g *globals, file, name string) ([]plan.LinkKey, error) {
 		if name != "" && name != t.Name {
 			return nil, fmt.Errorf("--name %s does not match the lab %s of %s", name, t.Name, file)
 		}
-		return t.Desired().Interfaces(), nil
+		desired, err := g.desired(t)
+		if err != nil {
+			return nil, err
+		}
+		return desired.Interfaces(), nil
 	}
 	store := record.Store{Dir: g.stateDir}
 	lab, err := pickLab(store, name)

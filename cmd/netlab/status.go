@@ -34,7 +34,11 @@ func (g *globals) labReport(ctx context.Context, s *session, lab, file string) (
 	if lab != "" && t.Name != lab {
 		return status.Report{}, fmt.Errorf("%s is the topology of lab %s, not %s", file, t.Name, lab)
 	}
-	prep, err := s.rec.Prepare(ctx, t.Name, abs, t.Desired())
+	desired, err := g.desired(t)
+	if err != nil {
+		return status.Report{}, err
+	}
+	prep, err := s.rec.Prepare(ctx, t.Name, abs, desired)
 	if err != nil {
 		return status.Report{}, err
 	}

@@ -312,14 +312,15 @@ func (k *Kernel) ApplyLink(a plan.Action, o plan.LinkObject) error {
 	s, key, want := k.State, o.Key, o.After
 	switch a.Kind {
 	case plan.Create:
-		if want.Kind == plan.Bridge || want.Kind == plan.Macvlan {
+		if want.Kind == plan.Bridge || want.Kind == plan.Macvlan || want.Kind == plan.Vxlan {
 			if _, ok := s.Links[want.Parent]; want.Kind == plan.Macvlan && !ok {
 				return fmt.Errorf("create macvlan %s: parent %s: no such device", key, want.Parent)
 			}
 			if _, ok := s.Links[key]; ok || !k.exists(key.NS) {
 				return fmt.Errorf("create %s %s: file exists or no such namespace", want.Kind, key)
 			}
-			s.Links[key] = set(plan.Link{Kind: want.Kind, Mode: want.Mode, MAC: plan.LinkMAC(a.Lab, key)}, want)
+			s.Links[key] = set(plan.Link{Kind: want.Kind, Mode: want.Mode, VNI: want.VNI, Local: want.Local, Remote: want.Remote,
+				Port: want.Port, MAC: plan.LinkMAC(a.Lab, key)}, want)
 			return nil
 		}
 		if !k.exists(key.NS) || !k.exists(want.Peer.NS) {

@@ -1,0 +1,82 @@
+package topology
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/netlab-go/netlab/plan"
+)
+
+// TestDesiredOn: a machine's part of a lab across machines has its nodes only, and its
+// ends of links to other machines as VXLAN interfaces.
+func TestDesiredOn(t *testing.T) {
+	topo, err := Load("../examples/multi-host/wan.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := topo.DesiredOn("left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !left.Namespaces["a"] || left.Namespaces["b"] || left.Namespaces["c"] {
+		t.Errorf("left's namespaces: %v", left.Namespaces)
+	}
+	ab := left.Links[plan.LinkKey{NS: "a", Name: "ab"}]
+	ac := left.Links[plan.LinkKey{NS: "a", Name: "ac"}]
+	if ab.Kind != plan.Vxlan || ab.Local != netip.MustParseAddr("192.0.2.1") || ab.Remote != netip.MustParseAddr("192.0.2.2") ||
+		ab.Port != DefaultVXLANPort || ab.VNI != derivedVNI("wan", topo.Links[0]) || ab.Peer != (plan.LinkKey{}) {
+		t.Errorf("a:ab is %+v", ab)
+	}
+	if ac.VNI != 6203 || ac.Remote != netip.MustParseAddr("192.0.2.3") {
+		t.Errorf("a:ac is %+v", ac)
+	}
+	if _, err := topo.DesiredOn("nowhere"); err == nil {
+		t.Error("a machine not in hosts: has a part")
+	}
+	if _, err := topo.DesiredOn(""); err == nil || !strings.Contains(err.Error(), "no machine") {
+		t.Errorf("no machine: %v", err)
+	}
+}
+
+// TestPlacement: nodes without on: go to the first machine, or round-robin with
+// placement: spread.
+func TestPlacement(t *testing.T) {
+	src := "name: p\nhosts:\n  m1: {ssh: m1, underlay: 192.0.2.1}\n  m2: {ssh: m2, underlay: 192.0.2.2}\n%snodes:\n  a: {}\n  b: {}\n  c: {}\n"
+	for _, tc := range []struct{ placement, want string }{{"", "m1 m1 m1"}, {"placement: spread\n", "m1 m2 m1"}} {
+		topo, err := Parse("p.yaml", []byte(strings.Replace(src, "%s", tc.placement, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range topo.Nodes {
+			got = append(got, n.On)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("placement %q: %v", tc.placement, got)
+		}
+	}
+}
+
+// TestMachineErrors: what a lab across machines may not say.
+func TestMachineErrors(t *testing.T) {
+	const base = "name: e\nhosts:\n  m1: {ssh: m1, underlay: 192.0.2.1}\n  m2: {ssh: m2, underlay: 192.0.2.2}\nnodes:\n" +
+		"  a: {on: m1, interfaces: {e0: {}}}\n  b: {on: m2, interfaces: {e0: {}}, bridges: {br0: {}}}\nlinks:\n  - [a:e0, b:e0]\n"
+	for _, tc := range []struct{ name, edit, want string }{
+		{"unknown machine", "on: m2, interfaces: {e0: {}}, bridges=>on: m3, interfaces: {e0: {}}, bridges", `node b is on "m3", which is not a machine of hosts:`},
+		{"on without hosts", "hosts:\n  m1: {ssh: m1, underlay: 192.0.2.1}\n  m2: {ssh: m2, underlay: 192.0.2.2}\n=>", "but the lab has no hosts:"},
+		{"bridge across machines", "  - [a:e0, b:e0]\n=>  - [a:e0, b:br0]\n", "a bridge segment across machines is not built yet"},
+		{"bad underlay", "underlay: 192.0.2.2}=>underlay: 192.0.2}", `bad underlay "192.0.2"`},
+		{"duplicate vni", "  - [a:e0, b:e0]\n=>  - {endpoints: [a:e0, b:e0], vni: 7}\n  - {endpoints: [a:e1, b:e1], vni: 7}\n", "two links between machines have VNI 7"},
+	} {
+		old, repl, _ := strings.Cut(tc.edit, "=>")
+		src := strings.Replace(base, old, repl, 1)
+		if tc.name == "duplicate vni" {
+			src = strings.Replace(strings.Replace(src, "{e0: {}}}", "{e0: {}, e1: {}}}", 1), "interfaces: {e0: {}}, bridges", "interfaces: {e0: {}, e1: {}}, bridges", 1)
+		}
+		_, err := Parse("e.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
