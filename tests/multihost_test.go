@@ -2,9 +2,11 @@ package tests
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -28,7 +30,9 @@ func newMachine(t *testing.T, name, addr string) *machine {
 	// unshare has made the namespaces once /proc/PID/ns/net differs from ours.
 	sh(t, fmt.Sprintf(`for i in $(seq 100); do [ "$(readlink /proc/%d/ns/net)" != "$(readlink /proc/self/ns/net)" ] && exit 0; sleep 0.05; done; exit 1`, m.pid))
 	sh(t, fmt.Sprintf("ip link add u-%s type veth peer name underlay && ip link set underlay netns %d && ip link set u-%s master underlay-br up", name, m.pid, name))
-	m.run(t, "for d in /run/netns /run/netlab /etc/netns; do mkdir -p $d; mount -t tmpfs -o mode=0755 tmpfs $d; done; "+
+	// A /run of its own (for sshd's /run/sshd too), and its own /etc/netns.
+	m.run(t, "mount -t tmpfs -o mode=0755 tmpfs /run; mkdir -p /run/netns /run/netlab /run/sshd /etc/netns; "+
+		"mount -t tmpfs -o mode=0755 tmpfs /etc/netns; "+
 		"ip link set lo up; ip addr add "+addr+"/24 dev underlay; ip link set underlay up")
 	return m
 }
@@ -58,10 +62,10 @@ func TestMultiHost(t *testing.T) {
 	machines := []*machine{newMachine(t, "left", "192.0.2.1"), newMachine(t, "mid", "192.0.2.2"), newMachine(t, "right", "192.0.2.3")}
 	before := map[string]string{}
 	for _, m := range machines {
-		before[m.name] = m.run(t, "ls /run/netns /etc/netns; ip -o link | sed 's/^[0-9]*: //' | sort; ip -o addr | sort; ip route")
+		before[m.name] = m.run(t, "ls /run/netns /etc/netns; ip -o link | sed 's/^[0-9]*: //' | sort; ip -o addr | grep -v fe80 | sort; ip route")
 	}
-	if r := machines[0].netlab(t, "plan", file); r.code != 1 || !strings.Contains(r.stderr, "give --on MACHINE") {
-		t.Errorf("plan without --on of a lab across machines: %s", r)
+	if r := machines[0].netlab(t, "plan", file); r.code != 1 || !strings.Contains(r.stderr, "plan failed on left, mid, right") {
+		t.Errorf("plan without --on of a lab across machines, with no sshd: %s", r)
 	}
 	if r := machines[0].netlab(t, "apply", "--on", "mid", file); r.code != 1 ||
 		!strings.Contains(r.stderr, "the underlay address 192.0.2.2 is on no interface of this machine") || !strings.Contains(r.stderr, "nothing was changed") {
@@ -95,8 +99,141 @@ func TestMultiHost(t *testing.T) {
 		if r := m.netlab(t, "destroy", "--on", m.name); r.code != 0 {
 			t.Errorf("destroy on %s: %s", m.name, r)
 		}
-		if after := m.run(t, "ls /run/netns /etc/netns; ip -o link | sed 's/^[0-9]*: //' | sort; ip -o addr | sort; ip route"); after != before[m.name] {
+		if after := m.run(t, "ls /run/netns /etc/netns; ip -o link | sed 's/^[0-9]*: //' | sort; ip -o addr | grep -v fe80 | sort; ip route"); after != before[m.name] {
 			t.Errorf("destroy did not restore %s:\n%s", m.name, lineDiff(before[m.name], after))
+		}
+	}
+}
+
+// startSSHD starts an sshd on the machine, on its underlay address addr, with its own
+// host key and the test's authorized key, all in dir; the test's end stops it.
+func (m *machine) startSSHD(t *testing.T, sshd, libs, dir, addr string) {
+	t.Helper()
+	key := filepath.Join(dir, "host-"+m.name)
+	sh(t, "ssh-keygen -q -t ed25519 -N '' -f "+key)
+	config := filepath.Join(dir, "sshd-"+m.name+".conf")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`ListenAddress %s
+HostKey %s
+AuthorizedKeysFile %s/authorized_keys
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+PidFile %s/sshd-%s.pid
+`, addr, key, dir, dir, m.name)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// sshd's privilege separation user, in the machine's own /etc/passwd (a copy bound
+	// over it in the machine's mount namespace: this one's stays as it is).
+	passwd := filepath.Join(dir, "passwd-"+m.name)
+	sh(t, "cp /etc/passwd "+passwd+" && (grep -q ^sshd: "+passwd+" || echo 'sshd:x:65533:65534::/run/sshd:/usr/sbin/nologin' >> "+passwd+")")
+	m.run(t, "mount --bind "+passwd+" /etc/passwd")
+	cmd := exec.Command("nsenter", "-t", fmt.Sprint(m.pid), "-n", "-m", "--", "env", "LD_LIBRARY_PATH="+libs, sshd, "-D", "-e", "-f", config)
+	logFile := filepath.Join(dir, "sshd-"+m.name+".log")
+	log, err := os.Create(logFile) // a file, not a pipe: its sessions outlive it a while
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stderr = log
+	t.Cleanup(func() {
+		if said, _ := os.ReadFile(logFile); t.Failed() {
+			t.Logf("sshd on %s said:\n%s", m.name, said)
+		}
+	})
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its connections' processes with it
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() }) // stopped by its PID
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "known_hosts"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "%s %s", addr, pub)
+	f.Close()
+	// Listening once a connection to port 22 is taken.
+	m.run(t, fmt.Sprintf(`for i in $(seq 200); do bash -c "echo > /dev/tcp/%s/22" 2>/dev/null && exit 0; sleep 0.05; done; exit 1`, addr))
+}
+
+// TestFanOut: from one machine, netlab plan, apply, check and destroy of a lab across
+// three machines run on every machine over OpenSSH (each machine its own sshd, with a
+// host key checked and a key the test made): plan shows each machine's part, a clash
+// on one machine stops apply before any change anywhere, apply converges everywhere,
+// check pings across machines, destroy leaves every machine as it was.
+func TestFanOut(t *testing.T) {
+	cleanSandbox(t)
+	dir := t.TempDir()
+	cache, _ := filepath.Abs("../.cache/test-sshd") // unpacked by make test's deps, with a network
+	found := strings.Fields(sh(t, "../scripts/test-sshd.sh "+cache) + " ")
+	sshd, libs := found[0], ""
+	if len(found) > 1 {
+		libs = found[1]
+	}
+	sh(t, "ip link add underlay-br type bridge && ip link set underlay-br up")
+	sh(t, "ssh-keygen -q -t ed25519 -N '' -f "+filepath.Join(dir, "client")+" && cp "+filepath.Join(dir, "client.pub")+" "+filepath.Join(dir, "authorized_keys"))
+	sshConfig := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(sshConfig, []byte(fmt.Sprintf("Host *\n  IdentityFile %s/client\n  IdentitiesOnly yes\n  UserKnownHostsFile %s/known_hosts\n", dir, dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file, _ := filepath.Abs("../examples/multi-host/wan.yaml")
+	var machines []*machine
+	for i, name := range []string{"left", "mid", "right"} {
+		addr := fmt.Sprintf("192.0.2.%d", i+1)
+		m := newMachine(t, name, addr)
+		m.startSSHD(t, sshd, libs, dir, addr)
+		machines = append(machines, m)
+	}
+	left := machines[0]
+	t.Cleanup(func() { // the connections netlab keeps open a minute
+		for i := range machines {
+			left.run(t, fmt.Sprintf("ssh -F %s -o ControlPath=/run/netlab/ssh-%%C -O exit root@192.0.2.%d 2>/dev/null || true", sshConfig, i+1))
+		}
+	})
+	fan := func(args ...string) result {
+		return left.netlab(t, append([]string{"--ssh-config", sshConfig, "--remote-netlab", netlabBin()}, args...)...)
+	}
+	state := func(m *machine) string {
+		return m.run(t, "ls /run/netns /etc/netns; ip -o link | sed 's/^[0-9]*: //' | sort; ip -o addr | grep -v fe80 | sort; ip route")
+	}
+	before := map[string]string{}
+	for _, m := range machines {
+		before[m.name] = state(m)
+	}
+	r := fan("plan", "--detailed-exitcode", file)
+	if r.code != 2 || !strings.Contains(r.stdout, "== left ==") || !strings.Contains(r.stdout, "== right ==") || !strings.Contains(r.stdout, "+ vxlan c:cb to 192.0.2.2") {
+		t.Fatalf("plan across machines: %s", r)
+	}
+	machines[2].run(t, "ip netns add c") // a clash on right
+	r = fan("apply", file)
+	if r.code != 1 || !strings.Contains(r.stderr, "plan failed on right; nothing was changed on any machine") {
+		t.Errorf("apply with a clash on one machine: %s", r)
+	}
+	if got := state(left); got != before["left"] {
+		t.Errorf("a clash on right changed left:\n%s", lineDiff(before["left"], got))
+	}
+	machines[2].run(t, "ip netns del c")
+	if r := fan("apply", file); r.code != 0 || strings.Count(r.stdout, "Apply complete") != 3 {
+		t.Fatalf("apply across machines: %s", r)
+	}
+	if r := fan("check", file); r.code != 0 {
+		t.Errorf("check across machines: %s", r)
+	}
+	if r := fan("plan", "--detailed-exitcode", "-o", "json", file); r.code != 0 || !strings.Contains(r.stdout, `"machine": "mid"`) {
+		t.Errorf("plan -o json across machines: %s", r)
+	}
+	if r := fan("destroy", file); r.code != 0 {
+		t.Errorf("destroy across machines: %s", r)
+	}
+	for _, m := range machines {
+		if got := state(m); got != before[m.name] {
+			t.Errorf("destroy did not restore %s:\n%s", m.name, lineDiff(before[m.name], got))
 		}
 	}
 }

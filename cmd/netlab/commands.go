@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netlab-go/netlab/fanout"
 	"github.com/netlab-go/netlab/graph"
 	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/reach"
@@ -32,8 +33,10 @@ type globals struct {
 	maxInput    int64 // the largest topology file read
 	// quiet, verbose and noColor are how apply and destroy talk (see output).
 	quiet, verbose, noColor bool
-	// on is the machine whose part of a lab across machines the command works on.
-	on string
+	// on is the machine whose part of a lab across machines the command works on;
+	// without it, such a lab's commands run on every machine over ssh, with
+	// remoteNetlab there and sshConfig (ssh -F) here.
+	on, remoteNetlab, sshConfig string
 }
 
 // desired is the state the lab t wants of this machine: all of it, or for a lab across
@@ -73,7 +76,9 @@ puts the host back exactly as it was.`,
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "apply and destroy: print only errors and the final line")
 	root.PersistentFlags().BoolVar(&g.verbose, "verbose", false, "apply and destroy: print the whole plan on a terminal, however long")
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "no colour on a terminal (as NO_COLOR=1 does)")
-	root.PersistentFlags().StringVar(&g.on, "on", "", "for a lab across machines (hosts:): the machine whose part to work on, this one")
+	root.PersistentFlags().StringVar(&g.on, "on", "", "for a lab across machines (hosts:): the machine whose part to work on, this one (default: every machine, over ssh)")
+	root.PersistentFlags().StringVar(&g.remoteNetlab, "remote-netlab", "netlab", "for a lab across machines: the netlab program on the machines")
+	root.PersistentFlags().StringVar(&g.sshConfig, "ssh-config", "", "for a lab across machines: the ssh client configuration file (ssh -F)")
 	var cpuProfile string
 	var profileFile *os.File
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for `go tool pprof`)")
@@ -306,6 +311,19 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if g.spans(t) {
+				remote := []string{"plan", "--detailed-exitcode", "-o", output}
+				if adopt {
+					remote = append(remote, "--adopt")
+				}
+				results := g.fanOut(cmd.Context(), cmd, t, data, remote, output != "json")
+				if output == "json" {
+					if err := fanOutPlanJSON(cmd.OutOrStdout(), results); err != nil {
+						return err
+					}
+				}
+				return fanOutExit(results, detailed, "plan")
+			}
 			var prep *reconcile.Prepared
 			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				s.rec.Adopt = adopt
@@ -386,6 +404,25 @@ func newApplyCmd(g *globals) *cobra.Command {
 				if abs, err = absPath(args[0]); err != nil {
 					return err
 				}
+			}
+			if saved == nil && g.spans(t) {
+				// Every machine's plan first: nothing changes anywhere unless all succeed.
+				remote := []string{"plan", "--detailed-exitcode"}
+				if adopt {
+					remote = append(remote, "--adopt")
+				}
+				if results := g.fanOut(cmd.Context(), cmd, t, data, remote, false); len(fanout.Failed(results)) > 0 {
+					printResults(cmd.OutOrStdout(), cmd.ErrOrStderr(), results)
+					return exitError{code: 1, msg: "plan failed on " + strings.Join(fanout.Failed(results), ", ") + "; nothing was changed on any machine"}
+				}
+				remote = []string{"apply"}
+				if adopt {
+					remote = append(remote, "--adopt")
+				}
+				if dryRun {
+					remote = append(remote, "--dry-run")
+				}
+				return fanOutExit(g.fanOut(cmd.Context(), cmd, t, data, remote, true), false, "apply")
 			}
 			return g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				s.rec.Adopt = adopt
@@ -479,9 +516,16 @@ from netlab's records (--name picks one when several are applied).`,
 			var lab, abs string
 			scope := plan.NewState()
 			if len(args) == 1 {
-				t, p, _, err := g.loadTopology(args[0])
+				t, p, data, err := g.loadTopology(args[0])
 				if err != nil {
 					return err
+				}
+				if g.spans(t) {
+					remote := []string{"destroy"}
+					if dryRun {
+						remote = append(remote, "--dry-run", "-o", output)
+					}
+					return fanOutExit(g.fanOut(cmd.Context(), cmd, t, data, remote, true), false, "destroy")
 				}
 				if name != "" && name != t.Name {
 					return fmt.Errorf("--name %s does not match the lab %s of %s", name, t.Name, args[0])
@@ -694,9 +738,16 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 			if output != "text" && output != "json" {
 				return fmt.Errorf("unknown output format %q: use text or json", output)
 			}
-			t, _, err := g.load(args[0], topology.Options{ExternalTargets: external})
+			t, data, err := g.load(args[0], topology.Options{ExternalTargets: external})
 			if err != nil {
 				return err
+			}
+			if g.spans(t) {
+				remote := []string{"check"}
+				if all {
+					remote = append(remote, "--all")
+				}
+				return fanOutExit(g.fanOut(cmd.Context(), cmd, t, data, remote, true), false, "check")
 			}
 			probes := reach.Probes(t, all)
 			if _, err := g.desired(t); err != nil {
