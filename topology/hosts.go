@@ -98,11 +98,9 @@ func (p *parser) checkMachines(t *Topology) {
 		if a == nil || b == nil || a.On == b.On {
 			continue
 		}
-		for _, e := range []Endpoint{l.A, l.B} {
-			if iface := t.Node(e.Node).Interface(e.Interface); iface != nil && iface.Kind == Bridge {
-				p.errorAt(e.Pos, "link the bridge to nodes of its own machine, and join machines with links between two interfaces",
-					"bridge %s is linked to another machine: a bridge segment across machines is not built yet", e)
-			}
+		if ia, ib := a.Interface(l.A.Interface), b.Interface(l.B.Interface); ia != nil && ib != nil && ia.Kind == Bridge && ib.Kind == Bridge {
+			p.errorAt(l.Pos, "join the two bridges' segments through a node's interface, or put them on one machine",
+				"the link between bridges %s and %s joins two machines: a bridge port over VXLAN is made for a node's interface", l.A, l.B)
 		}
 		if l.VNI == 0 {
 			l.VNI = derivedVNI(t.Name, *l)
@@ -128,6 +126,14 @@ func derivedVNI(lab string, l Link) int {
 	return int(h.Sum32()%(1<<24-1)) + 1
 }
 
+// otherEnd is the endpoint of l that is not e.
+func otherEnd(l Link, e Endpoint) Endpoint {
+	if l.A == e {
+		return l.B
+	}
+	return l.A
+}
+
 // Machine returns the machine named, or nil.
 func (t *Topology) Machine(name string) *Machine {
 	for _, m := range t.Machines {
@@ -141,8 +147,11 @@ func (t *Topology) Machine(name string) *Machine {
 // DesiredOn returns the part of the lab on one machine: its nodes, with their links to
 // nodes of other machines as VXLAN interfaces, made in the machine's root namespace
 // with the other machine's underlay as their remote and moved into the node under the
-// interface's name (the tunnel's socket stays in the root namespace). For a lab on one
-// machine (no hosts:), machine must be "" and DesiredOn is Desired.
+// interface's name (the tunnel's socket stays in the root namespace). A link from a
+// bridge to a node of another machine makes the bridge's port for it a VXLAN end: the
+// bridge's segment spans the machines, each remote node through its own tunnel to the
+// bridge's machine. For a lab on one machine (no hosts:), machine must be "" and
+// DesiredOn is Desired.
 func (t *Topology) DesiredOn(machine string) (plan.State, error) {
 	if len(t.Machines) == 0 {
 		if machine != "" {
@@ -224,7 +233,7 @@ func (t *Topology) DesiredOn(machine string) (plan.State, error) {
 			if t.Node(end.e.Node).On != machine {
 				continue
 			}
-			k := plan.LinkKey{NS: plan.NS(end.e.Node), Name: end.e.Interface}
+			k, _, _ := t.vethEnd(end.e, otherEnd(l, end.e))
 			v := s.Links[k]
 			v.Kind, v.Peer = plan.Vxlan, plan.LinkKey{}
 			v.VNI, v.Port = l.VNI, l.Port

@@ -31,6 +31,10 @@ func TestDesiredOn(t *testing.T) {
 	if ac.VNI != 6203 || ac.Remote != netip.MustParseAddr("192.0.2.3") {
 		t.Errorf("a:ac is %+v", ac)
 	}
+	port := left.Links[plan.LinkKey{NS: "sw", Name: "hm-eth0"}]
+	if port.Kind != plan.Vxlan || port.Master != "br0" || port.Remote != netip.MustParseAddr("192.0.2.2") {
+		t.Errorf("the bridge's port for mid's host is %+v", port)
+	}
 	if _, err := topo.DesiredOn("nowhere"); err == nil {
 		t.Error("a machine not in hosts: has a part")
 	}
@@ -65,7 +69,6 @@ func TestMachineErrors(t *testing.T) {
 	for _, tc := range []struct{ name, edit, want string }{
 		{"unknown machine", "on: m2, interfaces: {e0: {}}, bridges=>on: m3, interfaces: {e0: {}}, bridges", `node b is on "m3", which is not a machine of hosts:`},
 		{"on without hosts", "hosts:\n  m1: {ssh: m1, underlay: 192.0.2.1}\n  m2: {ssh: m2, underlay: 192.0.2.2}\n=>", "but the lab has no hosts:"},
-		{"bridge across machines", "  - [a:e0, b:e0]\n=>  - [a:e0, b:br0]\n", "a bridge segment across machines is not built yet"},
 		{"bad underlay", "underlay: 192.0.2.2}=>underlay: 192.0.2}", `bad underlay "192.0.2"`},
 		{"duplicate vni", "  - [a:e0, b:e0]\n=>  - {endpoints: [a:e0, b:e0], vni: 7}\n  - {endpoints: [a:e1, b:e1], vni: 7}\n", "two links between machines have VNI 7"},
 	} {
