@@ -58,10 +58,7 @@ are applied); an interface that is not the lab's is refused before anything is o
 				return err
 			}
 			defer closeOut()
-			if err := reconcile.CheckPrivileges(); err != nil {
-				return err
-			}
-			k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir)
+			k, err := openKernel()
 			if err != nil {
 				return err
 			}

@@ -37,10 +37,7 @@ standard error and left out; nothing is guessed. Nothing is changed.`,
 			if problem := plan.LabNameProblem(lab); problem != "" {
 				return fmt.Errorf("--lab %q %s", lab, problem)
 			}
-			if err := reconcile.CheckPrivileges(); err != nil {
-				return err
-			}
-			k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir)
+			k, err := openKernel()
 			if err != nil {
 				return err
 			}
@@ -75,6 +72,15 @@ standard error and left out; nothing is guessed. Nothing is changed.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml, or json (the same topology, which netlab reads too)")
 	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// openKernel opens the kernel for a command that reads it without the run lock
+// (capture, export), once the privileges are there.
+func openKernel() (*reconcile.Linux, error) {
+	if err := reconcile.CheckPrivileges(); err != nil {
+		return nil, err
+	}
+	return reconcile.NewLinux(reconcile.DefaultNetnsDir)
 }
 
 // exportNamespaces are the namespaces named, each a live namespace and a usable node
