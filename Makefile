@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 N         ?= 10,100,1000
 RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean bench bench-output docs torture fuzz man
+.PHONY: build test unit e2e lint deps demo clean bench bench-output bench-multihost docs torture fuzz man
 
 ## build: a static netlab binary in bin/
 build:
@@ -60,6 +60,11 @@ bench: deps
 ## SIGINT and SIGTERM at 50 moments each, in the sandbox; prints how many recovered
 torture: deps
 	CI=true $(GO) test -count=1 -run 'TestTorture$$' -v -timeout 60m ./tests/ -torture.kills=100 -torture.signals=50 | grep -E 'recovered|seed|^(ok|FAIL|---)'
+
+## bench-multihost: a lab of 300 namespaces on each of three simulated machines, each
+## applying its part at once, against one machine's part alone (see docs/multi-host.md)
+bench-multihost: deps
+	CI=true $(GO) test -count=1 -run 'TestMultiHostScale$$' -v -timeout 30m ./tests/ -multihost.n=300 | grep -E 'multi-host scale|^(ok|FAIL|---)'
 
 ## fuzz: go test -fuzz on the topology loader and the record loader, FUZZTIME each
 ## (make test runs their seed corpora in testdata/fuzz/)

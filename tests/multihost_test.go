@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // machine is a simulated machine inside the sandbox: a network namespace with mounts
@@ -236,4 +238,104 @@ func TestFanOut(t *testing.T) {
 			t.Errorf("destroy did not restore %s:\n%s", m.name, lineDiff(before[m.name], got))
 		}
 	}
+}
+
+var multiHostN = flag.Int("multihost.n", 6, "namespaces per machine of the lab across three machines that TestMultiHostScale applies (make bench-multihost: 300)")
+
+// scaleLab writes a lab of n namespaces on each of the machines (pairs linked on each
+// machine, and a link from each machine to the next), or, with one set, the part of
+// the first machine alone as a lab on one machine.
+func scaleLab(t *testing.T, n int, machines []string, one bool) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("name: scale\n")
+	if !one {
+		b.WriteString("hosts:\n")
+		for i, m := range machines {
+			fmt.Fprintf(&b, "  %s: {ssh: root@192.0.2.%d, underlay: 192.0.2.%d}\n", m, i+1, i+1)
+		}
+	}
+	b.WriteString("nodes:\n")
+	var links []string
+	for mi, m := range machines {
+		if one && mi > 0 {
+			break
+		}
+		for i := 0; i < n; i += 2 {
+			sub := fmt.Sprintf("10.%d.%d.%d", 100+mi, i/128, (i%128)*2)
+			pre := sub[:strings.LastIndex(sub, ".")+1]
+			last := (i % 128) * 2
+			on := ""
+			if !one {
+				on = "on: " + m + ", "
+			}
+			fmt.Fprintf(&b, "  %s-a%d: {%sinterfaces: {e0: {addresses: [%s%d/31]}", m, i, on, pre, last)
+			if i == 0 && !one {
+				fmt.Fprintf(&b, ", x0: {addresses: [10.99.%d.1/30]}, x1: {addresses: [10.99.%d.2/30]}", mi, (mi+len(machines)-1)%len(machines))
+			}
+			b.WriteString("}}\n")
+			fmt.Fprintf(&b, "  %s-b%d: {%sinterfaces: {e0: {addresses: [%s%d/31]}}}\n", m, i, on, pre, last+1)
+			links = append(links, fmt.Sprintf("[%s-a%d:e0, %s-b%d:e0]", m, i, m, i))
+		}
+		if !one {
+			links = append(links, fmt.Sprintf("[%s-a0:x0, %s-a0:x1]", m, machines[(mi+1)%len(machines)]))
+		}
+	}
+	b.WriteString("links:\n")
+	for _, l := range links {
+		b.WriteString("  - " + l + "\n")
+	}
+	name := "scale.yaml"
+	if one {
+		name = "one.yaml"
+	}
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestMultiHostScale applies a lab of -multihost.n namespaces on each of three
+// simulated machines, each machine its part at once, and the first machine's part
+// alone as a lab on one machine, and reports the times (make bench-multihost: 300);
+// it checks only that each converges and is destroyed.
+func TestMultiHostScale(t *testing.T) {
+	cleanSandbox(t)
+	n := *multiHostN &^ 1
+	sh(t, "ip link add underlay-br type bridge && ip link set underlay-br up")
+	names := []string{"left", "mid", "right"}
+	var machines []*machine
+	for i, name := range names {
+		machines = append(machines, newMachine(t, name, fmt.Sprintf("192.0.2.%d", i+1)))
+	}
+	one, across := scaleLab(t, n, names, true), scaleLab(t, n, names, false)
+	timed := func(m *machine, args ...string) time.Duration {
+		start := time.Now()
+		if r := m.netlab(t, args...); r.code != 0 {
+			t.Fatalf("netlab %v on %s: %s", args, m.name, r)
+		}
+		return time.Since(start)
+	}
+	single := timed(machines[0], "apply", "-q", one)
+	timed(machines[0], "destroy", "-q")
+	per := make([]time.Duration, len(machines))
+	done := make(chan int)
+	start := time.Now()
+	for i, m := range machines {
+		go func() { per[i] = timed(m, "apply", "-q", "--on", m.name, across); done <- i }()
+	}
+	for range machines {
+		<-done
+	}
+	all := time.Since(start)
+	for _, m := range machines {
+		if r := m.netlab(t, "plan", "--detailed-exitcode", "--on", m.name, across); r.code != 0 {
+			t.Errorf("re-plan on %s: %s", m.name, r)
+		}
+		timed(m, "destroy", "-q")
+	}
+	t.Logf("multi-host scale: %d namespaces per machine, 3 machines applying their parts at once: %v (left %v, mid %v, right %v); "+
+		"left's part alone as a lab on one machine: %v", n, all.Round(time.Millisecond), per[0].Round(time.Millisecond),
+		per[1].Round(time.Millisecond), per[2].Round(time.Millisecond), single.Round(time.Millisecond))
 }
