@@ -217,8 +217,10 @@ func TestFanOut(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "plan failed on right; nothing was changed on any machine") {
 		t.Errorf("apply with a clash on one machine: %s", r)
 	}
-	if got := state(left); got != before["left"] {
-		t.Errorf("a clash on right changed left:\n%s", lineDiff(before["left"], got))
+	for _, m := range machines[:2] {
+		if got := state(m); got != before[m.name] {
+			t.Errorf("a clash on right changed %s:\n%s", m.name, lineDiff(before[m.name], got))
+		}
 	}
 	machines[2].run(t, "ip netns del c")
 	if r := fan("apply", file); r.code != 0 || strings.Count(r.stdout, "Apply complete") != 3 {
