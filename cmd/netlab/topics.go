@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/netlab-go/netlab/topology"
 	"github.com/spf13/cobra"
@@ -100,7 +101,7 @@ func newManCmd(root *cobra.Command) *cobra.Command {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err
 			}
-			header := &doc.GenManHeader{Title: "NETLAB", Section: "1", Source: "netlab " + version()}
+			header := &doc.GenManHeader{Title: "NETLAB", Section: "1", Source: strings.SplitN(version(), " (", 2)[0]}
 			if err := doc.GenManTree(root, header, args[0]); err != nil {
 				return fmt.Errorf("write man pages: %w", err)
 			}
