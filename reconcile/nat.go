@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 
 	"github.com/coreos/go-iptables/iptables"
@@ -55,47 +56,90 @@ func (k *Linux) ApplyNAT(a plan.Action, o plan.NATObject) error {
 	})
 }
 
-// listNAT returns the lab's MASQUERADE rules in the nat table of the current namespace:
-// the rules of POSTROUTING that carry the lab's comment.
+// listNAT returns the MASQUERADE rules of POSTROUTING in the nat table of the current
+// namespace: the lab's (those that carry its comment), and the plain ones, without a
+// comment or another option, that apply --adopt takes over.
 func listNAT(ipt *iptables.IPTables, ns plan.NS, lab string) (rules, plain []plan.NATRule, err error) {
 	lines, err := ipt.List("nat", "POSTROUTING")
 	if err != nil {
 		return nil, nil, fmt.Errorf("list nat POSTROUTING: %w", err)
 	}
 	for _, line := range lines {
-		if r, ok := parseNATRule(line, ns, lab); ok {
-			rules = append(rules, r)
-		} else if r, problem := masquerade(line, ns); problem == "" && r.Source.IsValid() && !strings.Contains(line, "--comment") {
-			plain = append(plain, r)
+		l := parseRule(line, ns)
+		switch {
+		case l.jump != "MASQUERADE" || !l.rule.Source.IsValid():
+		case l.comment == plan.Alias(lab):
+			rules = append(rules, l.rule)
+		case l.comment == "" && l.problem == "":
+			plain = append(plain, l.rule)
 		}
 	}
 	return rules, plain, nil
 }
 
-// parseNATRule reads a line of `iptables -S` as a rule of the lab, if it is one.
-func parseNATRule(line string, ns plan.NS, lab string) (plan.NATRule, bool) {
+// ruleLine is a line of `iptables -S POSTROUTING` read: the rule's source and output
+// interface, its comment and target, and the first thing in it that a topology's
+// MASQUERADE rule cannot say ("" when there is none).
+type ruleLine struct {
+	rule          plan.NATRule
+	comment, jump string
+	problem       string
+}
+
+// ruleComment matches a rule's comment: "-m comment --comment C", C quoted or not.
+var ruleComment = regexp.MustCompile(`-m comment --comment ("[^"]*"|\S+)`)
+
+// parseRule reads a line of `iptables -S POSTROUTING`; the chain's policy line (-P)
+// reads as an empty rule with no problem.
+func parseRule(line string, ns plan.NS) ruleLine {
+	l := ruleLine{rule: plan.NATRule{NS: ns}}
+	if m := ruleComment.FindStringSubmatch(line); m != nil {
+		l.comment = strings.Trim(m[1], `"`)
+		line = strings.Replace(line, m[0], "", 1)
+	}
 	f := strings.Fields(line)
-	r := plan.NATRule{NS: ns}
-	var comment, jump string
-	for i := 0; i+1 < len(f); i++ {
-		switch f[i] {
-		case "-s":
-			p, err := netip.ParsePrefix(f[i+1])
-			if err != nil {
-				if a, aerr := netip.ParseAddr(f[i+1]); aerr == nil {
-					p = netip.PrefixFrom(a, a.BitLen())
-				}
-			}
-			r.Source = p
-		case "-o":
-			r.Out = f[i+1]
-		case "--comment":
-			comment = strings.Trim(f[i+1], `"`)
-		case "-j":
-			jump = f[i+1]
+	if len(f) < 2 || f[0] != "-A" {
+		return ruleLine{}
+	}
+	problem := func(p string) {
+		if l.problem == "" {
+			l.problem = p
 		}
 	}
-	return r, comment == plan.Alias(lab) && jump == "MASQUERADE" && r.Source.IsValid()
+	for i := 2; i < len(f); i++ {
+		arg := ""
+		if i+1 < len(f) {
+			arg = f[i+1]
+		}
+		switch f[i] {
+		case "-s":
+			p, err := netip.ParsePrefix(arg)
+			if a, aerr := netip.ParseAddr(arg); err != nil && aerr == nil {
+				p, err = netip.PrefixFrom(a, a.BitLen()), nil
+			}
+			if err != nil {
+				problem("its source is not a network")
+			}
+			l.rule.Source = p
+		case "-o":
+			l.rule.Out = arg
+		case "-j":
+			l.jump = arg
+		case "-m":
+			problem("it matches " + arg)
+		default:
+			problem("it has " + f[i])
+			continue // an option whose arguments are not known
+		}
+		i++
+	}
+	switch {
+	case l.jump != "MASQUERADE":
+		problem("it is not a MASQUERADE rule")
+	case !l.rule.Source.IsValid():
+		problem("it masquerades every source")
+	}
+	return l
 }
 
 // observeNAT reads the lab's rules in the nat tables of the scope into s.

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -96,16 +95,29 @@ func (k *Linux) surveyPeers(all []plan.NS, sv *Survey) error {
 			return err
 		}
 		nl := &nsLinks{links: links, names: map[int]string{}, ids: map[int]plan.NS{}}
+		needed := map[int]bool{} // the ids of the namespaces its links are tied into
 		for _, l := range links {
 			nl.names[l.Attrs().Index] = l.Attrs().Name
+			if id := l.Attrs().NetNsID; id >= 0 {
+				needed[id] = true
+			}
 		}
+		// Ask for the id of each other namespace, the host first (a star's every link
+		// is tied into it), until every id needed is known: not every pair of
+		// namespaces, which a large export would pay for quadratically.
 		for _, other := range all {
+			if len(nl.ids) == len(needed) {
+				break
+			}
+			if other == ns {
+				continue
+			}
 			oh, orelease, err := k.handle(other)
 			if err != nil {
 				release()
 				return err
 			}
-			if id, err := h.nl.GetNetNsIdByFd(int(oh.ns)); err == nil && id >= 0 {
+			if id, err := h.nl.GetNetNsIdByFd(int(oh.ns)); err == nil && needed[id] {
 				nl.ids[id] = other
 			}
 			orelease()
@@ -306,47 +318,9 @@ func (k *Linux) surveyNAT(all []plan.NS, sv *Survey) error {
 // (-s SRC [-o OUT] -j MASQUERADE, with a comment at most), or says why it is not one;
 // the chain's policy line is neither.
 func masquerade(line string, ns plan.NS) (plan.NATRule, string) {
-	f := strings.Fields(ruleComment.ReplaceAllString(line, ""))
-	if len(f) < 2 || f[0] != "-A" {
-		return plan.NATRule{}, ""
-	}
-	r := plan.NATRule{NS: ns}
-	jump := ""
-	for i := 2; i < len(f); i++ {
-		arg := ""
-		if i+1 < len(f) {
-			arg = f[i+1]
-		}
-		switch f[i] {
-		case "-s":
-			p, err := netip.ParsePrefix(arg)
-			if err != nil {
-				return r, "its source is not a network"
-			}
-			r.Source = p
-		case "-o":
-			r.Out = arg
-		case "-j":
-			jump = arg
-		case "-m":
-			return r, "it matches " + arg
-		default:
-			return r, "it has " + f[i]
-		}
-		i++
-	}
-	switch {
-	case jump != "MASQUERADE":
-		return r, "it is not a MASQUERADE rule"
-	case !r.Source.IsValid():
-		return r, "it masquerades every source"
-	}
-	return r, ""
+	l := parseRule(line, ns)
+	return l.rule, l.problem
 }
-
-// ruleComment matches a rule's comment, which a topology does not keep (netlab writes
-// its own).
-var ruleComment = regexp.MustCompile(`-m comment --comment ("[^"]*"|\S+)`)
 
 // surveyFiles reads the namespaces' files under /etc/netns.
 func surveyFiles(nss []plan.NS, sv *Survey) error {
