@@ -11,6 +11,14 @@ func ipIn(ns NS, args ...string) []string {
 	return append([]string{"ip", "-n", string(ns)}, args...)
 }
 
+// bridgeIn returns a `bridge` command run in namespace ns, as ipIn does for `ip`.
+func bridgeIn(ns NS, args ...string) []string {
+	if ns == Host {
+		return append([]string{"bridge"}, args...)
+	}
+	return append([]string{"bridge", "-n", string(ns)}, args...)
+}
+
 // execIn returns a command run in namespace ns: through `ip netns exec NS` unless ns is
 // the host.
 func execIn(ns NS, args ...string) []string {

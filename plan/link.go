@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -88,6 +89,11 @@ type Link struct {
 	Local  netip.Addr `json:"local,omitzero"`
 	Remote netip.Addr `json:"remote,omitzero"`
 	Port   int        `json:"port,omitempty"`
+	// Flood, for a VXLAN port of a bridge segment across machines (no Remote), is the
+	// underlay of every other machine of the segment, sorted: a static all-zeros FDB
+	// entry to each (`bridge fdb append 00:00:00:00:00:00 ... dst R`) sends the
+	// segment's broadcast and unknown frames to all of them (head-end replication).
+	Flood []netip.Addr `json:"flood,omitempty"`
 	// MAC is the link's address, observed only: a link whose MAC is LinkMAC of the lab
 	// is the lab's, as one with the lab's alias is (see LinkMAC).
 	MAC MAC `json:"-"`
@@ -295,6 +301,9 @@ func (o LinkObject) describe(k Kind) string {
 		case Macvlan:
 			return "macvlan " + o.Key.String() + " on " + l.Parent.String()
 		case Vxlan:
+			if !l.Remote.IsValid() {
+				return fmt.Sprintf("vxlan %s flooding to %s (vni %d)", o.Key, joinAddrs(l.Flood), l.VNI)
+			}
 			return fmt.Sprintf("vxlan %s to %s (vni %d)", o.Key, l.Remote, l.VNI)
 		}
 	}
@@ -348,9 +357,15 @@ func (o LinkObject) commands(k Kind, lab string) [][]string {
 		if key.NS != Host {
 			add = append(add, "netns", string(key.NS))
 		}
-		add = append(add, "type", "vxlan", "id", strconv.Itoa(l.VNI), "local", l.Local.String(), "remote", l.Remote.String(),
-			"dstport", strconv.Itoa(l.Port))
-		return [][]string{add, finishWords(key, l)}
+		add = append(add, "type", "vxlan", "id", strconv.Itoa(l.VNI), "local", l.Local.String())
+		if l.Remote.IsValid() {
+			add = append(add, "remote", l.Remote.String())
+		}
+		cmds := [][]string{append(add, "dstport", strconv.Itoa(l.Port)), finishWords(key, l)}
+		for _, r := range l.Flood {
+			cmds = append(cmds, bridgeIn(key.NS, "fdb", "append", zeroMAC, "dev", key.Name, "dst", r.String()))
+		}
+		return cmds
 	}
 	add := ipIn(key.NS, "link", "add", key.Name, "address", mac, "type", "veth", "peer", "name", l.Peer.Name,
 		"address", LinkMAC(lab, l.Peer).String())
@@ -358,6 +373,19 @@ func (o LinkObject) commands(k Kind, lab string) [][]string {
 		add = append(add, "netns", string(l.Peer.NS))
 	}
 	return [][]string{add, finishWords(key, l), finishWords(l.Peer, o.PeerEnd)}
+}
+
+// zeroMAC is the FDB entry of a VXLAN port that every broadcast and unknown frame
+// follows: one per remote machine is head-end replication.
+const zeroMAC = "00:00:00:00:00:00"
+
+// joinAddrs writes addresses as "a, b".
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // finishWords is the command that finishes a new link: its attributes as want has them
@@ -685,6 +713,8 @@ func (d *differ) recreatedLinks() map[LinkKey]bool {
 		case want.Kind == Vxlan && (have.VNI != want.VNI || have.Local != want.Local || have.Remote != want.Remote || have.Port != want.Port):
 			why = fmt.Sprintf("it is vni %d from %s to %s port %d and must be vni %d from %s to %s port %d",
 				have.VNI, have.Local, have.Remote, have.Port, want.VNI, want.Local, want.Remote, want.Port)
+		case want.Kind == Vxlan && !slices.Equal(have.Flood, want.Flood):
+			why = fmt.Sprintf("it floods to [%s] and must flood to [%s]", joinAddrs(have.Flood), joinAddrs(want.Flood))
 		case want.Kind == Veth && old.Kind == Veth && old.Peer != (LinkKey{}) && old.Peer != want.Peer:
 			why = fmt.Sprintf("its peer is %s and must be %s", old.Peer, want.Peer)
 		default:

@@ -41,6 +41,21 @@ func NodeNameProblem(name string) (problem, hint string) {
 	return "", ""
 }
 
+// NamespaceNameProblem says what keeps ns from being a namespace a lab makes, or "":
+// a node's name, or NODE@MACHINE, the namespace that holds a bridge of NODE on another
+// machine of a lab across machines (see topology.SegmentNS). '@' is in no node's name.
+func NamespaceNameProblem(ns NS) string {
+	node, machine, replica := strings.Cut(string(ns), "@")
+	problem, _ := NodeNameProblem(node)
+	if problem == "" && replica {
+		problem, _ = NodeNameProblem(machine)
+	}
+	if problem == "" && len(ns) > 255 {
+		problem = "is too long for a file name under /run/netns"
+	}
+	return problem
+}
+
 // IfaceNameProblem says what is wrong with an interface name, as the kernel's
 // dev_valid_name judges it and as /proc/sys/net/*/conf/NAME needs it, or "".
 func IfaceNameProblem(name string) string {
@@ -82,7 +97,7 @@ func (s State) Validate() error {
 		if n == Host {
 			return
 		}
-		if problem, _ := NodeNameProblem(string(n)); problem != "" {
+		if problem := NamespaceNameProblem(n); problem != "" {
 			bad("namespace %q %s", n, problem)
 		}
 	}

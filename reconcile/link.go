@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -125,7 +127,8 @@ func (k *Linux) createVxlan(h *nsHandle, a plan.Action, key plan.LinkKey, want p
 	}
 	defer release()
 	vx := &netlink.Vxlan{LinkAttrs: netlink.NewLinkAttrs(), VxlanId: want.VNI, SrcAddr: net.IP(want.Local.AsSlice()),
-		Group: net.IP(want.Remote.AsSlice()), Port: want.Port}
+		Group: net.IP(want.Remote.AsSlice()), Port: want.Port} // no Remote: nil, a segment's port
+
 	vx.Name = key.Name
 	vx.HardwareAddr = hwAddr(plan.LinkMAC(a.Lab, key))
 	if key.NS != plan.Host {
@@ -139,7 +142,36 @@ func (k *Linux) createVxlan(h *nsHandle, a plan.Action, key plan.LinkKey, want p
 		return fmt.Errorf("find vxlan %s: %w", key, err)
 	}
 	k.remember(h, key.Name, l.Attrs().Index)
-	return finish(h, l, plan.Link{}, want)
+	if err := finish(h, l, plan.Link{}, want); err != nil {
+		return err
+	}
+	for _, r := range want.Flood {
+		// bridge fdb append 00:00:00:00:00:00 dev NAME dst R: head-end replication.
+		fdb := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF,
+			State: netlink.NUD_NOARP | netlink.NUD_PERMANENT, HardwareAddr: make(net.HardwareAddr, 6), IP: net.IP(r.AsSlice())}
+		if err := h.nl.NeighAppend(fdb); err != nil {
+			return fmt.Errorf("add the flood entry of vxlan %s to %s: %w", key, r, err)
+		}
+	}
+	return nil
+}
+
+// floodOf reads the underlays a VXLAN port floods to: its all-zeros FDB entries, as
+// `bridge fdb show dev NAME` lists them, sorted.
+func floodOf(h *nsHandle, index int) ([]netip.Addr, error) {
+	fdb, err := retryDump("fdb", func() ([]netlink.Neigh, error) { return h.nl.NeighList(index, unix.AF_BRIDGE) })
+	if err != nil {
+		return nil, err
+	}
+	var flood []netip.Addr
+	for _, n := range fdb {
+		a, ok := netip.AddrFromSlice(n.IP)
+		if ok && n.LinkIndex == index && bytes.Equal(n.HardwareAddr, make([]byte, 6)) {
+			flood = append(flood, a.Unmap())
+		}
+	}
+	slices.SortFunc(flood, netip.Addr.Compare)
+	return slices.Compact(flood), nil
 }
 
 var macvlanModes = map[string]netlink.MacvlanMode{
@@ -303,7 +335,13 @@ func (k *Linux) observeLinks(h *nsHandle, ns plan.NS, s *plan.State) (map[int]st
 		k.remember(h, a.Name, a.Index)
 	}
 	for _, l := range links {
-		s.Links[plan.LinkKey{NS: ns, Name: l.Attrs().Name}] = linkOf(l, names)
+		link := linkOf(l, names)
+		if link.Kind == plan.Vxlan && !link.Remote.IsValid() {
+			if link.Flood, err = floodOf(h, l.Attrs().Index); err != nil {
+				return nil, fmt.Errorf("flood entries of %s: %w", l.Attrs().Name, err)
+			}
+		}
+		s.Links[plan.LinkKey{NS: ns, Name: l.Attrs().Name}] = link
 	}
 	return names, nil
 }

@@ -366,7 +366,7 @@ func (k *Linux) Namespaces(context.Context) ([]plan.NS, error) {
 	}
 	var nss []plan.NS
 	for ns := range seen {
-		if problem, _ := plan.NodeNameProblem(string(ns)); problem == "" && ns != plan.Host {
+		if plan.NamespaceNameProblem(ns) == "" && ns != plan.Host {
 			nss = append(nss, ns)
 		}
 	}

@@ -25,6 +25,8 @@ type netlinkHandle interface {
 	RouteAdd(route *netlink.Route) error
 	RouteReplace(route *netlink.Route) error
 	RouteDel(route *netlink.Route) error
+	NeighList(linkIndex, family int) ([]netlink.Neigh, error)
+	NeighAppend(neigh *netlink.Neigh) error
 	QdiscList(link netlink.Link) ([]netlink.Qdisc, error)
 	QdiscReplace(qdisc netlink.Qdisc) error
 	QdiscDel(qdisc netlink.Qdisc) error

@@ -122,8 +122,11 @@ func (r recorder) LinkAdd(l netlink.Link) error {
 			into = r.w.nsFD[int(fd)]
 			argv = append(argv, "netns", string(into))
 		}
-		r.w.record(append(argv, "type", "vxlan", "id", strconv.Itoa(l.VxlanId), "local", l.SrcAddr.String(), "remote", l.Group.String(),
-			"dstport", strconv.Itoa(l.Port))...)
+		argv = append(argv, "type", "vxlan", "id", strconv.Itoa(l.VxlanId), "local", l.SrcAddr.String())
+		if l.Group != nil {
+			argv = append(argv, "remote", l.Group.String())
+		}
+		r.w.record(append(argv, "dstport", strconv.Itoa(l.Port))...)
 		r.w.add(into, a.Name)
 	case *netlink.Bridge:
 		r.w.record(r.ip("link", "add", a.Name, "address", a.HardwareAddr.String(), "type", "bridge")...)
@@ -216,6 +219,19 @@ func (r recorder) tc(args ...string) []string {
 		return append([]string{"tc"}, args...)
 	}
 	return append([]string{"tc", "-n", string(r.ns)}, args...)
+}
+
+func (r recorder) NeighList(int, int) ([]netlink.Neigh, error) { return nil, nil }
+
+func (r recorder) NeighAppend(n *netlink.Neigh) error {
+	r.w.mu.Lock()
+	defer r.w.mu.Unlock()
+	argv := []string{"bridge", "fdb", "append", n.HardwareAddr.String(), "dev", r.w.names[r.ns][n.LinkIndex], "dst", n.IP.String()}
+	if r.ns != plan.Host {
+		argv = slices.Insert(argv, 1, "-n", string(r.ns))
+	}
+	r.w.record(argv...)
+	return nil
 }
 
 func (r recorder) QdiscList(netlink.Link) ([]netlink.Qdisc, error) { return nil, nil }
@@ -467,15 +483,22 @@ func TestNetlinkCallsOfVXLAN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desired, err := topo.DesiredOn("left")
-	if err != nil {
-		t.Fatal(err)
+	for _, m := range topo.Machines {
+		t.Run(m.Name, func(t *testing.T) {
+			desired, err := topo.DesiredOn(m.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := fakekernel.New()
+			k.State.Addrs[plan.AddrKey{Link: plan.LinkKey{NS: plan.Host, Name: "eth0"}, Prefix: netip.PrefixFrom(m.Underlay, 24)}] = true
+			p := fakePlan(t, k, topo.Name, desired, plan.NewState())
+			if !slices.ContainsFunc(p.Actions, func(a plan.Action) bool { return strings.HasPrefix(a.Object(), "vxlan ") }) {
+				t.Fatalf("no vxlan in the plan: %v", p.Actions)
+			}
+			if !slices.ContainsFunc(p.Actions, func(a plan.Action) bool { return strings.Contains(a.Object(), "flooding to") }) {
+				t.Fatalf("no segment port in the plan: %v", p.Actions)
+			}
+			checkSeam(t, p)
+		})
 	}
-	k := fakekernel.New()
-	k.State.Addrs[plan.AddrKey{Link: plan.LinkKey{NS: plan.Host, Name: "eth0"}, Prefix: netip.MustParsePrefix("192.0.2.1/24")}] = true
-	p := fakePlan(t, k, topo.Name, desired, plan.NewState())
-	if !slices.ContainsFunc(p.Actions, func(a plan.Action) bool { return strings.HasPrefix(a.Object(), "vxlan a:ab to 192.0.2.2") }) {
-		t.Fatalf("no vxlan in the plan: %v", p.Actions)
-	}
-	checkSeam(t, p)
 }

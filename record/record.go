@@ -104,7 +104,7 @@ func (m *Sysctls) UnmarshalJSON(data []byte) error {
 		if !plan.IsSysctlName(c.Name) || strings.ContainsAny(c.Value, "\x00\n") {
 			return fmt.Errorf("wanted sysctl %q is not a net.* sysctl with a one-line value", c.Name)
 		}
-		if problem, _ := plan.NodeNameProblem(string(c.NS)); problem != "" && c.NS != plan.Host {
+		if problem := plan.NamespaceNameProblem(c.NS); problem != "" && c.NS != plan.Host {
 			return fmt.Errorf("namespace %q %s", c.NS, problem)
 		}
 		(*m)[plan.SysctlKey{NS: c.NS, Name: c.Name}] = c.Value

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netlab-go/netlab/topology"
 )
 
 // machine is a simulated machine inside the sandbox: a network namespace with mounts
@@ -97,12 +99,51 @@ func TestMultiHost(t *testing.T) {
 	if r := machines[2].netlab(t, "check", "--on", "right", file); r.code != 0 {
 		t.Errorf("check after the repair: %s", r)
 	}
+	checkHeadEndReplication(t, machines, file)
 	for _, m := range machines {
 		if r := m.netlab(t, "destroy", "--on", m.name); r.code != 0 {
 			t.Errorf("destroy on %s: %s", m.name, r)
 		}
 		if after := m.run(t, "ls /run/netns /etc/netns; ip -o link | sed 's/^[0-9]*: //' | sort; ip -o addr | grep -v fe80 | sort; ip route"); after != before[m.name] {
 			t.Errorf("destroy did not restore %s:\n%s", m.name, lineDiff(before[m.name], after))
+		}
+	}
+}
+
+// checkHeadEndReplication: the bridge segment sw:br0 is a bridge on each machine with
+// one VXLAN port flooding to the other two, not a star around left: with left's port
+// deleted by hand, mid's host still reaches right's, and each port's flood entries are
+// drift that plan shows and apply repairs.
+func checkHeadEndReplication(t *testing.T, machines []*machine, file string) {
+	t.Helper()
+	topo, err := topology.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vx := topology.SegmentPort(topo.Segments[0])
+	left, mid := machines[0], machines[1]
+	if fdb := mid.run(t, "bridge -n sw@mid fdb show dev "+vx+" | grep ^00:00:00:00:00:00"); !strings.Contains(fdb, "dst 192.0.2.1 ") || !strings.Contains(fdb, "dst 192.0.2.3 ") {
+		t.Errorf("mid's segment port floods to:\n%s", fdb)
+	}
+	left.run(t, "ip -n sw link del "+vx)
+	// The largest ping that fits the segment's 1450 bytes, not fragmented: every port
+	// of the segment has the VXLAN port's MTU.
+	mid.run(t, "ip netns exec hm ping -c 1 -W 5 -M do -s 1422 10.62.9.3 >/dev/null")
+	if r := left.netlab(t, "plan", "--detailed-exitcode", "--on", "left", file); r.code != 2 ||
+		!strings.Contains(r.stdout, "+ vxlan sw:"+vx+" flooding to 192.0.2.2, 192.0.2.3") || !strings.Contains(r.stdout, "fdb append 00:00:00:00:00:00 dev "+vx+" dst 192.0.2.3") {
+		t.Errorf("plan after left's segment port was deleted by hand: %s", r)
+	}
+	mid.run(t, "bridge -n sw@mid fdb del 00:00:00:00:00:00 dev "+vx+" dst 192.0.2.3")
+	if r := mid.netlab(t, "plan", "--detailed-exitcode", "--on", "mid", file); r.code != 2 ||
+		!strings.Contains(r.stdout, "it floods to [192.0.2.1] and must flood to [192.0.2.1, 192.0.2.3]") {
+		t.Errorf("plan after a flood entry was deleted by hand: %s", r)
+	}
+	for _, m := range machines[:2] {
+		if r := m.netlab(t, "apply", "--on", m.name, file); r.code != 0 {
+			t.Fatalf("repair on %s: %s", m.name, r)
+		}
+		if r := m.netlab(t, "check", "--on", m.name, file); r.code != 0 {
+			t.Errorf("check on %s after the repair: %s", m.name, r)
 		}
 	}
 }

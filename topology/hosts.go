@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/netlab-go/netlab/plan"
 	"go.yaml.in/yaml/v4"
@@ -60,8 +62,9 @@ func (p *parser) number(n *yaml.Node, what string, least, most int, example stri
 }
 
 // checkMachines places the nodes on machines and checks the links between machines:
-// their VNIs are distinct, and neither end is a bridge (a segment across machines is
-// not built yet).
+// a link between two bridges is refused, a link from a bridge to another machine's
+// node joins the bridge's segment (Segments), and the VNIs of links and segments are
+// distinct.
 func (p *parser) checkMachines(t *Topology) {
 	if len(t.Machines) == 0 {
 		for _, n := range t.Nodes {
@@ -91,38 +94,115 @@ func (p *parser) checkMachines(t *Topology) {
 			n.On = t.Machines[0].Name
 		}
 	}
-	vnis := map[int]Link{}
+	vnis := map[int]Pos{}
+	claim := func(vni int, pos Pos) {
+		if other, dup := vnis[vni]; dup {
+			p.errorAt(pos, fmt.Sprintf("give one of them another `vni:`; the other is at line %d", other.Line),
+				"two links between machines have VNI %d", vni)
+		}
+		vnis[vni] = pos
+	}
+	segments := map[string]int{}
 	for i := range t.Links {
 		l := &t.Links[i]
 		a, b := t.Node(l.A.Node), t.Node(l.B.Node)
 		if a == nil || b == nil || a.On == b.On {
 			continue
 		}
-		if ia, ib := a.Interface(l.A.Interface), b.Interface(l.B.Interface); ia != nil && ib != nil && ia.Kind == Bridge && ib.Kind == Bridge {
+		ia, ib := a.Interface(l.A.Interface), b.Interface(l.B.Interface)
+		if ia == nil || ib == nil {
+			continue
+		}
+		if ia.Kind == Bridge && ib.Kind == Bridge {
 			p.errorAt(l.Pos, "join the two bridges' segments through a node's interface, or put them on one machine",
 				"the link between bridges %s and %s joins two machines: a bridge port over VXLAN is made for a node's interface", l.A, l.B)
+			continue
+		}
+		if ia.Kind == Bridge || ib.Kind == Bridge {
+			br, node := l.A, b
+			if ib.Kind == Bridge {
+				br, node = l.B, a
+			}
+			p.joinSegment(t, segments, br, node.On, *l)
+			continue
 		}
 		if l.VNI == 0 {
-			l.VNI = derivedVNI(t.Name, *l)
+			l.VNI = derivedVNI(t.Name, l.A.String(), l.B.String())
 		}
-		if other, dup := vnis[l.VNI]; dup {
-			p.errorAt(l.Pos, fmt.Sprintf("give one of them another `vni:`; the other link is at line %d", other.Pos.Line),
-				"two links between machines have VNI %d", l.VNI)
-		}
-		vnis[l.VNI] = *l
+		claim(l.VNI, l.Pos)
 		l.Port = cmp.Or(l.Port, DefaultVXLANPort)
+	}
+	for i := range t.Segments {
+		seg := &t.Segments[i]
+		if seg.VNI == 0 {
+			seg.VNI = derivedVNI(t.Name, seg.Bridge.String())
+		}
+		seg.Port = cmp.Or(seg.Port, DefaultVXLANPort)
+		claim(seg.VNI, t.Node(seg.Bridge.Node).Interface(seg.Bridge.Interface).Pos)
+		slices.SortFunc(seg.Machines, func(x, y string) int { return machineIndex(t, x) - machineIndex(t, y) })
 	}
 }
 
-// derivedVNI is the VXLAN id of a link between machines that gives none: from a hash
-// of the lab and the link's endpoints, in 1 to 2^24-1.
-func derivedVNI(lab string, l Link) int {
-	h := fnv.New32a()
-	ends := []string{l.A.String(), l.B.String()}
-	if ends[1] < ends[0] {
-		ends[0], ends[1] = ends[1], ends[0]
+// joinSegment adds the link l, from the bridge br to a node on machine m, to br's
+// segment: its vni: and port:, when given, are the segment's, and must agree with its
+// other links'.
+func (p *parser) joinSegment(t *Topology, segments map[string]int, br Endpoint, m string, l Link) {
+	i, ok := segments[br.String()]
+	if !ok {
+		i = len(t.Segments)
+		segments[br.String()] = i
+		t.Segments = append(t.Segments, Segment{Bridge: br, Machines: []string{t.Node(br.Node).On}})
 	}
-	h.Write([]byte(lab + "\x00" + ends[0] + "\x00" + ends[1]))
+	seg := &t.Segments[i]
+	if !slices.Contains(seg.Machines, m) {
+		seg.Machines = append(seg.Machines, m)
+	}
+	for _, v := range []struct {
+		what      string
+		given, in *int
+	}{{"vni", &l.VNI, &seg.VNI}, {"port", &l.Port, &seg.Port}} {
+		switch {
+		case *v.given == 0:
+		case *v.in == 0:
+			*v.in = *v.given
+		case *v.in != *v.given:
+			p.errorAt(l.Pos, fmt.Sprintf("a bridge across machines has one VXLAN %s: give its links the same one, or one of them only", v.what),
+				"the links of bridge %s across machines give %s %d and %d", br, v.what, *v.in, *v.given)
+		}
+	}
+}
+
+// bridgeLink returns the bridge end and the other end of a link from a bridge to a
+// node's interface.
+func (t *Topology) bridgeLink(l Link) (bridge, other Endpoint, ok bool) {
+	kind := func(e Endpoint) InterfaceKind {
+		if n := t.Node(e.Node); n != nil {
+			if i := n.Interface(e.Interface); i != nil {
+				return i.Kind
+			}
+		}
+		return ""
+	}
+	switch a, b := kind(l.A), kind(l.B); {
+	case a == Bridge && b != Bridge:
+		return l.A, l.B, true
+	case b == Bridge && a != Bridge:
+		return l.B, l.A, true
+	}
+	return Endpoint{}, Endpoint{}, false
+}
+
+func machineIndex(t *Topology, name string) int {
+	return slices.IndexFunc(t.Machines, func(m *Machine) bool { return m.Name == name })
+}
+
+// derivedVNI is the VXLAN id of a link between machines, or of a bridge segment
+// across them, that gives none: from a hash of the lab and the link's endpoints (in
+// either order) or the bridge, in 1 to 2^24-1.
+func derivedVNI(lab string, ends ...string) int {
+	h := fnv.New32a()
+	slices.Sort(ends)
+	h.Write([]byte(lab + "\x00" + strings.Join(ends, "\x00")))
 	return int(h.Sum32()%(1<<24-1)) + 1
 }
 
@@ -147,10 +227,9 @@ func (t *Topology) Machine(name string) *Machine {
 // DesiredOn returns the part of the lab on one machine: its nodes, with their links to
 // nodes of other machines as VXLAN interfaces, made in the machine's root namespace
 // with the other machine's underlay as their remote and moved into the node under the
-// interface's name (the tunnel's socket stays in the root namespace). A link from a
-// bridge to a node of another machine makes the bridge's port for it a VXLAN end: the
-// bridge's segment spans the machines, each remote node through its own tunnel to the
-// bridge's machine. For a lab on one machine (no hosts:), machine must be "" and
+// interface's name (the tunnel's socket stays in the root namespace). A bridge with
+// ports on other machines is made on each machine of its segment (segmentOn). For a
+// lab on one machine (no hosts:), machine must be "" and
 // DesiredOn is Desired.
 func (t *Topology) DesiredOn(machine string) (plan.State, error) {
 	if len(t.Machines) == 0 {
@@ -223,8 +302,8 @@ func (t *Topology) DesiredOn(machine string) (plan.State, error) {
 	}
 	for _, l := range t.Links {
 		a, b := t.Node(l.A.Node), t.Node(l.B.Node)
-		if a.On == b.On {
-			continue
+		if _, _, toBridge := t.bridgeLink(l); a.On == b.On || toBridge {
+			continue // on one machine, or to a bridge across machines (a segment's)
 		}
 		for _, end := range []struct {
 			e     Endpoint
@@ -241,5 +320,98 @@ func (t *Topology) DesiredOn(machine string) (plan.State, error) {
 			s.Links[k] = v
 		}
 	}
+	for _, seg := range t.Segments {
+		if slices.Contains(seg.Machines, machine) {
+			t.segmentOn(&s, all, seg, me)
+		}
+	}
 	return s, nil
+}
+
+// SegmentNS is the namespace that holds the bridge of a segment across machines on
+// machine m: the bridge's node on its own machine; elsewhere NODE@MACHINE, a namespace
+// with the bridge only (no addresses), its ports for that machine's nodes and its VXLAN
+// port; for a bridge of the host, m's root namespace.
+func (t *Topology) SegmentNS(seg Segment, m string) plan.NS {
+	switch {
+	case t.Node(seg.Bridge.Node).On == m:
+		return plan.NS(seg.Bridge.Node)
+	case seg.Bridge.Node == HostNode:
+		return plan.Host
+	}
+	return plan.NS(seg.Bridge.Node + "@" + m)
+}
+
+// SegmentPort is the name of a segment's VXLAN port: vxlanVNI (a bridge port made for
+// a link is NODE-IFACE or pHASH, so never this).
+func SegmentPort(seg Segment) string { return "vxlan" + strconv.Itoa(seg.VNI) }
+
+// segmentOn adds to s, machine me's part, the bridge of seg: made on every machine of
+// the segment, with the ports of that machine's nodes as veths (as on one machine), and
+// one VXLAN port with an all-zeros FDB entry to every other machine of the segment, so
+// that broadcast and unknown frames reach all of them (head-end replication) and each
+// learns where the others' MACs are. A VXLAN device does not forward what it receives
+// back over VXLAN, so the mesh has no loop.
+func (t *Topology) segmentOn(s *plan.State, all plan.State, seg Segment, me *Machine) {
+	home := plan.NS(seg.Bridge.Node)
+	bridge := plan.LinkKey{NS: home, Name: seg.Bridge.Interface}
+	ns := t.SegmentNS(seg, me.Name)
+	if ns != home {
+		if ns != plan.Host {
+			s.Namespaces[ns] = true
+			s.Links[plan.LinkKey{NS: ns, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
+			s.Files[plan.FileKey{NS: ns}] = ""
+			s.Files[plan.FileKey{NS: ns, Name: "hosts"}] = plan.HardLink(plan.SharedHosts(t.Name))
+		}
+		s.Links[plan.LinkKey{NS: ns, Name: bridge.Name}] = all.Links[bridge]
+	}
+	mtu := all.Links[bridge].MTU
+	if mtu == 0 {
+		mtu = 1450 // the kernel's for a VXLAN device on no lower device: 1500 less 50
+		if me.Underlay.Is6() {
+			mtu = 1430
+		}
+	}
+	for _, l := range t.Links {
+		br, e, ok := t.bridgeLink(l)
+		if !ok || br.String() != seg.Bridge.String() {
+			continue
+		}
+		port := plan.LinkKey{NS: home, Name: PortName(e)}
+		node := plan.LinkKey{NS: plan.NS(e.Node), Name: e.Interface}
+		for _, k := range []plan.LinkKey{port, node} {
+			if v, ok := s.Links[k]; ok && v.MTU == 0 {
+				v.MTU = mtu // a frame that fits the segment's VXLAN port, on every port of it
+				s.Links[k] = v
+			}
+		}
+		on := t.Node(e.Node).On
+		if on == t.Node(seg.Bridge.Node).On {
+			continue // a port of the bridge's own machine: as on one machine
+		}
+		delete(s.Links, port)
+		delete(s.Qdiscs, port)
+		if on != me.Name {
+			continue
+		}
+		here := plan.LinkKey{NS: ns, Name: port.Name}
+		v := all.Links[port]
+		v.MTU = cmp.Or(v.MTU, mtu)
+		s.Links[here] = v
+		if q, ok := all.Qdiscs[port]; ok {
+			s.Qdiscs[here] = q
+		}
+		end := s.Links[node]
+		end.Peer = here
+		s.Links[node] = end
+	}
+	var flood []netip.Addr
+	for _, m := range seg.Machines {
+		if m != me.Name {
+			flood = append(flood, t.Machine(m).Underlay)
+		}
+	}
+	slices.SortFunc(flood, netip.Addr.Compare)
+	s.Links[plan.LinkKey{NS: ns, Name: SegmentPort(seg)}] = plan.Link{Kind: plan.Vxlan, Alias: plan.Alias(t.Name), Up: true,
+		Master: bridge.Name, MTU: mtu, VNI: seg.VNI, Port: seg.Port, Local: me.Underlay, Flood: flood}
 }

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,15 +26,53 @@ func TestDesiredOn(t *testing.T) {
 	ab := left.Links[plan.LinkKey{NS: "a", Name: "ab"}]
 	ac := left.Links[plan.LinkKey{NS: "a", Name: "ac"}]
 	if ab.Kind != plan.Vxlan || ab.Local != netip.MustParseAddr("192.0.2.1") || ab.Remote != netip.MustParseAddr("192.0.2.2") ||
-		ab.Port != DefaultVXLANPort || ab.VNI != derivedVNI("wan", topo.Links[0]) || ab.Peer != (plan.LinkKey{}) {
+		ab.Port != DefaultVXLANPort || ab.VNI != derivedVNI("wan", topo.Links[0].A.String(), topo.Links[0].B.String()) || ab.Peer != (plan.LinkKey{}) {
 		t.Errorf("a:ab is %+v", ab)
 	}
 	if ac.VNI != 6203 || ac.Remote != netip.MustParseAddr("192.0.2.3") {
 		t.Errorf("a:ac is %+v", ac)
 	}
-	port := left.Links[plan.LinkKey{NS: "sw", Name: "hm-eth0"}]
-	if port.Kind != plan.Vxlan || port.Master != "br0" || port.Remote != netip.MustParseAddr("192.0.2.2") {
-		t.Errorf("the bridge's port for mid's host is %+v", port)
+	seg := topo.Segments[0]
+	if len(topo.Segments) != 1 || seg.Bridge.String() != "sw:br0" || strings.Join(seg.Machines, " ") != "left mid right" ||
+		seg.VNI != derivedVNI("wan", "sw:br0") || seg.Port != DefaultVXLANPort {
+		t.Fatalf("segments: %+v", topo.Segments)
+	}
+	vx := plan.LinkKey{NS: "sw", Name: SegmentPort(seg)}
+	if _, ok := left.Links[plan.LinkKey{NS: "sw", Name: "hm-eth0"}]; ok {
+		t.Error("left has a port for mid's host")
+	}
+	ips := func(s ...string) []netip.Addr {
+		var as []netip.Addr
+		for _, a := range s {
+			as = append(as, netip.MustParseAddr(a))
+		}
+		return as
+	}
+	if port := left.Links[vx]; port.Kind != plan.Vxlan || port.Master != "br0" || port.Remote.IsValid() ||
+		!slices.Equal(port.Flood, ips("192.0.2.2", "192.0.2.3")) || port.Local != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("left's segment port is %+v", port)
+	}
+	mid, err := topo.DesiredOn("mid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := plan.NS("sw@mid")
+	if !mid.Namespaces[replica] || mid.Namespaces["sw"] || mid.Links[plan.LinkKey{NS: replica, Name: "br0"}].Kind != plan.Bridge {
+		t.Errorf("mid's bridge: namespaces %v", mid.Namespaces)
+	}
+	for a := range mid.Addrs {
+		if a.Link.NS == replica {
+			t.Errorf("mid's bridge has the address %v", a)
+		}
+	}
+	if hm := mid.Links[plan.LinkKey{NS: "hm", Name: "eth0"}]; hm.Kind != plan.Veth || hm.Peer != (plan.LinkKey{NS: replica, Name: "hm-eth0"}) {
+		t.Errorf("hm:eth0 on mid is %+v", hm)
+	}
+	if port := mid.Links[plan.LinkKey{NS: replica, Name: "hm-eth0"}]; port.Master != "br0" || port.Peer != (plan.LinkKey{NS: "hm", Name: "eth0"}) {
+		t.Errorf("mid's port for hm is %+v", port)
+	}
+	if port := mid.Links[plan.LinkKey{NS: replica, Name: vx.Name}]; !slices.Equal(port.Flood, ips("192.0.2.1", "192.0.2.3")) {
+		t.Errorf("mid's segment port is %+v", port)
 	}
 	if _, err := topo.DesiredOn("nowhere"); err == nil {
 		t.Error("a machine not in hosts: has a part")

@@ -24,6 +24,21 @@ type Topology struct {
 	// none for a lab on one machine. Placement is "spread" or "" (first machine).
 	Machines  []*Machine
 	Placement string
+	// Segments are the bridges with ports on other machines than their own, each made
+	// on every machine of its segment (see DesiredOn).
+	Segments []Segment
+}
+
+// Segment is a bridge whose ports are on several machines: a bridge of that name on
+// each, joined by one VXLAN port per machine that floods to all the others
+// (head-end replication).
+type Segment struct {
+	// Bridge is the bridge, NODE:BRIDGE, on its node's machine.
+	Bridge Endpoint
+	// Machines are the machines with the bridge or one of its ports, in hosts: order.
+	Machines []string
+	// VNI and Port are the segment's VXLAN id and UDP port.
+	VNI, Port int
 }
 
 // Machine is a machine of a lab across several: how to reach it over ssh, and its

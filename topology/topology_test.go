@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -39,13 +40,13 @@ func TestValid(t *testing.T) {
 	}
 	s := topo.Desired()
 	wantLink := plan.Link{Kind: plan.Veth, Peer: plan.LinkKey{NS: "ns1", Name: "e0"}, Alias: "netlab:lab", Up: true}
-	if got := s.Links[plan.LinkKey{NS: plan.Host, Name: "m1"}]; got != wantLink {
+	if got := s.Links[plan.LinkKey{NS: plan.Host, Name: "m1"}]; !reflect.DeepEqual(got, wantLink) {
 		t.Errorf("host:m1 = %+v, want %+v", got, wantLink)
 	}
 	if !s.Namespaces["ns1"] || s.Namespaces["host"] {
 		t.Errorf("namespaces = %v", s.Namespaces)
 	}
-	if s.Links[plan.LinkKey{NS: "ns1", Name: "lo"}] != (plan.Link{Kind: plan.Loopback, Up: true}) {
+	if !reflect.DeepEqual(s.Links[plan.LinkKey{NS: "ns1", Name: "lo"}], plan.Link{Kind: plan.Loopback, Up: true}) {
 		t.Error("ns1's lo is not brought up")
 	}
 	if r := s.Routes[plan.RouteKey{NS: "ns1", To: netip.MustParsePrefix("0.0.0.0/0")}]; r.Via != netip.MustParseAddr("10.1.0.1") {
