@@ -98,7 +98,7 @@ func (p *parser) check(t *Topology) {
 	for _, n := range t.Nodes {
 		p.checkNode(n, used)
 		for _, iface := range n.Interfaces {
-			if host := t.Node(HostNode); iface.Macvlan != nil && host != nil && host.Interface(iface.Macvlan.Parent) != nil {
+			if host := t.hostOn(n.On); iface.Macvlan != nil && host != nil && host.Interface(iface.Macvlan.Parent) != nil {
 				p.errorAt(iface.Pos, "name an interface of the host that the lab does not create, like eth0",
 					"macvlan %s:%s sits on host:%s, which this lab creates", n.Name, iface.Name, iface.Macvlan.Parent)
 			}
@@ -267,7 +267,7 @@ func (t *Topology) endpoint(e Endpoint) *Interface {
 // may be there already; plan checks them against the kernel.)
 func (p *parser) checkSysctlInterfaces(t *Topology) {
 	for _, n := range t.Nodes {
-		if n.Name == HostNode || n.Netns != nil || len(n.Sysctls) == 0 {
+		if n.IsHost() || n.Netns != nil || len(n.Sysctls) == 0 {
 			continue
 		}
 		names := map[string]bool{"lo": true, "all": true, "default": true}

@@ -23,11 +23,11 @@ func (t *Topology) Desired() plan.State {
 		ns := plan.NS(n.Name)
 		if n.Netns != nil {
 			s.Attached[ns] = n.Netns.Source()
-		} else if n.Name != HostNode {
+		} else if !n.IsHost() {
 			s.Namespaces[ns] = true
 			s.Links[plan.LinkKey{NS: ns, Name: "lo"}] = plan.Link{Kind: plan.Loopback, Up: true}
 		}
-		if n.Name != HostNode {
+		if !n.IsHost() {
 			s.Files[plan.FileKey{NS: ns}] = ""
 			s.Files[plan.FileKey{NS: ns, Name: "hosts"}] = link
 			hasNamespaces = true

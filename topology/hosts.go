@@ -71,6 +71,9 @@ func (p *parser) checkMachines(t *Topology) {
 			if n.On != "" {
 				p.errorAt(n.OnPos, "add a hosts: section naming the machines, or drop on:", "node %s is on %q, but the lab has no hosts:", n.Name, n.On)
 			}
+			if n.Name != HostNode && n.IsHost() {
+				p.errorAt(n.Pos, "name the node host: on one machine, the host is the machine netlab runs on", "node %s names a machine, but the lab has no hosts:", n.Name)
+			}
 		}
 		return
 	}
@@ -83,7 +86,17 @@ func (p *parser) checkMachines(t *Topology) {
 		}
 	}
 	i := 0
+	hostOn := map[string]string{}
 	for _, n := range t.Nodes {
+		if m, ok := strings.CutPrefix(n.Name, HostNode+"@"); ok {
+			switch {
+			case byName[m] == nil:
+				p.errorAt(n.Pos, "write host@MACHINE with one of the machines of hosts:", "node %s names no machine of hosts:", n.Name)
+			case n.On != "" && n.On != m:
+				p.errorAt(n.OnPos, "drop on:: host@MACHINE is on MACHINE", "node %s cannot be on %s", n.Name, n.On)
+			}
+			n.On = m
+		}
 		switch {
 		case n.On != "" && byName[n.On] == nil:
 			p.errorAt(n.OnPos, "name one of the machines of hosts:", "node %s is on %q, which is not a machine of hosts:", n.Name, n.On)
@@ -92,6 +105,12 @@ func (p *parser) checkMachines(t *Topology) {
 			i++
 		case n.On == "":
 			n.On = t.Machines[0].Name
+		}
+		if n.IsHost() {
+			if other, dup := hostOn[n.On]; dup {
+				p.errorAt(n.Pos, "keep one of them: both are the root namespace of "+n.On, "nodes %s and %s are both the host of machine %s", other, n.Name, n.On)
+			}
+			hostOn[n.On] = n.Name
 		}
 	}
 	vnis := map[int]Pos{}
@@ -190,6 +209,17 @@ func (t *Topology) bridgeLink(l Link) (bridge, other Endpoint, ok bool) {
 		return l.B, l.A, true
 	}
 	return Endpoint{}, Endpoint{}, false
+}
+
+// hostOn is the node that is the root namespace of machine m (host or host@m), or
+// nil; for a lab on one machine (m ""), the node host.
+func (t *Topology) hostOn(m string) *Node {
+	for _, n := range t.Nodes {
+		if n.IsHost() && n.On == m {
+			return n
+		}
+	}
+	return nil
 }
 
 func machineIndex(t *Topology, name string) int {
@@ -325,7 +355,56 @@ func (t *Topology) DesiredOn(machine string) (plan.State, error) {
 			t.segmentOn(&s, all, seg, me)
 		}
 	}
-	return s, nil
+	return hostIsRoot(s, plan.NS(HostNode+"@"+machine)), nil
+}
+
+// hostIsRoot renames the node host@MACHINE of a machine's part to the machine's root
+// namespace, plan.Host, in every key and peer.
+func hostIsRoot(s plan.State, node plan.NS) plan.State {
+	ns := func(n plan.NS) plan.NS {
+		if n == node {
+			return plan.Host
+		}
+		return n
+	}
+	link := func(k plan.LinkKey) plan.LinkKey { return plan.LinkKey{NS: ns(k.NS), Name: k.Name} }
+	links := map[plan.LinkKey]plan.Link{}
+	for k, l := range s.Links {
+		if l.Peer != (plan.LinkKey{}) {
+			l.Peer = link(l.Peer)
+		}
+		links[link(k)] = l
+	}
+	s.Links = links
+	addrs := map[plan.AddrKey]bool{}
+	for k := range s.Addrs {
+		addrs[plan.AddrKey{Link: link(k.Link), Prefix: k.Prefix}] = true
+	}
+	s.Addrs = addrs
+	routes := map[plan.RouteKey]plan.Route{}
+	for k, r := range s.Routes {
+		k.NS = ns(k.NS)
+		routes[k] = r
+	}
+	s.Routes = routes
+	sysctls := map[plan.SysctlKey]string{}
+	for k, v := range s.Sysctls {
+		k.NS = ns(k.NS)
+		sysctls[k] = v
+	}
+	s.Sysctls = sysctls
+	nat := map[plan.NATRule]bool{}
+	for r := range s.NAT {
+		r.NS = ns(r.NS)
+		nat[r] = true
+	}
+	s.NAT = nat
+	qdiscs := map[plan.LinkKey]plan.Qdisc{}
+	for k, q := range s.Qdiscs {
+		qdiscs[link(k)] = q
+	}
+	s.Qdiscs = qdiscs
+	return s
 }
 
 // SegmentNS is the namespace that holds the bridge of a segment across machines on
@@ -336,7 +415,7 @@ func (t *Topology) SegmentNS(seg Segment, m string) plan.NS {
 	switch {
 	case t.Node(seg.Bridge.Node).On == m:
 		return plan.NS(seg.Bridge.Node)
-	case seg.Bridge.Node == HostNode:
+	case IsHostNode(seg.Bridge.Node):
 		return plan.Host
 	}
 	return plan.NS(seg.Bridge.Node + "@" + m)

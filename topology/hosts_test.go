@@ -122,3 +122,60 @@ func TestMachineErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHostOfEachMachine: host@MACHINE is that machine's root namespace: in its part it
+// is plan.Host, with its veth ends and their peers renamed, and in no other part.
+func TestHostOfEachMachine(t *testing.T) {
+	const src = "name: h\nhosts:\n  m1: {ssh: m1, underlay: 192.0.2.1}\n  m2: {ssh: m2, underlay: 192.0.2.2}\nnodes:\n" +
+		"  host@m1: {interfaces: {v1: {addresses: [10.0.1.1/24]}}}\n  host@m2: {interfaces: {v2: {addresses: [10.0.2.1/24]}}}\n" +
+		"  a: {on: m1, interfaces: {e0: {addresses: [10.0.1.2/24]}}}\n  b: {on: m2, interfaces: {e0: {addresses: [10.0.2.2/24]}}}\n" +
+		"links:\n  - [host@m1:v1, a:e0]\n  - [host@m2:v2, b:e0]\n"
+	topo, err := Parse("h.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topo.Node("host@m1").On != "m1" || topo.Node("host@m2").On != "m2" || !topo.Nodes[0].IsHost() || !topo.Nodes[1].IsHost() {
+		t.Fatalf("nodes: %v %v", topo.Nodes[0], topo.Nodes[1])
+	}
+	m1, err := topo.DesiredOn("m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := plan.LinkKey{NS: plan.Host, Name: "v1"}
+	if l := m1.Links[v1]; l.Kind != plan.Veth || l.Peer != (plan.LinkKey{NS: "a", Name: "e0"}) {
+		t.Errorf("host:v1 on m1 is %+v", l)
+	}
+	if l := m1.Links[plan.LinkKey{NS: "a", Name: "e0"}]; l.Peer != v1 {
+		t.Errorf("a:e0's peer on m1 is %v", l.Peer)
+	}
+	if !m1.Addrs[plan.AddrKey{Link: v1, Prefix: netip.MustParsePrefix("10.0.1.1/24")}] {
+		t.Errorf("m1's addresses: %v", m1.Addrs)
+	}
+	for k := range m1.Links {
+		if strings.HasPrefix(string(k.NS), "host@") || k.Name == "v2" {
+			t.Errorf("m1's part has %v", k)
+		}
+	}
+	if m1.Namespaces[plan.Host] || m1.Namespaces["host@m1"] {
+		t.Errorf("m1's part creates a namespace for its host: %v", m1.Namespaces)
+	}
+
+	for _, tc := range []struct{ edit, want string }{
+		{"host@m2: {=>host@m3: {", "node host@m3 names no machine of hosts:"},
+		{"host@m2: {=>host@m2: {on: m1, ", "node host@m2 cannot be on m1"},
+		{"host@m2: {=>host: {on: m1, ", "nodes host and host@m1 are both the host of machine m1"},
+		{"host@m1: {=>host@m1: {dns: [10.0.0.53], ", "node host@m1 cannot have dns"},
+	} {
+		old, repl, _ := strings.Cut(tc.edit, "=>")
+		s := strings.Replace(src, old, repl, 1)
+		if strings.Contains(tc.want, "both") {
+			s = strings.Replace(s, "[host@m2:v2", "[host:v2", 1)
+		}
+		if _, err := Parse("h.yaml", []byte(s)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.edit, err, tc.want)
+		}
+	}
+	if _, err := Parse("h.yaml", []byte("name: h\nnodes:\n  host@m1: {}\n")); err == nil || !strings.Contains(err.Error(), "names a machine, but the lab has no hosts:") {
+		t.Errorf("host@m1 without hosts: %v", err)
+	}
+}

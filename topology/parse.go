@@ -293,9 +293,10 @@ func (p *parser) nodes(n *yaml.Node) []*Node {
 	}
 	slices.SortFunc(nodes, func(a, b *Node) int {
 		switch {
-		case a.Name == HostNode:
-			return -1
-		case b.Name == HostNode:
+		case a.IsHost() != b.IsHost():
+			if a.IsHost() {
+				return -1
+			}
 			return 1
 		}
 		return strings.Compare(a.Name, b.Name)
@@ -308,12 +309,12 @@ func (p *parser) node(name string, k, v *yaml.Node) *Node {
 	p.nodeName(name, k)
 	node := &Node{Name: name, Pos: posOf(k)}
 	p.fields(v, "node "+name, keys(nodeFields), func(key string, fk, fv *yaml.Node) {
-		if (key == "dns" || key == "search" || key == "netns") && name == HostNode {
+		if (key == "dns" || key == "search" || key == "netns") && IsHostNode(name) {
 			hint := "give dns: to the namespaces; the host's own /etc/resolv.conf is not the lab's"
 			if key == "netns" {
 				hint = "host is the namespace netlab runs in; make the existing namespace a node of its own"
 			}
-			p.errorf(fk, hint, "node host cannot have %s", key)
+			p.errorf(fk, hint, "node %s cannot have %s", name, key)
 			return
 		}
 		p.nodeField(node, key, fv)
@@ -401,7 +402,11 @@ func (p *parser) checkInterfaceNames(node *Node) {
 }
 
 func (p *parser) nodeName(name string, k *yaml.Node) {
-	if name != HostNode && strings.EqualFold(name, HostNode) {
+	if machine, ok := strings.CutPrefix(name, HostNode+"@"); ok {
+		if problem, hint := plan.NodeNameProblem(machine); problem != "" {
+			p.errorf(k, hint, "machine name %q of node %s %s", machine, name, problem)
+		}
+	} else if name != HostNode && strings.EqualFold(name, HostNode) {
 		p.errorf(k, "the one reserved node is `host` (lowercase), the namespace netlab runs in; name this one otherwise",
 			"node %q looks like the reserved node host", name)
 	} else if problem, hint := plan.NodeNameProblem(name); problem != "" {

@@ -29,8 +29,10 @@ var (
 	cidrSchema     = map[string]any{"type": "string", "pattern": `^[0-9A-Fa-f.:]+/[0-9]{1,3}$`}
 	addrSchema     = map[string]any{"type": "string", "pattern": `^[0-9A-Fa-f.:]+$`}
 	ifaceSchema    = map[string]any{"type": "string", "pattern": `^[^/: \t\n]{1,15}$`}
-	endpointSchema = map[string]any{"type": "string", "pattern": `^[A-Za-z0-9_][A-Za-z0-9_.-]*:[^/: \t\n]{1,15}$`}
+	endpointSchema = map[string]any{"type": "string", "pattern": `^(host@)?[A-Za-z0-9_][A-Za-z0-9_.-]*:[^/: \t\n]{1,15}$`}
 	nameSchema     = map[string]any{"type": "string", "pattern": `^[A-Za-z0-9_][A-Za-z0-9_.-]*$`, "maxLength": 64}
+	// nodeSchema is a node's name: a name, or host@MACHINE, a machine's root namespace.
+	nodeSchema     = map[string]any{"type": "string", "pattern": `^(host@)?[A-Za-z0-9_][A-Za-z0-9_.-]*$`, "maxLength": 69}
 	durationSchema = map[string]any{"type": "string", "pattern": `^[0-9]+(\.[0-9]+)?(us|µs|ms|s)$`}
 )
 
@@ -49,7 +51,7 @@ func described(doc string, s map[string]any) map[string]any {
 var topologyFields = []field{
 	{"name", "The lab's name: letters, digits and -_., at most 64. It marks everything the lab creates (alias netlab:LAB) and names its record.", nameSchema},
 	{"nodes", "Map of node name to node. host is the namespace netlab runs in; any other node is a network namespace, /run/netns/NAME.",
-		map[string]any{"type": "object", "propertyNames": nameSchema, "additionalProperties": ref("node")}},
+		map[string]any{"type": "object", "propertyNames": nodeSchema, "additionalProperties": ref("node")}},
 	{"links", "The links: a pair of endpoints [N1:IF1, N2:IF2] is a veth pair; the long form {endpoints, impair} impairs it.",
 		listOf(map[string]any{"oneOf": []any{ref("pair"), ref("link")}})},
 	{"expect", "What netlab check proves: from a node, the targets that must answer a ping (reach) and those that must not (unreachable).",
@@ -141,7 +143,7 @@ var impairFieldTable = []field{
 var impairFields = keys(impairFieldTable)
 
 var expectationFields = []field{
-	{"from", "The node the pings start from.", nameSchema},
+	{"from", "The node the pings start from.", nodeSchema},
 	{"reach", "Targets that must answer: lab nodes (each of their addresses) or lab addresses.", listOf(map[string]any{"type": "string"})},
 	{"unreachable", "Targets that must not answer.", listOf(map[string]any{"type": "string"})},
 }

@@ -78,7 +78,8 @@ func TestSchemaCommitted(t *testing.T) {
 func TestSchemaValidatesExamples(t *testing.T) {
 	s := compiledSchema(t)
 	files, _ := filepath.Glob("../examples/*.yaml")
-	for _, f := range files {
+	more, _ := filepath.Glob("../examples/*/*.yaml")
+	for _, f := range append(files, more...) {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

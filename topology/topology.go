@@ -4,12 +4,22 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"strings"
 
 	"github.com/netlab-go/netlab/plan"
 )
 
 // HostNode is the reserved node name for the namespace netlab runs in.
 const HostNode = "host"
+
+// IsHostNode reports whether a node's name is the host's: host, or, in a lab across
+// machines, host@MACHINE, the root namespace of that machine.
+func IsHostNode(name string) bool {
+	return name == HostNode || strings.HasPrefix(name, HostNode+"@")
+}
+
+// IsHost reports whether the node is a host's root namespace (IsHostNode).
+func (n *Node) IsHost() bool { return IsHostNode(n.Name) }
 
 // Topology is a lab as its YAML file describes it, checked. Nodes are sorted with the
 // host first, then by name; links keep the file's order.

@@ -149,6 +149,9 @@ func captureInterfaces(g *globals, file, name string, args []string, all bool) (
 		if err := k.UnmarshalText([]byte(a)); err != nil || k.NS == "" || k.Name == "" {
 			return nil, fmt.Errorf("%q: name an interface as NODE:IF, like testns1:s1", a)
 		}
+		if g.on != "" && k.NS == plan.NS(topology.HostNode+"@"+g.on) {
+			k.NS = plan.Host // this machine's root namespace
+		}
 		if !slices.Contains(keys, k) {
 			names := make([]string, len(keys))
 			for i, k := range keys {

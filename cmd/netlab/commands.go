@@ -655,7 +655,10 @@ several are applied).`,
 				return fmt.Errorf("lab %s has no node %s; its nodes: %s", lab, node, strings.Join(nodes, ", "))
 			}
 			nsPath := "" // the host node: netlab's own namespaces
-			if node != topology.HostNode {
+			if m, ok := strings.CutPrefix(node, topology.HostNode+"@"); ok && m != g.on {
+				return fmt.Errorf("node %s is the root namespace of machine %s: run netlab exec --on %s there", node, m, m)
+			}
+			if !topology.IsHostNode(node) {
 				nsPath = filepath.Join(reconcile.DefaultNetnsDir, node)
 			}
 			code, err := reconcile.Exec(nsPath, node, argv)
@@ -765,12 +768,16 @@ from every node. Targets must be lab nodes or addresses unless --external is giv
 			var results []reach.Result
 			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				for _, n := range t.Nodes {
-					if n.Name != topology.HostNode && n.On == g.on && !s.kernel.HasNamespace(plan.NS(n.Name)) {
+					if !n.IsHost() && n.On == g.on && !s.kernel.HasNamespace(plan.NS(n.Name)) {
 						return fmt.Errorf("node %s is not in the kernel (/run/netns/%s): apply the lab first (netlab apply %s)", n.Name, n.Name, args[0])
 					}
 				}
 				results, err = reach.Run(ctx, probes, func(ctx context.Context, from string, addr netip.Addr) (bool, error) {
-					return s.kernel.Ping(ctx, plan.NS(from), addr, tries, timeout)
+					ns := plan.NS(from)
+					if topology.IsHostNode(from) {
+						ns = plan.Host // host@MACHINE: probes run on their node's machine
+					}
+					return s.kernel.Ping(ctx, ns, addr, tries, timeout)
 				}, pings)
 				return err
 			})
