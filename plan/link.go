@@ -589,6 +589,15 @@ func (d *differ) missingLink(k LinkKey, deleted map[LinkKey]bool) {
 	d.add(Action{Kind: Create, Target: d.linkObject(p, Link{}), Reason: reason})
 }
 
+// VXLANOverhead is what VXLAN adds to a frame on an underlay of local's family: 50
+// bytes over IPv4 (outer IPv4, UDP, VXLAN and inner Ethernet headers), 70 over IPv6.
+func VXLANOverhead(local netip.Addr) int {
+	if local.Is6() && !local.Is4In6() {
+		return 70
+	}
+	return 50
+}
+
 // underlayProblem says why the VXLAN end want cannot be made on this machine, or "":
 // its local underlay address is not on an interface of the host, or its MTU does not
 // fit in that interface's, less VXLAN's 50 bytes.
@@ -597,8 +606,8 @@ func (d *differ) underlayProblem(want Link) string {
 		if a.Link.NS != Host || a.Prefix.Addr() != want.Local {
 			continue
 		}
-		if mtu := d.actual.Links[a.Link].MTU; want.MTU != 0 && mtu != 0 && want.MTU > mtu-50 {
-			return fmt.Sprintf("its MTU %d does not fit in the underlay's %d (%s) less VXLAN's 50 bytes", want.MTU, mtu, a.Link)
+		if mtu, over := d.actual.Links[a.Link].MTU, VXLANOverhead(want.Local); want.MTU != 0 && mtu != 0 && want.MTU > mtu-over {
+			return fmt.Sprintf("its MTU %d does not fit in the underlay's %d (%s) less VXLAN's %d bytes", want.MTU, mtu, a.Link, over)
 		}
 		return ""
 	}

@@ -345,3 +345,21 @@ func (k *Linux) observeLinks(h *nsHandle, ns plan.NS, s *plan.State) (map[int]st
 	}
 	return names, nil
 }
+
+// UnderlayMTU is the MTU of the interface of this namespace (netlab's own, the
+// machine's root) that has the address addr, or 0 when none has it: the MTU a lab
+// across machines builds its VXLAN ends from (topology.Topology.DesiredOn).
+func UnderlayMTU(addr netip.Addr) int {
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return 0
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == addr {
+			if l, err := netlink.LinkByIndex(a.LinkIndex); err == nil {
+				return l.Attrs().MTU
+			}
+		}
+	}
+	return 0
+}

@@ -485,7 +485,7 @@ func TestNetlinkCallsOfVXLAN(t *testing.T) {
 	}
 	for _, m := range topo.Machines {
 		t.Run(m.Name, func(t *testing.T) {
-			desired, err := topo.DesiredOn(m.Name)
+			desired, err := topo.DesiredOn(m.Name, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

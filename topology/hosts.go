@@ -261,7 +261,12 @@ func (t *Topology) Machine(name string) *Machine {
 // ports on other machines is made on each machine of its segment (segmentOn). For a
 // lab on one machine (no hosts:), machine must be "" and
 // DesiredOn is Desired.
-func (t *Topology) DesiredOn(machine string) (plan.State, error) {
+//
+// underlayMTU is the MTU of the machine's interface with its underlay address (0: not
+// known, taken as 1500). Every VXLAN end, every port of a segment across machines and
+// the node ends joined to them get it less VXLAN's headers (plan.VXLANOverhead) unless
+// the link sets an MTU.
+func (t *Topology) DesiredOn(machine string, underlayMTU int) (plan.State, error) {
 	if len(t.Machines) == 0 {
 		if machine != "" {
 			return plan.State{}, fmt.Errorf("lab %s has no hosts: section, so no machine %s", t.Name, machine)
@@ -347,12 +352,13 @@ func (t *Topology) DesiredOn(machine string) (plan.State, error) {
 			v.Kind, v.Peer = plan.Vxlan, plan.LinkKey{}
 			v.VNI, v.Port = l.VNI, l.Port
 			v.Local, v.Remote = me.Underlay, t.Machine(end.other.On).Underlay
+			v.MTU = cmp.Or(v.MTU, overVXLAN(me, underlayMTU))
 			s.Links[k] = v
 		}
 	}
 	for _, seg := range t.Segments {
 		if slices.Contains(seg.Machines, machine) {
-			t.segmentOn(&s, all, seg, me)
+			t.segmentOn(&s, all, seg, me, overVXLAN(me, underlayMTU))
 		}
 	}
 	return hostIsRoot(s, plan.NS(HostNode+"@"+machine)), nil
@@ -407,6 +413,12 @@ func hostIsRoot(s plan.State, node plan.NS) plan.State {
 	return s
 }
 
+// overVXLAN is the MTU of an interface over VXLAN on machine me: its underlay's,
+// 1500 when not known, less VXLAN's headers.
+func overVXLAN(me *Machine, underlayMTU int) int {
+	return cmp.Or(underlayMTU, 1500) - plan.VXLANOverhead(me.Underlay)
+}
+
 // SegmentNS is the namespace that holds the bridge of a segment across machines on
 // machine m: the bridge's node on its own machine; elsewhere NODE@MACHINE, a namespace
 // with the bridge only (no addresses), its ports for that machine's nodes and its VXLAN
@@ -431,7 +443,7 @@ func SegmentPort(seg Segment) string { return "vxlan" + strconv.Itoa(seg.VNI) }
 // that broadcast and unknown frames reach all of them (head-end replication) and each
 // learns where the others' MACs are. A VXLAN device does not forward what it receives
 // back over VXLAN, so the mesh has no loop.
-func (t *Topology) segmentOn(s *plan.State, all plan.State, seg Segment, me *Machine) {
+func (t *Topology) segmentOn(s *plan.State, all plan.State, seg Segment, me *Machine, vxlanMTU int) {
 	home := plan.NS(seg.Bridge.Node)
 	bridge := plan.LinkKey{NS: home, Name: seg.Bridge.Interface}
 	ns := t.SegmentNS(seg, me.Name)
@@ -444,13 +456,7 @@ func (t *Topology) segmentOn(s *plan.State, all plan.State, seg Segment, me *Mac
 		}
 		s.Links[plan.LinkKey{NS: ns, Name: bridge.Name}] = all.Links[bridge]
 	}
-	mtu := all.Links[bridge].MTU
-	if mtu == 0 {
-		mtu = 1450 // the kernel's for a VXLAN device on no lower device: 1500 less 50
-		if me.Underlay.Is6() {
-			mtu = 1430
-		}
-	}
+	mtu := cmp.Or(all.Links[bridge].MTU, vxlanMTU)
 	for _, l := range t.Links {
 		br, e, ok := t.bridgeLink(l)
 		if !ok || br.String() != seg.Bridge.String() {

@@ -16,7 +16,7 @@ func TestDesiredOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	left, err := topo.DesiredOn("left")
+	left, err := topo.DesiredOn("left", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestDesiredOn(t *testing.T) {
 		!slices.Equal(port.Flood, ips("192.0.2.2", "192.0.2.3")) || port.Local != netip.MustParseAddr("192.0.2.1") {
 		t.Errorf("left's segment port is %+v", port)
 	}
-	mid, err := topo.DesiredOn("mid")
+	mid, err := topo.DesiredOn("mid", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +74,10 @@ func TestDesiredOn(t *testing.T) {
 	if port := mid.Links[plan.LinkKey{NS: replica, Name: vx.Name}]; !slices.Equal(port.Flood, ips("192.0.2.1", "192.0.2.3")) {
 		t.Errorf("mid's segment port is %+v", port)
 	}
-	if _, err := topo.DesiredOn("nowhere"); err == nil {
+	if _, err := topo.DesiredOn("nowhere", 0); err == nil {
 		t.Error("a machine not in hosts: has a part")
 	}
-	if _, err := topo.DesiredOn(""); err == nil || !strings.Contains(err.Error(), "no machine") {
+	if _, err := topo.DesiredOn("", 0); err == nil || !strings.Contains(err.Error(), "no machine") {
 		t.Errorf("no machine: %v", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestHostOfEachMachine(t *testing.T) {
 	if topo.Node("host@m1").On != "m1" || topo.Node("host@m2").On != "m2" || !topo.Nodes[0].IsHost() || !topo.Nodes[1].IsHost() {
 		t.Fatalf("nodes: %v %v", topo.Nodes[0], topo.Nodes[1])
 	}
-	m1, err := topo.DesiredOn("m1")
+	m1, err := topo.DesiredOn("m1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,5 +177,26 @@ func TestHostOfEachMachine(t *testing.T) {
 	}
 	if _, err := Parse("h.yaml", []byte("name: h\nnodes:\n  host@m1: {}\n")); err == nil || !strings.Contains(err.Error(), "names a machine, but the lab has no hosts:") {
 		t.Errorf("host@m1 without hosts: %v", err)
+	}
+}
+
+// TestVXLANMTU: interfaces over VXLAN get the underlay's MTU less VXLAN's 50 bytes,
+// unless the link sets one; 1500 is assumed when the underlay's is not known.
+func TestVXLANMTU(t *testing.T) {
+	topo, err := Load("../examples/multi-host/wan.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ underlay, want int }{{0, 1450}, {1500, 1450}, {9000, 8950}} {
+		mid, err := topo.DesiredOn("mid", tc.underlay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []plan.LinkKey{{NS: "b", Name: "ba"}, {NS: "sw@mid", Name: SegmentPort(topo.Segments[0])},
+			{NS: "sw@mid", Name: "hm-eth0"}, {NS: "hm", Name: "eth0"}} {
+			if got := mid.Links[k].MTU; got != tc.want {
+				t.Errorf("underlay MTU %d: %s has MTU %d, want %d", tc.underlay, k, got, tc.want)
+			}
+		}
 	}
 }

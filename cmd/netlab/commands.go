@@ -47,10 +47,13 @@ func (g *globals) desired(t *topology.Topology) (plan.State, error) {
 		for i, m := range t.Machines {
 			names[i] = m.Name
 		}
-		return plan.State{}, fmt.Errorf("lab %s spans the machines %s: give --on MACHINE for the part of this one (fanning out over ssh is not built yet)",
-			t.Name, strings.Join(names, ", "))
+		return plan.State{}, fmt.Errorf("lab %s spans the machines %s: give --on MACHINE for the part of this one", t.Name, strings.Join(names, ", "))
 	}
-	return t.DesiredOn(g.on)
+	mtu := 0
+	if m := t.Machine(g.on); m != nil {
+		mtu = reconcile.UnderlayMTU(m.Underlay)
+	}
+	return t.DesiredOn(g.on, mtu)
 }
 
 func newRootCmd() *cobra.Command {
