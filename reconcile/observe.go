@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/netlab-go/netlab/internal/phase"
 	"github.com/netlab-go/netlab/plan"
 )
 
@@ -18,57 +19,75 @@ import (
 func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
 	s := plan.NewState()
 	s.MissingQdiscs = missingQdiscs(scope.QdiscKinds)
-	if err := k.observeNamespaces(ctx, scope, &s); err != nil {
-		return s, err
+	for _, step := range []struct {
+		name string
+		f    func() error
+	}{
+		{"observe netns", func() error { return k.observeNamespaces(ctx, scope, &s) }},
+		{"observe sysctls", func() error { return k.observeSysctls(ctx, scope, &s) }},
+		{"observe nat", func() error { return k.observeNAT(scope, &s) }},
+		{"observe attached", func() error { return k.observeAttached(scope.Attached, &s) }},
+		{"observe files", func() error { return observeFiles(ctx, scope, &s) }},
+	} {
+		end := phase.Begin(step.name)
+		err := step.f()
+		end()
+		if err != nil {
+			return s, err
+		}
 	}
-	if err := k.observeSysctls(ctx, scope, &s); err != nil {
-		return s, err
-	}
-	if err := k.observeNAT(scope, &s); err != nil {
-		return s, err
-	}
-	if err := k.observeAttached(scope.Attached, &s); err != nil {
-		return s, err
-	}
-	return s, observeFiles(ctx, scope, &s)
+	return s, nil
 }
 
 // live reports whether a namespace of an observed state exists.
 func live(s *plan.State, ns plan.NS) bool { return ns == plan.Host || s.Namespaces[ns] }
 
-// observeNamespaces finds each namespace of the scope and dumps what is in it.
+// observeNamespaces finds each namespace of the scope and dumps what is in it. Each
+// worker gathers into a State of its own, merged into s at the end: a namespace's
+// objects are few, and a State and a lock for each of thousands would cost more than
+// the dumps.
 func (k *Linux) observeNamespaces(ctx context.Context, scope plan.Scope, s *plan.State) error {
-	var mu sync.Mutex // guards s
-	return forEach(ctx, len(scope.Namespaces), func(i int) error {
-		ns := scope.Namespaces[i]
-		part := plan.NewState()
-		found, err := k.locate(ns, scope.Attached[ns], &part)
+	workers := min(runtime.GOMAXPROCS(0), len(scope.Namespaces))
+	parts := make([]plan.State, workers)
+	for w := range parts {
+		parts[w] = plan.NewState()
+	}
+	err := forEachOn(ctx, workers, len(scope.Namespaces), func(w, i int) error {
+		ns, part := scope.Namespaces[i], &parts[w]
+		found, err := k.locate(ns, scope.Attached[ns], part)
 		if err != nil || !found {
 			k.forget(ns) // a handle to a namespace that is gone is stale
 		}
 		if err == nil && found && !scope.ExistenceOnly[ns] {
-			if err = k.observeNamespace(ns, scope.Qdiscs[ns], &part); err != nil {
+			if err = k.observeNamespace(ns, scope.Qdiscs[ns], part); err != nil {
 				err = fmt.Errorf("observe namespace %s: %w", ns, err)
 			}
 		}
-		mu.Lock()
-		defer mu.Unlock()
 		if found && ns != plan.Host {
-			s.Namespaces[ns] = true
+			part.Namespaces[ns] = true
 		}
+		return err
+	})
+	for _, part := range parts {
+		maps.Copy(s.Namespaces, part.Namespaces)
 		maps.Copy(s.Links, part.Links)
 		maps.Copy(s.Addrs, part.Addrs)
 		maps.Copy(s.Routes, part.Routes)
 		maps.Copy(s.Qdiscs, part.Qdiscs)
 		maps.Copy(s.Entries, part.Entries)
 		maps.Copy(s.SourceGone, part.SourceGone)
-		return err
-	})
+	}
+	return err
 }
 
 // forEach calls f for 0..n-1 on GOMAXPROCS goroutines and returns the first error.
 func forEach(ctx context.Context, n int, f func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	return forEachOn(ctx, min(runtime.GOMAXPROCS(0), n), n, func(_, i int) error { return f(i) })
+}
+
+// forEachOn calls f(w, i) for i in 0..n-1 on the given number of goroutines, w being
+// the goroutine's number, and returns the first error.
+func forEachOn(ctx context.Context, workers, n int, f func(w, i int) error) error {
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
@@ -83,12 +102,12 @@ func forEach(ctx context.Context, n int, f func(i int) error) error {
 			}
 		}
 	}()
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := f(i); err != nil {
+				if err := f(w, i); err != nil {
 					once.Do(func() { first = err })
 				}
 			}

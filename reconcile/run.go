@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netlab-go/netlab/internal/phase"
 	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/record"
 )
@@ -63,7 +64,9 @@ type Prepared struct {
 // Prepare observes what the lab concerns and computes the plan to reach desired. A
 // clash with objects the lab does not own is returned as a *plan.ClashError.
 func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired plan.State) (*Prepared, error) {
+	end := phase.Begin("load record")
 	rec, err := r.Store.Load(lab)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +87,9 @@ func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired 
 // with discover, in every namespace under /run/netns and /etc/netns. What cannot be
 // proved the lab's is left, and the plan's warnings name it.
 func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, known plan.State, discover bool) (*Prepared, error) {
+	end := phase.Begin("load record")
 	rec, err := r.Store.Load(lab)
+	end()
 	var corrupt *record.CorruptError
 	switch {
 	case errors.As(err, &corrupt) && (!known.Empty() || discover):
@@ -135,7 +140,9 @@ func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, k
 // prepare observes and diffs; shared are the sysctls other labs set (sharedSysctls).
 func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State,
 	shared map[plan.SysctlKey]sharedSysctl) (*Prepared, error) {
+	end := phase.Begin("observe")
 	actual, err := r.Kernel.Observe(ctx, plan.ScopeOf(lab, known, desired, rec.Owned).WithoutContentsOf(desired, rec.Owned))
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +168,9 @@ func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired 
 	if r.Adopt {
 		diff = plan.DiffAdopting
 	}
+	end = phase.Begin("diff")
 	p, err := diff(lab, desired, actual, owned)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -262,10 +271,16 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 		}
 		return nil
 	}
-	if err := r.Store.Save(intent); err != nil {
+	end := phase.Begin("save record")
+	err := r.Store.Save(intent)
+	end()
+	if err != nil {
 		return err
 	}
-	if err := r.run(ctx, p.Plan.Actions); err != nil {
+	end = phase.Begin("run actions")
+	err = r.run(ctx, p.Plan.Actions)
+	end()
+	if err != nil {
 		return err
 	}
 	final := finalRecord(p, intent)
@@ -273,14 +288,19 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	// too. The intent stays the record until the kernel has let go of all that: a run
 	// killed while it waits leaves a record that still names the veths on their way
 	// out, so the next destroy removes them instead of finding nothing to do.
+	end = phase.Begin("verify, settle")
 	after, err := r.settle(ctx, p, intent)
+	end()
 	var stopped *StoppedError
 	if errors.As(err, &stopped) {
 		return err
 	} else if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	if err := r.Store.Save(final); err != nil {
+	end = phase.Begin("save record")
+	err = r.Store.Save(final)
+	end()
+	if err != nil {
 		return err
 	}
 	if !after.Plan.Empty() {

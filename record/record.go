@@ -288,7 +288,7 @@ func (s Store) Save(r Record) error {
 		return nil
 	}
 	r.FormatVersion = FormatVersion
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := json.Marshal(r) // compact: a record of a thousand namespaces is read by every run
 	if err != nil {
 		return fmt.Errorf("encode record of lab %s: %w", r.Lab, err)
 	}

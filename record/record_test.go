@@ -90,7 +90,7 @@ func TestLoadVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(s.path("lab"))
-	if !strings.Contains(string(b), `"format_version": 2`) || !strings.Contains(string(b), `"peer": "ns1:s1"`) || strings.Contains(string(b), "peer_ns") {
+	if !strings.Contains(string(b), `"format_version":2`) || !strings.Contains(string(b), `"peer":"ns1:s1"`) || strings.Contains(string(b), "peer_ns") {
 		t.Errorf("saved as %s", b)
 	}
 }

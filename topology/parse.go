@@ -186,7 +186,9 @@ func (p *parser) parse(data []byte) *Topology {
 	if nodesNode == nil {
 		p.errorf(root, "add `nodes:` with at least one node", "the topology has no nodes")
 	}
+	t.index()
 	p.check(t)
+	t.index()
 	return t
 }
 

@@ -37,6 +37,27 @@ type Topology struct {
 	// Segments are the bridges with ports on other machines than their own, each made
 	// on every machine of its segment (see DesiredOn).
 	Segments []Segment
+	// byName indexes Nodes once they are all read (see index); a lab of thousands of
+	// nodes looks one up per link end.
+	byName map[string]*Node
+}
+
+// index builds the lookup maps of Node and Interface, which fall back to a scan when
+// a map is missing or its size no longer matches (a name given twice: the scan finds
+// the first, as the loader's errors expect).
+func (t *Topology) index() {
+	t.byName = make(map[string]*Node, len(t.Nodes))
+	for _, n := range t.Nodes {
+		if _, dup := t.byName[n.Name]; !dup {
+			t.byName[n.Name] = n
+		}
+		n.byName = make(map[string]*Interface, len(n.Interfaces))
+		for _, i := range n.Interfaces {
+			if _, dup := n.byName[i.Name]; !dup {
+				n.byName[i.Name] = i
+			}
+		}
+	}
 }
 
 // Segment is a bridge whose ports are on several machines: a bridge of that name on
@@ -118,6 +139,8 @@ type Node struct {
 	// On is the machine the node is on (hosts:), as the file gives it or placed.
 	On    string
 	OnPos Pos
+	// byName indexes Interfaces (see Topology.index).
+	byName map[string]*Interface
 }
 
 // NetnsRef names an existing network namespace: by a process in it (Pid), by a
@@ -230,6 +253,9 @@ func PortName(peer Endpoint) string {
 
 // Node returns the node of that name, or nil.
 func (t *Topology) Node(name string) *Node {
+	if len(t.byName) == len(t.Nodes) && t.byName != nil {
+		return t.byName[name]
+	}
 	for _, n := range t.Nodes {
 		if n.Name == name {
 			return n
@@ -240,6 +266,9 @@ func (t *Topology) Node(name string) *Node {
 
 // Interface returns the node's interface of that name, or nil.
 func (n *Node) Interface(name string) *Interface {
+	if len(n.byName) == len(n.Interfaces) && n.byName != nil {
+		return n.byName[name]
+	}
 	for _, i := range n.Interfaces {
 		if i.Name == name {
 			return i

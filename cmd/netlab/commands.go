@@ -17,6 +17,7 @@ import (
 
 	"github.com/netlab-go/netlab/fanout"
 	"github.com/netlab-go/netlab/graph"
+	"github.com/netlab-go/netlab/internal/phase"
 	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/reach"
 	"github.com/netlab-go/netlab/reconcile"
@@ -49,6 +50,7 @@ func (g *globals) desired(t *topology.Topology) (plan.State, error) {
 		}
 		return plan.State{}, fmt.Errorf("lab %s spans the machines %s: give --on MACHINE for the part of this one", t.Name, strings.Join(names, ", "))
 	}
+	defer phase.Begin("desired state")()
 	mtu := 0
 	if m := t.Machine(g.on); m != nil {
 		mtu = reconcile.UnderlayMTU(m.Underlay)
@@ -86,7 +88,13 @@ puts the host back exactly as it was.`,
 	var profileFile *os.File
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for `go tool pprof`)")
 	root.PersistentFlags().MarkHidden("cpuprofile")
+	var timings bool
+	root.PersistentFlags().BoolVar(&timings, "timings", false, "write the time of each phase of the run to standard error (for the benchmark's breakdown)")
+	root.PersistentFlags().MarkHidden("timings")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if timings {
+			phase.Enable()
+		}
 		if cpuProfile == "" {
 			return nil
 		}
@@ -98,6 +106,7 @@ puts the host back exactly as it was.`,
 		return pprof.StartCPUProfile(f)
 	}
 	root.PersistentPostRun = func(*cobra.Command, []string) {
+		phase.Report(os.Stderr)
 		if profileFile != nil {
 			pprof.StopCPUProfile()
 			profileFile.Close()
@@ -232,7 +241,9 @@ func (s *session) close() {
 // run's context (which SIGINT, SIGTERM and SIGHUP cancel: an apply then stops between
 // actions), and closes the session.
 func (g *globals) withSession(ctx context.Context, f func(ctx context.Context, s *session) error) error {
+	end := phase.Begin("open, lock")
 	s, err := g.open()
+	end()
 	if err != nil {
 		return err
 	}
@@ -243,6 +254,7 @@ func (g *globals) withSession(ctx context.Context, f func(ctx context.Context, s
 // load reads and checks a topology file ("-": standard input); a saved plan given
 // instead is named as one.
 func (g *globals) load(path string, opts topology.Options) (*topology.Topology, []byte, error) {
+	defer phase.Begin("load topology")()
 	data, err := topology.ReadFile(path, g.maxInput)
 	if err != nil {
 		return nil, nil, err
