@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 N         ?= 10,100,1000
 RUNS      ?= 3
 
-.PHONY: build test unit e2e lint deps demo clean bench bench-output bench-multihost docs torture fuzz man
+.PHONY: build test unit e2e lint deps demo clean bench bench-large bench-output bench-multihost docs torture fuzz man
 
 ## build: a static netlab binary in bin/
 build:
@@ -55,6 +55,13 @@ clean:
 ## ip -batch, in a sandbox; prints the table and rewrites README.md's (see bench/README.md)
 bench: deps
 	$(GO) run ./bench -n $(N) -runs $(RUNS) -readme README.md
+
+## bench-large: the star and chain labs at N=1000 and 5000 in one run (their ratios side
+## by side), without the naive shell; rewrites README.md's second table
+NLARGE ?= 1000,5000
+RUNSLARGE ?= 1
+bench-large: deps
+	$(GO) run ./bench -large -n $(NLARGE) -runs $(RUNSLARGE) -readme README.md
 
 ## torture: kill -9 at 100 random moments of apply and of destroy of a 40-namespace lab,
 ## SIGINT and SIGTERM at 50 moments each, in the sandbox; prints how many recovered

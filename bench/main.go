@@ -31,6 +31,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement; the table shows medians")
 	readme := flag.String("readme", "", "rewrite the table between the bench markers of this file")
 	output := flag.Bool("output", false, "measure the size of plans and their memory, and /etc/netns, instead of speed")
+	large := flag.Bool("large", false, "the large run (make bench-large): no naive shell (an ip process per command takes minutes there), its own table in the README")
 	flag.Parse()
 	var ns []int
 	for _, s := range strings.Split(*sizes, ",") {
@@ -60,7 +61,7 @@ func main() {
 	if err := sandbox.Enter(); err != nil {
 		fatal(err)
 	}
-	b := &bench{netlab: os.Getenv("BENCH_NETLAB"), floor: os.Getenv("BENCH_FLOOR"), dir: os.Getenv("BENCH_DIR")}
+	b := &bench{netlab: os.Getenv("BENCH_NETLAB"), floor: os.Getenv("BENCH_FLOOR"), dir: os.Getenv("BENCH_DIR"), noShell: *large}
 	if *output {
 		var rows []outputRow
 		for _, n := range ns {
@@ -88,10 +89,14 @@ func main() {
 		rows = append(rows, r)
 		fmt.Fprintf(os.Stderr, "N=%d done\n", n)
 	}
-	table := render(rows, *runs)
+	table := render(rows, *runs, *large)
 	fmt.Print(table)
+	begin, end := beginMark, endMark
+	if *large {
+		begin, end = largeBegin, largeEnd
+	}
 	if *readme != "" {
-		if err := rewriteReadme(*readme, table, beginMark, endMark); err != nil {
+		if err := rewriteReadme(*readme, table, begin, end); err != nil {
 			fatal(err)
 		}
 	}
@@ -117,6 +122,8 @@ func buildTools(dir string) ([]string, error) {
 
 type bench struct {
 	netlab, floor, dir string
+	// noShell leaves the naive shell script out (make bench-large).
+	noShell bool
 }
 
 // sample is one timed command: wall time and the peak RSS of the process it ran.
@@ -176,6 +183,44 @@ type row struct {
 	floorBuild, floorDump, floorTeardown              sample
 	shellBuild, shellTeardown, batchBuild, batchTeard sample
 	chainApply, chainPlan, chainDestroy               sample
+	// phases are netlab's own times of its phases (netlab --timings) in one more
+	// apply, plan and destroy, after the measured runs.
+	phases map[string][]phaseTime
+}
+
+// phaseTime is one line of netlab --timings.
+type phaseTime struct {
+	name string
+	ms   float64
+}
+
+// timings runs netlab with --timings and returns its phases.
+func (b *bench) timings(args ...string) ([]phaseTime, error) {
+	cmd := exec.Command(b.netlab, append([]string{"--timings"}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			return nil, fmt.Errorf("netlab %s: %v\n%s", strings.Join(args, " "), err, tail([]byte(stderr.String())))
+		}
+	}
+	var ps []phaseTime
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		rest, ok := strings.CutPrefix(line, "phase ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 3 {
+			continue
+		}
+		ms, err := strconv.ParseFloat(f[len(f)-2], 64)
+		if err != nil {
+			continue
+		}
+		ps = append(ps, phaseTime{name: strings.Join(f[:len(f)-2], " "), ms: ms})
+	}
+	return ps, nil
 }
 
 func (b *bench) measure(n, runs int) (row, error) {
@@ -221,8 +266,19 @@ func (b *bench) measure(n, runs int) (row, error) {
 			func() error { return teardown("floorTeardown", b.floor, "teardown", strconv.Itoa(n)) },
 			func() error { s, err := timed("bash", b.dir+"/batch-build.sh"); return add("batchBuild", s, err) },
 			func() error { return teardown("batchTeard", "bash", b.dir+"/batch-teardown.sh") },
-			func() error { s, err := timed("bash", b.dir+"/shell-build.sh"); return add("shellBuild", s, err) },
-			func() error { return teardown("shellTeardown", "bash", b.dir+"/shell-teardown.sh") },
+			func() error {
+				if b.noShell {
+					return nil
+				}
+				s, err := timed("bash", b.dir+"/shell-build.sh")
+				return add("shellBuild", s, err)
+			},
+			func() error {
+				if b.noShell {
+					return nil
+				}
+				return teardown("shellTeardown", "bash", b.dir+"/shell-teardown.sh")
+			},
 			func() error { s, err := nl("apply", chain); return add("chainApply", s, err) },
 			func() error { s, err := nl("plan", "--detailed-exitcode", chain); return add("chainPlan", s, err) },
 			func() error { return teardown("chainDestroy", b.netlab, "destroy", chain) },
@@ -233,8 +289,21 @@ func (b *bench) measure(n, runs int) (row, error) {
 			}
 		}
 	}
+	phases := map[string][]phaseTime{}
+	for _, step := range []struct{ name, verb string }{{"apply", "apply"}, {"plan", "plan"}, {"destroy", "destroy"}} {
+		ps, err := b.timings(step.verb, star)
+		if err != nil {
+			return row{}, err
+		}
+		phases[step.name] = ps
+		if step.verb == "destroy" {
+			if err := waitClean(); err != nil {
+				return row{}, err
+			}
+		}
+	}
 	m := func(key string) sample { return median(samples[key]) }
-	return row{n: n, apply: m("apply"), plan: m("plan"), noop: m("noop"), destroy: m("destroy"),
+	return row{n: n, phases: phases, apply: m("apply"), plan: m("plan"), noop: m("noop"), destroy: m("destroy"),
 		floorBuild: m("floorBuild"), floorDump: m("floorDump"), floorTeardown: m("floorTeardown"),
 		shellBuild: m("shellBuild"), shellTeardown: m("shellTeardown"), batchBuild: m("batchBuild"), batchTeard: m("batchTeard"),
 		chainApply: m("chainApply"), chainPlan: m("chainPlan"), chainDestroy: m("chainDestroy")}, nil
@@ -256,19 +325,27 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
 
 func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2fx", a.Seconds()/b.Seconds()) }
 
-func render(rows []row, runs int) string {
+func render(rows []row, runs int, large bool) string {
 	var b strings.Builder
 	kernel, _ := exec.Command("uname", "-r").Output()
-	fmt.Fprintf(&b, "Measured by `make bench` on %d CPUs (%s), Linux %s, %s; medians of %d runs.\n\n",
-		runtime.NumCPU(), cpuModel(), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"), runs)
+	target := "make bench"
+	if large {
+		target = "make bench-large"
+	}
+	fmt.Fprintf(&b, "Measured by `%s` on %d CPUs (%s), Linux %s, %s; medians of %d runs.\n\n",
+		target, runtime.NumCPU(), cpuModel(), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"), runs)
 	b.WriteString("Star lab (host + N namespaces, one veth pair, a /30, a default route each; forwarding and one MASQUERADE rule):\n\n")
 	b.WriteString("| N | netlab apply | floor build | apply / floor | naive shell | shell / netlab | ip -batch | netlab plan (no changes) | floor dump | plan / dump | apply again | netlab destroy | floor teardown | destroy / floor | peak RSS |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		rss := max(r.apply.rss, r.plan.rss, r.noop.rss, r.destroy.rss)
+		shell, shellRatio := secs(r.shellBuild.wall), ratio(r.shellBuild.wall, r.apply.wall)
+		if large {
+			shell, shellRatio = "not run", ""
+		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f MiB |\n", r.n,
 			secs(r.apply.wall), secs(r.floorBuild.wall), ratio(r.apply.wall, r.floorBuild.wall),
-			secs(r.shellBuild.wall), ratio(r.shellBuild.wall, r.apply.wall), secs(r.batchBuild.wall),
+			shell, shellRatio, secs(r.batchBuild.wall),
 			secs(r.plan.wall), secs(r.floorDump.wall), ratio(r.plan.wall, r.floorDump.wall),
 			secs(r.noop.wall), secs(r.destroy.wall), secs(r.floorTeardown.wall), ratio(r.destroy.wall, r.floorTeardown.wall),
 			float64(rss)/1024)
@@ -279,7 +356,11 @@ func render(rows []row, runs int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "N=%d %s and %s", r.n, secs(r.shellTeardown.wall), secs(r.batchTeard.wall))
+		shell := secs(r.shellTeardown.wall)
+		if large {
+			shell = "not run"
+		}
+		fmt.Fprintf(&b, "N=%d %s and %s", r.n, shell, secs(r.batchTeard.wall))
 	}
 	b.WriteString(".\n\nCost per namespace, and the chain lab (n1 - n2 - ... - nN, each a router to the next: namespace-to-namespace links):\n\n")
 	b.WriteString("| N | apply per namespace | destroy per namespace | chain apply | chain plan | chain destroy |\n|---:|---:|---:|---:|---:|---:|\n")
@@ -287,6 +368,34 @@ func render(rows []row, runs int) string {
 		fmt.Fprintf(&b, "| %d | %.2f ms | %.2f ms | %s | %s | %s |\n", r.n,
 			float64(r.apply.wall.Microseconds())/1000/float64(r.n), float64(r.destroy.wall.Microseconds())/1000/float64(r.n),
 			secs(r.chainApply.wall), secs(r.chainPlan.wall), secs(r.chainDestroy.wall))
+	}
+	last := rows[len(rows)-1]
+	fmt.Fprintf(&b, "\nWhere netlab's time goes at N=%d (`netlab --timings`, one more run of each; observe's own steps indented):\n\n", last.n)
+	b.WriteString("| phase | apply | plan (no changes) | destroy |\n|---|---:|---:|---:|\n")
+	var names []string
+	for _, step := range []string{"apply", "plan", "destroy"} {
+		for _, p := range last.phases[step] {
+			if !slices.Contains(names, p.name) {
+				names = append(names, p.name)
+			}
+		}
+	}
+	for _, name := range names {
+		label := name
+		if strings.HasPrefix(name, "observe ") {
+			label = "&nbsp;&nbsp;" + name
+		}
+		fmt.Fprintf(&b, "| %s |", label)
+		for _, step := range []string{"apply", "plan", "destroy"} {
+			cell := ""
+			for _, p := range last.phases[step] {
+				if p.name == name {
+					cell = fmt.Sprintf("%.0f ms", p.ms)
+				}
+			}
+			fmt.Fprintf(&b, " %s |", cell)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
@@ -308,6 +417,7 @@ func cpuModel() string {
 const (
 	beginMark, endMark     = "<!-- bench:begin (make bench rewrites this) -->", "<!-- bench:end -->"
 	outputBegin, outputEnd = "<!-- bench-output:begin (make bench-output rewrites this) -->", "<!-- bench-output:end -->"
+	largeBegin, largeEnd   = "<!-- bench-large:begin (make bench-large rewrites this) -->", "<!-- bench-large:end -->"
 )
 
 // rewriteReadme replaces the text between the markers begin and end of the file.

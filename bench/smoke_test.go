@@ -40,8 +40,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s was not measured", name)
 		}
 	}
-	table := render([]row{r}, 1)
-	if !strings.Contains(table, "| 10 | ") {
-		t.Errorf("table lacks the N=10 row:\n%s", table)
+	table := render([]row{r}, 1, false)
+	if !strings.Contains(table, "| 10 | ") || !strings.Contains(table, "| total |") || !strings.Contains(table, "observe netns") {
+		t.Errorf("table lacks the N=10 row or the phases:\n%s", table)
 	}
 }

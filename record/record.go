@@ -253,7 +253,7 @@ func decode(r io.Reader, lab string) (Record, error) {
 		return Record{}, errors.New("its topology path has a NUL byte")
 	}
 	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology, Wants: raw.Wants}
-	if err := json.Unmarshal(raw.Owned, &rec.Owned); err != nil {
+	if err := rec.Owned.UnmarshalJSON(raw.Owned); err != nil { // itself checks the JSON: one pass fewer
 		return Record{}, err
 	}
 	if err := rec.Owned.Validate(); err != nil {

@@ -4,7 +4,8 @@
 // does).
 //
 //	floor build N     create n0..nN-1 with their veth pairs, addresses, routes, forwarding and NAT
-//	floor dump N      dump links, addresses and routes of every namespace, one handle each
+//	floor dump N      dump links, addresses and routes of every namespace of the lab, the
+//	                  host's among them (it holds a veth end per namespace), one handle each
 //	floor teardown N  delete the namespaces, NAT and forwarding; the kernel lets go of
 //	                  their veths asynchronously, and the bench times until it has
 package main
@@ -41,7 +42,7 @@ func main() {
 	case "build":
 		err = build(n)
 	case "dump":
-		err = parallel(n, dump)
+		err = parallel(n+1, dump) // the host first (its dump is the longest), then n0..nN-1
 	case "teardown":
 		err = teardown(n)
 	default:
@@ -174,20 +175,25 @@ func open(path string) (netns.NsHandle, *netlink.Handle, error) {
 	return fd, h, err
 }
 
-func dump(_ *netlink.Handle, i int) error {
-	fd, h, err := open(filepath.Join(netnsDir, fmt.Sprintf("n%d", i)))
-	if err != nil {
-		return err
+// dump dumps item i of floor dump: the host for 0, else namespace n(i-1).
+func dump(host *netlink.Handle, i int) error {
+	h := host
+	if i > 0 {
+		fd, nh, err := open(filepath.Join(netnsDir, fmt.Sprintf("n%d", i-1)))
+		if err != nil {
+			return err
+		}
+		defer fd.Close()
+		defer nh.Close()
+		h = nh
 	}
-	defer fd.Close()
-	defer h.Close()
 	if _, err := h.LinkList(); err != nil {
 		return err
 	}
 	if _, err := h.AddrList(nil, netlink.FAMILY_ALL); err != nil {
 		return err
 	}
-	_, err = h.RouteList(nil, netlink.FAMILY_ALL)
+	_, err := h.RouteList(nil, netlink.FAMILY_ALL)
 	return err
 }
 

@@ -254,7 +254,6 @@ func (g *globals) withSession(ctx context.Context, f func(ctx context.Context, s
 // load reads and checks a topology file ("-": standard input); a saved plan given
 // instead is named as one.
 func (g *globals) load(path string, opts topology.Options) (*topology.Topology, []byte, error) {
-	defer phase.Begin("load topology")()
 	data, err := topology.ReadFile(path, g.maxInput)
 	if err != nil {
 		return nil, nil, err
@@ -265,6 +264,7 @@ func (g *globals) load(path string, opts topology.Options) (*topology.Topology, 
 
 // parse checks the topology in data, read from path.
 func (g *globals) parse(path string, data []byte, opts topology.Options) (*topology.Topology, error) {
+	defer phase.Begin("load topology")()
 	if saved, err := reconcile.ReadSavedPlan(data); err != nil || saved != nil {
 		return nil, fmt.Errorf("%s is a saved plan, not a topology: carry it out with netlab apply %s, or show it with netlab apply --dry-run %s", path, path, path)
 	}
