@@ -132,13 +132,26 @@ func (s State) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a state written by MarshalJSON.
 func (s *State) UnmarshalJSON(data []byte) error {
-	var j stateJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields() // an object kind this netlab does not know is refused, not dropped
-	if err := dec.Decode(&j); err != nil {
-		return fmt.Errorf("decode state: %w", err)
+	state, _, err := DecodeState(dec)
+	*s = state
+	return err
+}
+
+// DecodeState reads the next value of dec, a state written by MarshalJSON, or null
+// (present false): the ownership record reads its owned state so, in the one pass over
+// the file that decoding it takes, rather than as a copy of its bytes first. dec
+// refuses unknown fields when its caller asked it to.
+func DecodeState(dec *json.Decoder) (state State, present bool, err error) {
+	var jp *stateJSON
+	if err := dec.Decode(&jp); err != nil {
+		return NewState(), false, fmt.Errorf("decode state: %w", err)
 	}
-	*s = NewState()
+	if jp == nil {
+		return NewState(), false, nil
+	}
+	j, s := *jp, NewState()
 	for _, ns := range j.Namespaces {
 		s.Namespaces[ns] = true
 	}
@@ -184,5 +197,5 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	for _, r := range j.PlainNAT {
 		s.PlainNAT[NATRule(r)] = true
 	}
-	return nil
+	return s, true, nil
 }

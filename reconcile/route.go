@@ -57,7 +57,10 @@ func (k *Linux) ApplyRoute(a plan.Action, o plan.RouteObject) error {
 // kernel's own (of connected subnets) and multipath ones; names are its links by index.
 func observeRoutes(h *nsHandle, ns plan.NS, names map[int]string, s *plan.State) error {
 	routes, err := retryDump("routes", func() ([]netlink.Route, error) {
-		return h.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		// An empty filter is the main table: netlink skips the other tables' routes (the
+		// local table's several per address) before parsing them, which a filter on
+		// the main table would parse first.
+		return h.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{}, 0)
 	})
 	if err != nil {
 		return err

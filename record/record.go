@@ -222,21 +222,52 @@ func (s Store) Load(lab string) (Record, error) {
 // maxRecord bounds what Load reads: a record of 5,000 namespaces is a few MB.
 const maxRecord = 256 << 20
 
-// decode reads and validates a record of the lab.
+// decode reads and validates a record of the lab, in one pass: its fields one by one,
+// the owned state straight into its maps (a record of a thousand namespaces is read by
+// every run).
 func decode(r io.Reader, lab string) (Record, error) {
 	var raw struct {
-		FormatVersion *int            `json:"format_version"`
-		Lab           string          `json:"lab"`
-		Topology      string          `json:"topology"`
-		Owned         json.RawMessage `json:"owned"`
-		Wants         Sysctls         `json:"wants"`
+		FormatVersion *int
+		Lab           string
+		Topology      string
+		Owned         plan.State
+		HasOwned      bool
+		Wants         Sysctls
 	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if t, err := dec.Token(); err != nil {
+		return Record{}, fmt.Errorf("decode: %w", err)
+	} else if t != json.Delim('{') {
+		return Record{}, errors.New("decode: a record is a JSON object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return Record{}, fmt.Errorf("decode: %w", err)
+		}
+		switch key, _ := t.(string); key {
+		case "format_version":
+			err = dec.Decode(&raw.FormatVersion)
+		case "lab":
+			err = dec.Decode(&raw.Lab)
+		case "topology":
+			err = dec.Decode(&raw.Topology)
+		case "owned":
+			raw.Owned, raw.HasOwned, err = plan.DecodeState(dec)
+		case "wants":
+			err = dec.Decode(&raw.Wants)
+		default:
+			err = fmt.Errorf("unknown field %q", key)
+		}
+		if err != nil {
+			return Record{}, fmt.Errorf("decode: %w", err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
 		return Record{}, fmt.Errorf("decode: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return Record{}, errors.New("decode: data after the record")
 	}
 	switch {
@@ -247,15 +278,12 @@ func decode(r io.Reader, lab string) (Record, error) {
 			*raw.FormatVersion, oldestFormatVersion, FormatVersion)
 	case raw.Lab != lab:
 		return Record{}, fmt.Errorf("it names lab %q, not %q", raw.Lab, lab)
-	case len(raw.Owned) == 0 || string(raw.Owned) == "null":
+	case !raw.HasOwned:
 		return Record{}, errors.New("it lists no owned objects (\"owned\" is missing or null)")
 	case strings.ContainsRune(raw.Topology, 0):
 		return Record{}, errors.New("its topology path has a NUL byte")
 	}
-	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology, Wants: raw.Wants}
-	if err := rec.Owned.UnmarshalJSON(raw.Owned); err != nil { // itself checks the JSON: one pass fewer
-		return Record{}, err
-	}
+	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology, Owned: raw.Owned, Wants: raw.Wants}
 	if err := rec.Owned.Validate(); err != nil {
 		return Record{}, err
 	}
