@@ -90,7 +90,6 @@ puts the host back exactly as it was.`,
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	var timings bool
 	root.PersistentFlags().BoolVar(&timings, "timings", false, "write the time of each phase of the run to standard error (for the benchmark's breakdown)")
-	root.PersistentFlags().MarkHidden("timings")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if timings {
 			phase.Enable()
