@@ -176,6 +176,37 @@ func waitClean() error {
 	}
 }
 
+// waitIdle waits until the machine's CPUs have been idle for a quarter of a second
+// (under 5% busy), at most a minute: the kernel frees a deleted namespace's objects in
+// the background for seconds after its veths are gone, and whichever step came next
+// (netlab's or the floor's) would pay for it. Every step starts from an idle kernel.
+func waitIdle() {
+	busy := func() (used, total uint64) {
+		data, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return 0, 0
+		}
+		line, _, _ := strings.Cut(string(data), "\n")
+		for i, f := range strings.Fields(line)[1:] {
+			v, _ := strconv.ParseUint(f, 10, 64)
+			total += v
+			if i != 3 && i != 4 { // idle and iowait
+				used += v
+			}
+		}
+		return used, total
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		u0, t0 := busy()
+		time.Sleep(250 * time.Millisecond)
+		u1, t1 := busy()
+		if t1 <= t0 || float64(u1-u0)/float64(t1-t0) < 0.05 {
+			return
+		}
+	}
+}
+
 // row holds the medians for one N.
 type row struct {
 	n                                                 int
@@ -284,6 +315,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 			func() error { return teardown("chainDestroy", b.netlab, "destroy", chain) },
 		}
 		for _, step := range steps {
+			waitIdle()
 			if err := step(); err != nil {
 				return row{}, err
 			}
@@ -291,6 +323,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 	}
 	phases := map[string][]phaseTime{}
 	for _, step := range []struct{ name, verb string }{{"apply", "apply"}, {"plan", "plan"}, {"destroy", "destroy"}} {
+		waitIdle()
 		ps, err := b.timings(step.verb, star)
 		if err != nil {
 			return row{}, err

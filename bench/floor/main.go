@@ -11,6 +11,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -187,14 +188,22 @@ func dump(host *netlink.Handle, i int) error {
 		defer nh.Close()
 		h = nh
 	}
-	if _, err := h.LinkList(); err != nil {
-		return err
+	for _, dump := range []func() error{
+		func() error { _, err := h.LinkList(); return err },
+		func() error { _, err := h.AddrList(nil, netlink.FAMILY_ALL); return err },
+		func() error { _, err := h.RouteList(nil, netlink.FAMILY_ALL); return err },
+	} {
+		// A dump the kernel changed under (the host's, while it still frees the
+		// namespaces of an earlier step) is read again, as netlab does.
+		err := dump()
+		for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 20; try++ {
+			err = dump()
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if _, err := h.AddrList(nil, netlink.FAMILY_ALL); err != nil {
-		return err
-	}
-	_, err := h.RouteList(nil, netlink.FAMILY_ALL)
-	return err
+	return nil
 }
 
 func teardown(n int) error {
