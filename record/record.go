@@ -254,6 +254,11 @@ func decode(r io.Reader, lab string) (Record, error) {
 		case "topology":
 			err = dec.Decode(&raw.Topology)
 		case "owned":
+			if v := raw.FormatVersion; v != nil && (*v < oldestFormatVersion || *v > FormatVersion) {
+				var skip json.RawMessage // another format's: refused below by its version, not its fields
+				err, raw.HasOwned = dec.Decode(&skip), true
+				break
+			}
 			raw.Owned, raw.HasOwned, err = plan.DecodeState(dec)
 		case "wants":
 			err = dec.Decode(&raw.Wants)

@@ -94,3 +94,13 @@ func TestLoadVersion1(t *testing.T) {
 		t.Errorf("saved as %s", b)
 	}
 }
+
+// TestDecodeOtherFormatNamesItsVersion: a record of a format this netlab does not read
+// is refused by its version, before its owned objects are read (their fields may be
+// another format's).
+func TestDecodeOtherFormatNamesItsVersion(t *testing.T) {
+	_, err := decode(strings.NewReader(`{"format_version":3,"lab":"lab","owned":{"widgets":[]}}`), "lab")
+	if err == nil || !strings.Contains(err.Error(), "format version 3") {
+		t.Errorf("a record of format 3: %v", err)
+	}
+}
