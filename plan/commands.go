@@ -2,22 +2,17 @@ package plan
 
 import "strings"
 
-// ipIn returns an ip command run in namespace ns: `ip -n NS ...`, or plain `ip ...` in
-// the host.
-func ipIn(ns NS, args ...string) []string {
+// inNS returns a command of iproute2's tool (ip, tc, bridge) run in namespace ns:
+// `TOOL -n NS ...`, or plain `TOOL ...` in the host.
+func inNS(tool string, ns NS, args ...string) []string {
 	if ns == Host {
-		return append([]string{"ip"}, args...)
+		return append([]string{tool}, args...)
 	}
-	return append([]string{"ip", "-n", string(ns)}, args...)
+	return append([]string{tool, "-n", string(ns)}, args...)
 }
 
-// bridgeIn returns a `bridge` command run in namespace ns, as ipIn does for `ip`.
-func bridgeIn(ns NS, args ...string) []string {
-	if ns == Host {
-		return append([]string{"bridge"}, args...)
-	}
-	return append([]string{"bridge", "-n", string(ns)}, args...)
-}
+// ipIn returns an ip command run in namespace ns.
+func ipIn(ns NS, args ...string) []string { return inNS("ip", ns, args...) }
 
 // execIn returns a command run in namespace ns: through `ip netns exec NS` unless ns is
 // the host.

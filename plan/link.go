@@ -363,7 +363,7 @@ func (o LinkObject) commands(k Kind, lab string) [][]string {
 		}
 		cmds := [][]string{append(add, "dstport", strconv.Itoa(l.Port)), finishWords(key, l)}
 		for _, r := range l.Flood {
-			cmds = append(cmds, bridgeIn(key.NS, "fdb", "append", zeroMAC, "dev", key.Name, "dst", r.String()))
+			cmds = append(cmds, inNS("bridge", key.NS, "fdb", "append", zeroMAC, "dev", key.Name, "dst", r.String()))
 		}
 		return cmds
 	}

@@ -174,14 +174,8 @@ func jsonQdisc(q Qdisc) any {
 	return q
 }
 
-// tc returns a tc command run in namespace ns: `tc -n NS ...`, or plain `tc ...` in
-// the host.
-func tc(ns NS, args ...string) []string {
-	if ns == Host {
-		return append([]string{"tc"}, args...)
-	}
-	return append([]string{"tc", "-n", string(ns)}, args...)
-}
+// tc returns a tc command run in namespace ns.
+func tc(ns NS, args ...string) []string { return inNS("tc", ns, args...) }
 
 // QdiscHandleString writes a handle as tc does: 4e4c:, 4e4c:1.
 func QdiscHandleString(h uint32) string {

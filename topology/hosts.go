@@ -137,12 +137,8 @@ func (p *parser) checkMachines(t *Topology) {
 				"the link between bridges %s and %s joins two machines: a bridge port over VXLAN is made for a node's interface", l.A, l.B)
 			continue
 		}
-		if ia.Kind == Bridge || ib.Kind == Bridge {
-			br, node := l.A, b
-			if ib.Kind == Bridge {
-				br, node = l.B, a
-			}
-			p.joinSegment(t, segments, br, node.On, *l)
+		if br, node, ok := t.bridgeLink(*l); ok {
+			p.joinSegment(t, segments, br, t.Node(node.Node).On, *l)
 			continue
 		}
 		if l.VNI == 0 {
