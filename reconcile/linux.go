@@ -111,34 +111,47 @@ func (k *Linux) Close() error {
 }
 
 // handle returns the open handle of a namespace, opening it on first use, and the
-// function that releases it: a handle in use is never closed under its user.
+// function that releases it: a handle in use is never closed under its user. The
+// namespace and its socket are opened without holding k.mu (each open switches a
+// thread into the namespace and back), so that workers open theirs in parallel; when
+// two open the same namespace at once, or its file changed meanwhile, one handle wins.
 func (k *Linux) handle(ns plan.NS) (*nsHandle, func(), error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	h, ok := k.handles[ns]
-	if !ok {
-		var err error
-		if h, err = k.open(ns); err != nil {
+	for {
+		if h, ok := k.handles[ns]; ok {
+			h.users++
+			k.mu.Unlock()
+			return h, func() { k.release(h) }, nil
+		}
+		path := k.pathOf(ns)
+		k.mu.Unlock()
+		h, err := k.open(ns, path)
+		if err != nil {
 			return nil, nil, err
+		}
+		k.mu.Lock()
+		if _, raced := k.handles[ns]; raced || k.pathOf(ns) != path {
+			h.close() // the next round takes the winner's, or opens the new file
+			continue
 		}
 		k.handles[ns] = h
 	}
-	h.users++
-	return h, func() { k.release(h) }, nil
 }
 
-// open opens a namespace and a netlink handle in it; k.mu is held.
-func (k *Linux) open(ns plan.NS) (*nsHandle, error) {
-	var nsh netns.NsHandle
-	var err error
-	switch path, ok := k.paths[ns]; {
-	case ns == plan.Host:
-		nsh, err = netns.GetFromPath(fmt.Sprintf("/proc/self/fd/%d", int(k.host)))
-	case ok:
-		nsh, err = netns.GetFromPath(path)
-	default:
-		nsh, err = netns.GetFromPath(filepath.Join(k.netnsDir, string(ns)))
+// pathOf is the file a namespace is opened from; k.mu is held.
+func (k *Linux) pathOf(ns plan.NS) string {
+	if ns == plan.Host {
+		return fmt.Sprintf("/proc/self/fd/%d", int(k.host))
 	}
+	if path, ok := k.paths[ns]; ok {
+		return path
+	}
+	return filepath.Join(k.netnsDir, string(ns))
+}
+
+// open opens a namespace from its file and a netlink handle in it.
+func (k *Linux) open(ns plan.NS, path string) (*nsHandle, error) {
+	nsh, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("open namespace %s: %w", ns, err)
 	}

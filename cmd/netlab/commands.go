@@ -232,6 +232,7 @@ func (g *globals) open() (*session, error) {
 }
 
 func (s *session) close() {
+	defer phase.Begin("close")()
 	s.kernel.Close()
 	s.lock.Unlock()
 }
