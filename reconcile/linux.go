@@ -40,6 +40,8 @@ type Linux struct {
 	clock       uint64
 	// newHandle, when set, stands in for netlink.NewHandleAt (a test's recorder).
 	newHandle func(ns plan.NS, nsh netns.NsHandle) (netlinkHandle, error)
+	// ahead is the host's observation begun by ObserveHostAhead, until Observe uses it.
+	ahead *hostAhead
 }
 
 // nsHandle is an open namespace and a netlink handle whose socket lives in it. index
@@ -101,6 +103,7 @@ func NewLinux(netnsDir string) (*Linux, error) {
 
 // Close releases every netlink handle and namespace file Linux opened.
 func (k *Linux) Close() error {
+	k.closeAhead()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for ns, h := range k.handles {

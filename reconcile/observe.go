@@ -59,7 +59,14 @@ func (k *Linux) observeNamespaces(ctx context.Context, scope plan.Scope, s *plan
 			k.forget(ns) // a handle to a namespace that is gone is stale
 		}
 		if err == nil && found && !scope.ExistenceOnly[ns] {
-			if err = k.observeNamespace(ns, scope.Qdiscs[ns], part); err != nil {
+			var taken bool
+			if ns == plan.Host {
+				taken, err = k.takeAhead(scope.Qdiscs[ns], part)
+			}
+			if !taken && err == nil {
+				err = k.observeNamespace(ns, scope.Qdiscs[ns], part)
+			}
+			if err != nil {
 				err = fmt.Errorf("observe namespace %s: %w", ns, err)
 			}
 		}

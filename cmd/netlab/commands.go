@@ -38,6 +38,27 @@ type globals struct {
 	// without it, such a lab's commands run on every machine over ssh, with
 	// remoteNetlab there and sshConfig (ssh -F) here.
 	on, remoteNetlab, sshConfig string
+	// early is the kernel opened before the topology was loaded, reading the host
+	// ahead (see observeAhead), until a session takes it.
+	early *reconcile.Linux
+}
+
+// observeAhead opens the kernel before the topology is loaded and starts reading the
+// host namespace, on a CPU that parsing leaves idle, for the session that follows
+// (reconcile.Linux.ObserveHostAhead). Without a session, dropAhead closes it.
+func (g *globals) observeAhead() {
+	if k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir); err == nil {
+		k.ObserveHostAhead()
+		g.early = k
+	}
+}
+
+// dropAhead closes the kernel observeAhead opened, when no session took it.
+func (g *globals) dropAhead() {
+	if g.early != nil {
+		g.early.Close()
+		g.early = nil
+	}
 }
 
 // desired is the state the lab t wants of this machine: all of it, or for a lab across
@@ -223,10 +244,13 @@ func (g *globals) open() (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := reconcile.NewLinux(reconcile.DefaultNetnsDir)
-	if err != nil {
-		lock.Unlock()
-		return nil, err
+	k := g.early
+	g.early = nil
+	if k == nil {
+		if k, err = reconcile.NewLinux(reconcile.DefaultNetnsDir); err != nil {
+			lock.Unlock()
+			return nil, err
+		}
 	}
 	return &session{rec: &reconcile.Reconciler{Kernel: k, Store: store, Parallel: g.parallel}, kernel: k, lock: lock}, nil
 }
@@ -322,6 +346,8 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			g.observeAhead()
+			defer g.dropAhead()
 			t, abs, data, err := g.loadTopology(args[0])
 			if err != nil {
 				return err
@@ -392,6 +418,8 @@ func newApplyCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
+			g.observeAhead()
+			defer g.dropAhead()
 			// Read once: the argument may be standard input. A saved plan of a large lab
 			// may be larger than its topology.
 			data, err := topology.ReadFile(args[0], 16*g.maxInput)
@@ -528,6 +556,8 @@ from netlab's records (--name picks one when several are applied).`,
 			if err != nil {
 				return err
 			}
+			g.observeAhead()
+			defer g.dropAhead()
 			var lab, abs string
 			scope := plan.NewState()
 			if len(args) == 1 {

@@ -19,6 +19,7 @@ func (g *globals) spans(t *topology.Topology) bool { return len(t.Machines) > 0 
 // fanOut runs `netlab ARGS --on M -` on each machine of t over ssh with the topology
 // data, prints each machine's output under its name, and returns the results.
 func (g *globals) fanOut(ctx context.Context, cmd *cobra.Command, t *topology.Topology, data []byte, args []string, print bool) []fanout.Result {
+	g.dropAhead() // this machine's part runs in a netlab of its own
 	machines := make([]fanout.Machine, len(t.Machines))
 	for i, m := range t.Machines {
 		machines[i] = fanout.Machine{Name: m.Name, SSH: m.SSH}

@@ -1,0 +1,82 @@
+package reconcile
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/netlab-go/netlab/plan"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// inThrowawayNetns moves the test's goroutine, locked to its thread for good, into a
+// new network namespace, so that the host of a Linux opened now is that namespace: the
+// machine's own is never touched. The thread ends with the test's goroutine.
+func inThrowawayNetns(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (CI=true)")
+		}
+		t.Skip("needs root")
+	}
+	runtime.LockOSThread() // never unlocked: the thread is thrown away with the namespace
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("unshare: %v", err)
+	}
+}
+
+func addVeth(t *testing.T, name, peer string) {
+	t.Helper()
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}); err != nil {
+		t.Fatalf("add veth %s: %v", name, err)
+	}
+}
+
+// TestHostAhead checks that the host's observation begun ahead is used while the host
+// is as it was, and never once the host changed after it was read.
+func TestHostAhead(t *testing.T) {
+	inThrowawayNetns(t)
+	addVeth(t, "before0", "before1")
+	k, err := NewLinux(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	has := func(s plan.State, name string) bool {
+		_, ok := s.Links[plan.LinkKey{NS: plan.Host, Name: name}]
+		return ok
+	}
+
+	k.ObserveHostAhead()
+	<-k.ahead.done
+	part := plan.NewState()
+	if taken, err := k.takeAhead(false, &part); err != nil || !taken || !has(part, "before0") {
+		t.Errorf("unchanged host: taken %v, err %v, before0 read %v; want it used, with before0", taken, err, has(part, "before0"))
+	}
+
+	k.ObserveHostAhead()
+	<-k.ahead.done
+	addVeth(t, "after0", "after1") // after the dump: only the watch can tell
+	part = plan.NewState()
+	if taken, err := k.takeAhead(false, &part); err != nil || taken {
+		t.Errorf("host changed after the dump: taken %v, err %v; want it dropped", taken, err)
+	}
+
+	k.ObserveHostAhead()
+	addVeth(t, "late0", "late1") // before, during or after the dump
+	s, err := k.Observe(context.Background(), plan.Scope{Namespaces: []plan.NS{plan.Host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"before0", "after0", "late0", "late1"} {
+		if !has(s, name) {
+			t.Errorf("Observe after a change made while reading ahead misses %s", name)
+		}
+	}
+	if k.ahead != nil {
+		t.Error("the observation begun ahead is kept after Observe")
+	}
+}
