@@ -424,8 +424,10 @@ const SettleTimeout = 2 * time.Minute
 // settle observes the kernel after a plan is carried out. The kernel deletes a
 // namespace's links, and their veth peers in other namespaces, asynchronously after the
 // namespace is unmounted; while the only thing left is such links to delete, settle
-// observes again, so that netlab returns only when the kernel has let go of them and an
-// immediate re-apply cannot meet a leftover interface.
+// waits for them to go (on the kernel's notifications, when the Kernel is a
+// LinkWaiter, else observing again after a pause) and observes again, so that netlab
+// returns only when the kernel has let go of them and an immediate re-apply cannot
+// meet a leftover interface.
 func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Record) (*Prepared, error) {
 	deadline := time.Now().Add(SettleTimeout)
 	wait := time.Millisecond
@@ -437,6 +439,16 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 		if err != nil || !onlyPendingDeletes(after.Plan, p.Plan) || time.Now().After(deadline) {
 			return after, err
 		}
+		if w, ok := r.Kernel.(LinkWaiter); ok {
+			// Listen until the kernel has deleted them, then observe once more.
+			if err := w.WaitLinksGone(ctx, pendingLinks(after.Plan), deadline); err != nil {
+				return nil, err
+			}
+			if ctx.Err() != nil {
+				return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
@@ -444,6 +456,17 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 		}
 		wait = min(2*wait, 50*time.Millisecond)
 	}
+}
+
+// pendingLinks are the links a plan of only pending deletes deletes.
+func pendingLinks(left plan.Plan) []plan.LinkKey {
+	var keys []plan.LinkKey
+	for _, a := range left.Actions {
+		if o, ok := a.Target.(plan.LinkObject); ok {
+			keys = append(keys, o.Key)
+		}
+	}
+	return keys
 }
 
 // onlyPendingDeletes reports whether every action left is the deletion of a link that

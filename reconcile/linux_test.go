@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -78,5 +79,57 @@ func TestHostAhead(t *testing.T) {
 	}
 	if k.ahead != nil {
 		t.Error("the observation begun ahead is kept after Observe")
+	}
+}
+
+// TestWaitLinksGone checks that waiting for links returns once the kernel has deleted
+// them, not before, and at the deadline when one stays.
+func TestWaitLinksGone(t *testing.T) {
+	inThrowawayNetns(t)
+	addVeth(t, "a0", "a1")
+	addVeth(t, "b0", "b1")
+	addVeth(t, "c0", "c1")
+	k, err := NewLinux(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	del := func(name string) {
+		t.Helper()
+		l, err := netlink.LinkByName(name)
+		if err == nil {
+			err = netlink.LinkDel(l)
+		}
+		if err != nil {
+			t.Fatalf("delete %s: %v", name, err)
+		}
+	}
+	keys := func(names ...string) []plan.LinkKey {
+		var ks []plan.LinkKey
+		for _, n := range names {
+			ks = append(ks, plan.LinkKey{NS: plan.Host, Name: n})
+		}
+		return ks
+	}
+
+	del("a0") // gone before the wait: nothing to wait for
+	done := make(chan error)
+	go func() { done <- k.WaitLinksGone(context.Background(), keys("a0", "b0"), time.Now().Add(time.Minute)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("returned while b0 is left (err %v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	del("b0")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName("b0"); err == nil {
+		t.Error("returned with b0 left")
+	}
+
+	// c0 stays: the wait ends at the deadline, without an error.
+	if err := k.WaitLinksGone(context.Background(), keys("c0"), time.Now().Add(50*time.Millisecond)); err != nil {
+		t.Fatal(err)
 	}
 }
