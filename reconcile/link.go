@@ -328,6 +328,13 @@ func (k *Linux) observeLinks(h *nsHandle, ns plan.NS, s *plan.State) (map[int]st
 	if err != nil {
 		return nil, err
 	}
+	return k.gatherLinks(h, ns, links, s)
+}
+
+// gatherLinks puts the dumped links of h's namespace into s, and returns their names
+// by index.
+func (k *Linux) gatherLinks(h *nsHandle, ns plan.NS, links []netlink.Link, s *plan.State) (map[int]string, error) {
+	var err error
 	names := map[int]string{}
 	for _, l := range links {
 		a := l.Attrs()
