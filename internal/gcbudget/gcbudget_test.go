@@ -19,3 +19,19 @@ func TestPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestLimit(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		budget, live, want uint64
+	}{
+		{16 * mib, 0, 32 * mib},        // twice the budget
+		{16 * mib, 8 * mib, 32 * mib},  // live at half the budget
+		{16 * mib, 12 * mib, 32 * mib}, // twice the live heap and half the budget
+		{16 * mib, 80 * mib, 168 * mib},
+	} {
+		if got := Limit(tc.budget, tc.live); got != tc.want {
+			t.Errorf("Limit(%d MiB, %d MiB) = %d MiB, want %d MiB", tc.budget/mib, tc.live/mib, got/mib, tc.want/mib)
+		}
+	}
+}
