@@ -42,6 +42,17 @@ type Linux struct {
 	newHandle func(ns plan.NS, nsh netns.NsHandle) (netlinkHandle, error)
 	// ahead is the host's observation begun by ObserveHostAhead, until Observe uses it.
 	ahead *hostAhead
+	// once: each handle is closed at its last release (see ReadOnce).
+	once bool
+}
+
+// ReadOnce says that this Linux is to read the kernel once and change nothing, as for a
+// plan: each namespace's handle is then closed as soon as its dump is done, by the
+// worker that dumped it, instead of thousands of them one after the other at Close.
+func (k *Linux) ReadOnce() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.once = true
 }
 
 // nsHandle is an open namespace and a netlink handle whose socket lives in it. index
@@ -49,6 +60,7 @@ type Linux struct {
 // spare a lookup by name before each address; it goes with the handle (guarded by
 // Linux.mu, as are users, used and closing).
 type nsHandle struct {
+	name  plan.NS
 	ns    netns.NsHandle
 	nl    netlinkHandle
 	index map[string]int
@@ -168,7 +180,7 @@ func (k *Linux) open(ns plan.NS, path string) (*nsHandle, error) {
 		nsh.Close()
 		return nil, fmt.Errorf("open netlink in namespace %s: %w", ns, err)
 	}
-	return &nsHandle{ns: nsh, nl: nl, index: map[string]int{}}, nil
+	return &nsHandle{name: ns, ns: nsh, nl: nl, index: map[string]int{}}, nil
 }
 
 // release gives a handle back. Past the limit, it closes idle handles, least recently
@@ -182,6 +194,13 @@ func (k *Linux) release(h *nsHandle) {
 	h.used = k.clock
 	if h.closing && h.users == 0 {
 		h.close()
+		return
+	}
+	if k.once && h.users == 0 && k.handles[h.name] == h {
+		delete(k.handles, h.name)
+		k.mu.Unlock()
+		h.close() // not under k.mu: the kernel takes its time to release a socket
+		k.mu.Lock()
 		return
 	}
 	if len(k.handles) <= k.handleLimit {

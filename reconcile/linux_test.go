@@ -133,3 +133,28 @@ func TestWaitLinksGone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadOnce checks that a Linux that reads once keeps no handle after observing, and
+// that one that does not keeps them for the actions to come.
+func TestReadOnce(t *testing.T) {
+	inThrowawayNetns(t)
+	for _, once := range []bool{false, true} {
+		k, err := NewLinux(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if once {
+			k.ReadOnce()
+		}
+		if _, err := k.Observe(context.Background(), plan.Scope{Namespaces: []plan.NS{plan.Host}}); err != nil {
+			t.Fatal(err)
+		}
+		k.mu.Lock()
+		open := len(k.handles)
+		k.mu.Unlock()
+		if want := map[bool]int{false: 1, true: 0}[once]; open != want {
+			t.Errorf("ReadOnce %v: %d handles open after Observe, want %d", once, open, want)
+		}
+		k.Close()
+	}
+}

@@ -368,6 +368,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			var prep *reconcile.Prepared
 			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				s.rec.Adopt = adopt
+				s.kernel.ReadOnce()
 				desired, err := g.desired(t)
 				if err != nil {
 					return err
