@@ -3,6 +3,9 @@ package reconcile
 import (
 	"errors"
 	"maps"
+	"net"
+	"reflect"
+	"syscall"
 
 	"github.com/netlab-go/netlab/internal/phase"
 	"github.com/netlab-go/netlab/plan"
@@ -92,7 +95,9 @@ func (k *Linux) takeAhead(qdiscs bool, part *plan.State) (bool, error) {
 	fresh := a.err == nil && !a.changed()
 	a.watch.Close()
 	if !fresh || hasFloodedVxlan(a.part) {
-		return false, nil // flood entries are neighbours, which the watch does not hear
+		// Flood entries are neighbours, which the watch does not hear.
+		phase.Begin("host read again")() // counted, for --timings
+		return false, nil
 	}
 	maps.Copy(part.Links, a.part.Links)
 	maps.Copy(part.Addrs, a.part.Addrs)
@@ -138,12 +143,89 @@ func leanLinkList(s *nl.NetlinkSocket) ([]netlink.Link, error) {
 	return links, err
 }
 
-// changed reports whether the watch holds a notification (or lost some: its buffer
-// overflowed), that is whether the host changed since it was subscribed.
+// changed reports whether the host changed since the watch was subscribed in a way its
+// observation shows. The kernel also tells of what observing leaves out (IPv6
+// link-local addresses done with duplicate detection, routes of the local table, a
+// carrier coming up: a second after an apply, a thousand of them), so each notification
+// the watch holds is compared with what the dump read; one lost (the buffer overflowed)
+// counts as a change.
 func (a *hostAhead) changed() bool {
-	var b [1]byte
-	_, _, err := unix.Recvfrom(a.watch.GetFd(), b[:], unix.MSG_DONTWAIT|unix.MSG_PEEK)
-	return !errors.Is(err, unix.EAGAIN)
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(a.watch.GetFd(), buf, unix.MSG_DONTWAIT)
+		if errors.Is(err, unix.EAGAIN) {
+			return false
+		}
+		if err != nil {
+			return true // ENOBUFS: notifications were lost
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return true
+		}
+		for _, m := range msgs {
+			if a.shows(m.Header.Type, m.Data) {
+				return true
+			}
+		}
+	}
+}
+
+// shows reports whether a notification tells of a change that observing the host would
+// show: a link that differs from the one read, an address added or deleted, a route
+// of the main table that observeRoutes would read. Anything else it cannot tell of
+// counts as a change.
+func (a *hostAhead) shows(typ uint16, data []byte) bool {
+	switch typ {
+	case unix.RTM_NEWLINK:
+		l, err := netlink.LinkDeserialize(nil, data)
+		if err != nil {
+			return true
+		}
+		at := l.Attrs()
+		have, ok := a.part.Links[plan.LinkKey{NS: plan.Host, Name: at.Name}]
+		return a.names[at.Index] != at.Name || !ok || !reflect.DeepEqual(have, linkOf(l, a.names))
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		key, ok := a.addrKey(data)
+		return !ok || a.part.Addrs[key] != (typ == unix.RTM_NEWADDR)
+	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+		if len(data) < unix.SizeofRtMsg {
+			return true
+		}
+		rt := nl.DeserializeRtMsg(data)
+		return rt.Table == unix.RT_TABLE_MAIN && rt.Protocol != unix.RTPROT_KERNEL && rt.Type == unix.RTN_UNICAST
+	}
+	return true // a link deleted, or what the watch does not know
+}
+
+// addrKey is the key observeAddrs gives the address of an RTM_NEWADDR or RTM_DELADDR
+// message: its local address when it has one, else its address, as netlink's parser
+// makes the Addr observeAddrs reads.
+func (a *hostAhead) addrKey(data []byte) (plan.AddrKey, bool) {
+	if len(data) < unix.SizeofIfAddrmsg {
+		return plan.AddrKey{}, false
+	}
+	msg := nl.DeserializeIfAddrmsg(data)
+	attrs, err := nl.ParseRouteAttr(data[unix.SizeofIfAddrmsg:])
+	if err != nil {
+		return plan.AddrKey{}, false
+	}
+	var local, address net.IP
+	for _, at := range attrs {
+		switch at.Attr.Type {
+		case unix.IFA_LOCAL:
+			local = at.Value
+		case unix.IFA_ADDRESS:
+			address = at.Value
+		}
+	}
+	ip := local
+	if ip == nil {
+		ip = address
+	}
+	name, known := a.names[int(msg.Index)]
+	p, ok := prefixOf(&net.IPNet{IP: ip, Mask: net.CIDRMask(int(msg.Prefixlen), 8*len(ip))})
+	return plan.AddrKey{Link: plan.LinkKey{NS: plan.Host, Name: name}, Prefix: p}, known && ok
 }
 
 // hasFloodedVxlan reports whether a state holds a VXLAN port with flood entries, read

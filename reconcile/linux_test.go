@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"net"
 	"os"
 	"runtime"
 	"testing"
@@ -56,6 +57,43 @@ func TestHostAhead(t *testing.T) {
 	part := plan.NewState()
 	if taken, err := k.takeAhead(false, &part); err != nil || !taken || !has(part, "before0") {
 		t.Errorf("unchanged host: taken %v, err %v, before0 read %v; want it used, with before0", taken, err, has(part, "before0"))
+	}
+
+	// What observing does not show: promiscuity, an address's lifetimes, a route of
+	// the local table (and, after an apply, IPv6 link-local addresses done with
+	// duplicate detection, carriers coming up).
+	before, err := netlink.LinkByName("before0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(10, 9, 0, 1), Mask: net.CIDRMask(24, 32)}, ValidLft: 1000, PreferedLft: 500}
+	if err := netlink.AddrAdd(before, addr); err != nil {
+		t.Fatal(err)
+	}
+	k.ObserveHostAhead()
+	<-k.ahead.done
+	addr.ValidLft, addr.PreferedLft = 2000, 1000
+	local := &netlink.Route{Table: unix.RT_TABLE_LOCAL, Type: unix.RTN_LOCAL, Scope: netlink.SCOPE_HOST, LinkIndex: before.Attrs().Index,
+		Dst: &net.IPNet{IP: net.IPv4(10, 9, 0, 99), Mask: net.CIDRMask(32, 32)}}
+	for what, err := range map[string]error{"promisc": netlink.SetPromiscOn(before), "lifetimes": netlink.AddrReplace(before, addr), "local route": netlink.RouteAdd(local)} {
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	part = plan.NewState()
+	if taken, err := k.takeAhead(false, &part); err != nil || !taken {
+		t.Errorf("host changed only in what observing does not show: taken %v, err %v; want it used", taken, err)
+	}
+
+	k.ObserveHostAhead()
+	<-k.ahead.done
+	addr.IPNet.IP = net.IPv4(10, 9, 0, 2) // an address more: observing shows it
+	if err := netlink.AddrAdd(before, addr); err != nil {
+		t.Fatal(err)
+	}
+	part = plan.NewState()
+	if taken, err := k.takeAhead(false, &part); err != nil || taken {
+		t.Errorf("an address added after the dump: taken %v, err %v; want it dropped", taken, err)
 	}
 
 	k.ObserveHostAhead()
