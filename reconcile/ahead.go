@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"syscall"
 
+	"github.com/netlab-go/netlab/internal/leanlink"
 	"github.com/netlab-go/netlab/internal/phase"
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -46,6 +47,9 @@ func (k *Linux) ObserveHostAhead() {
 	if err != nil {
 		return // Observe reads the host itself
 	}
+	// A second after an apply the kernel sends a thousand notifications; more than the
+	// default buffer holds, and a lost one makes the dump useless.
+	_ = watch.SetReceiveBufferSize(watchBuffer, true)
 	a := &hostAhead{done: make(chan struct{}), part: plan.NewState(), watch: watch}
 	k.mu.Lock()
 	k.ahead = a
@@ -64,7 +68,7 @@ func (k *Linux) ObserveHostAhead() {
 			a.err = err
 			return
 		}
-		links, err := retryDump("links", func() ([]netlink.Link, error) { return leanLinkList(sock) })
+		links, err := retryDump("links", func() ([]netlink.Link, error) { return leanlink.List(sock) })
 		sock.Close()
 		if err != nil {
 			a.err = err
@@ -113,42 +117,13 @@ func (k *Linux) takeAhead(qdiscs bool, part *plan.State) (bool, error) {
 	return true, observeQdiscs(h, plan.Host, a.names, part)
 }
 
-// rtextFilterSkipStats asks the kernel to leave a link's counters out of a dump
-// (RTEXT_FILTER_SKIP_STATS of linux/rtnetlink.h; a kernel without it sends them).
-const rtextFilterSkipStats = 1 << 3
-
-// leanLinkList is Handle.LinkList on the socket s, without the links' counters, which
-// netlab never reads, and parsing each message as it comes instead of keeping them all
-// first: for the host of a large lab, a fifth less of the kernel's time and a smaller
-// heap while the topology is parsed beside it.
-func leanLinkList(s *nl.NetlinkSocket) ([]netlink.Link, error) {
-	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}
-	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
-	req.AddData(nl.NewRtAttr(unix.IFLA_EXT_MASK, nl.Uint32Attr(rtextFilterSkipStats)))
-	var links []netlink.Link
-	var parseErr error
-	err := req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWLINK, func(m []byte) bool {
-		l, err := netlink.LinkDeserialize(nil, m)
-		if err != nil {
-			parseErr = err
-			return false
-		}
-		links = append(links, l)
-		return true
-	})
-	if err == nil {
-		err = parseErr
-	}
-	return links, err
-}
-
 // changed reports whether the host changed since the watch was subscribed in a way its
-// observation shows. The kernel also tells of what observing leaves out (IPv6
-// link-local addresses done with duplicate detection, routes of the local table, a
-// carrier coming up: a second after an apply, a thousand of them), so each notification
-// the watch holds is compared with what the dump read; one lost (the buffer overflowed)
-// counts as a change.
+// observation shows and cannot be brought up to date with. The kernel also tells of
+// what observing leaves out (routes of the local table, a carrier coming up) and of
+// addresses it makes itself (IPv6 link-local ones: a second after an apply, a thousand
+// of them), so each notification the watch holds, in order, is either found to change
+// nothing that was read, or applied to what was read (an address added or deleted), or
+// counts as a change; so does one lost (the buffer overflowed).
 func (a *hostAhead) changed() bool {
 	buf := make([]byte, 1<<16)
 	for {
@@ -164,43 +139,54 @@ func (a *hostAhead) changed() bool {
 			return true
 		}
 		for _, m := range msgs {
-			if a.shows(m.Header.Type, m.Data) {
+			if !a.update(m.Header.Type, m.Data) {
 				return true
 			}
 		}
 	}
 }
 
-// shows reports whether a notification tells of a change that observing the host would
-// show: a link that differs from the one read, an address added or deleted, a route
-// of the main table that observeRoutes would read. Anything else it cannot tell of
-// counts as a change.
-func (a *hostAhead) shows(typ uint16, data []byte) bool {
+// update brings what was read of the host up to date with one notification, and
+// reports whether it could: a link alike the one read, an address of a link read
+// (added or deleted: observing reads nothing of it but its key), a route that
+// observeRoutes does not read. A link that changed or went, a route it reads, and what
+// the watch does not know, it cannot.
+func (a *hostAhead) update(typ uint16, data []byte) bool {
 	switch typ {
 	case unix.RTM_NEWLINK:
 		l, err := netlink.LinkDeserialize(nil, data)
 		if err != nil {
-			return true
+			return false
 		}
 		at := l.Attrs()
 		have, ok := a.part.Links[plan.LinkKey{NS: plan.Host, Name: at.Name}]
-		return a.names[at.Index] != at.Name || !ok || !reflect.DeepEqual(have, linkOf(l, a.names))
+		return a.names[at.Index] == at.Name && ok && reflect.DeepEqual(have, linkOf(l, a.names))
 	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
 		key, ok := a.addrKey(data)
-		return !ok || a.part.Addrs[key] != (typ == unix.RTM_NEWADDR)
+		if !ok {
+			return false
+		}
+		if typ == unix.RTM_NEWADDR {
+			a.part.Addrs[key] = true
+		} else {
+			delete(a.part.Addrs, key)
+		}
+		return true
 	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
 		if len(data) < unix.SizeofRtMsg {
-			return true
+			return false
 		}
 		rt := nl.DeserializeRtMsg(data)
-		return rt.Table == unix.RT_TABLE_MAIN && rt.Protocol != unix.RTPROT_KERNEL && rt.Type == unix.RTN_UNICAST
+		return rt.Table != unix.RT_TABLE_MAIN || rt.Protocol == unix.RTPROT_KERNEL || rt.Type != unix.RTN_UNICAST
 	}
-	return true // a link deleted, or what the watch does not know
+	return false
 }
 
 // addrKey is the key observeAddrs gives the address of an RTM_NEWADDR or RTM_DELADDR
-// message: its local address when it has one, else its address, as netlink's parser
-// makes the Addr observeAddrs reads.
+// message, made as netlink's parser makes the Addr it reads: the address with the
+// message's prefix length, or, when the local address differs from it (a
+// point-to-point address, or an IPv6 one with a local address), the local address
+// alone.
 func (a *hostAhead) addrKey(data []byte) (plan.AddrKey, bool) {
 	if len(data) < unix.SizeofIfAddrmsg {
 		return plan.AddrKey{}, false
@@ -219,12 +205,12 @@ func (a *hostAhead) addrKey(data []byte) (plan.AddrKey, bool) {
 			address = at.Value
 		}
 	}
-	ip := local
-	if ip == nil {
-		ip = address
+	n := &net.IPNet{IP: address, Mask: net.CIDRMask(int(msg.Prefixlen), 8*len(address))}
+	if local != nil && !(msg.Family == unix.AF_INET && address != nil && local.Equal(address)) {
+		n = &net.IPNet{IP: local, Mask: net.CIDRMask(8*len(local), 8*len(local))}
 	}
 	name, known := a.names[int(msg.Index)]
-	p, ok := prefixOf(&net.IPNet{IP: ip, Mask: net.CIDRMask(int(msg.Prefixlen), 8*len(ip))})
+	p, ok := prefixOf(n)
 	return plan.AddrKey{Link: plan.LinkKey{NS: plan.Host, Name: name}, Prefix: p}, known && ok
 }
 

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"maps"
 	"net"
 	"os"
 	"runtime"
@@ -85,15 +86,32 @@ func TestHostAhead(t *testing.T) {
 		t.Errorf("host changed only in what observing does not show: taken %v, err %v; want it used", taken, err)
 	}
 
+	// Addresses added and deleted after the dump: what was read is brought up to date.
 	k.ObserveHostAhead()
 	<-k.ahead.done
-	addr.IPNet.IP = net.IPv4(10, 9, 0, 2) // an address more: observing shows it
-	if err := netlink.AddrAdd(before, addr); err != nil {
+	more := []netlink.Addr{
+		{IPNet: &net.IPNet{IP: net.IPv4(10, 9, 0, 2), Mask: net.CIDRMask(24, 32)}},
+		{IPNet: &net.IPNet{IP: net.IPv4(10, 9, 1, 1), Mask: net.CIDRMask(32, 32)}, Peer: &net.IPNet{IP: net.IPv4(10, 9, 1, 2), Mask: net.CIDRMask(32, 32)}},
+		{IPNet: &net.IPNet{IP: net.ParseIP("fd00:9::1"), Mask: net.CIDRMask(64, 128)}},
+	}
+	for _, a := range more {
+		if err := netlink.AddrAdd(before, &a); err != nil {
+			t.Fatalf("add %s: %v", a.IPNet, err)
+		}
+	}
+	if err := netlink.AddrDel(before, &more[0]); err != nil {
 		t.Fatal(err)
 	}
 	part = plan.NewState()
-	if taken, err := k.takeAhead(false, &part); err != nil || taken {
-		t.Errorf("an address added after the dump: taken %v, err %v; want it dropped", taken, err)
+	if taken, err := k.takeAhead(false, &part); err != nil || !taken {
+		t.Errorf("addresses added and deleted after the dump: taken %v, err %v; want it used", taken, err)
+	}
+	fresh, err := k.Observe(context.Background(), plan.Scope{Namespaces: []plan.NS{plan.Host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(part.Addrs, fresh.Addrs) {
+		t.Errorf("addresses brought up to date:\n%v\nobserved anew:\n%v", part.Addrs, fresh.Addrs)
 	}
 
 	k.ObserveHostAhead()

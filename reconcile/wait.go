@@ -22,10 +22,10 @@ type LinkWaiter interface {
 	WaitLinksGone(ctx context.Context, links []plan.LinkKey, deadline time.Time) error
 }
 
-// watchBuffer is the receive buffer of a socket waiting for deleted links: the kernel
-// frees a large lab's namespaces in batches, and a thousand veths deleted at once are
-// about a megabyte of notifications. Should it overflow all the same, the links are
-// listed again.
+// watchBuffer is the receive buffer of a socket listening to the kernel's
+// notifications: the kernel frees a large lab's namespaces in batches, and a thousand
+// veths deleted at once are about a megabyte of notifications. Should it overflow all
+// the same, what was read is read again.
 const watchBuffer = 8 << 20
 
 // WaitLinksGone waits on the kernel's notifications of deleted links (RTM_DELLINK) in
