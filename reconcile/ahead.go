@@ -24,8 +24,8 @@ type hostAhead struct {
 	names map[int]string // the host's interfaces by index
 	err   error
 	// watch is subscribed to the host's link, address and route notifications before
-	// the dump begins: anything it holds when the dump is used means the host changed
-	// after the dump may have read it.
+	// the dump begins: what it holds when the dump is used is what changed since the
+	// dump may have read it (see changed).
 	watch *nl.NetlinkSocket
 }
 
@@ -37,11 +37,11 @@ var hostGroups = []uint{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGR
 // ObserveHostAhead starts reading the host namespace in the background, for the first
 // Observe to use. The host holds the lab's other veth ends, one per namespace, and its
 // dump is the longest of a large lab's; begun before the topology is parsed, it runs on
-// a CPU that would be idle. The first Observe uses it only if the kernel sent no
-// notification of a change to the host's links, addresses or routes since before the
-// dump began (another program's change, or an apply's that held the lock meanwhile);
-// otherwise, or when it failed, Observe reads the host again. Call it at most once,
-// before the first Observe.
+// a CPU that would be idle. The first Observe uses it only if every notification of
+// the host's links, addresses and routes the kernel sent since before the dump began
+// (another program's change, an apply's that held the lock meanwhile, the kernel's own)
+// changes nothing it read or can be applied to it (see changed); otherwise, or when it
+// failed, Observe reads the host again. Call it at most once, before the first Observe.
 func (k *Linux) ObserveHostAhead() {
 	watch, err := nl.SubscribeAt(k.host, k.host, unix.NETLINK_ROUTE, hostGroups...)
 	if err != nil {

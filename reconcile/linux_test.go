@@ -39,7 +39,8 @@ func addVeth(t *testing.T, name, peer string) {
 }
 
 // TestHostAhead checks that the host's observation begun ahead is used while the host
-// is as it was, and never once the host changed after it was read.
+// is as it was read, or changed only in what observing leaves out or in addresses
+// (then brought up to date), and never when a link changed after it was read.
 func TestHostAhead(t *testing.T) {
 	inThrowawayNetns(t)
 	addVeth(t, "before0", "before1")

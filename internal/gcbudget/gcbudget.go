@@ -23,8 +23,8 @@ const (
 
 // Start tunes GOGC after every collection from now on so that the heap stays within
 // budget bytes where it can. Until the first collection GOGC is the default, 100, so
-// that it comes early (at 4 MiB of live heap and 8 of heap): before anything is known
-// of the live heap, a late first collection is the one that overshoots most.
+// that it comes early (at the runtime's first goal, a heap of 4 MiB): before anything
+// is known of the live heap, a late first collection is the one that overshoots most.
 func Start(budget uint64) {
 	debug.SetGCPercent(100)
 	debug.SetMemoryLimit(int64(Limit(budget, 0)))
@@ -46,10 +46,10 @@ func arm(budget uint64) {
 
 // Limit is the soft memory limit after a collection that left live bytes: twice the
 // budget, or, once the live heap passes three quarters of the budget, twice the live
-// heap and half the budget more. It is not the goal (GOGC is), but a bound on a cycle's overshoot:
-// goroutines that allocate while the collector marks (the topology parsed while the
-// host is read, say) once took a heap of 16 MiB to 27. Being always twice the live heap
-// at least, it never makes the collector run all the time.
+// heap and half the budget more. It is not the goal (GOGC is) but a bound on a
+// cycle's overshoot: goroutines that allocate while the collector marks (the topology
+// parsed while the host is read, say) once took a heap of 16 MiB to 27. Being always
+// twice the live heap at least, it never makes the collector run all the time.
 func Limit(budget, live uint64) uint64 {
 	return max(2*budget, 2*live+budget/2)
 }
