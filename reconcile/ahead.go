@@ -74,13 +74,7 @@ func (k *Linux) ObserveHostAhead() {
 			a.err = err
 			return
 		}
-		if a.names, a.err = k.gatherLinks(h, plan.Host, links, &a.part); a.err != nil {
-			return
-		}
-		if a.err = observeAddrs(h, plan.Host, a.names, &a.part); a.err != nil {
-			return
-		}
-		a.err = observeRoutes(h, plan.Host, a.names, &a.part)
+		a.names, a.err = k.observeWith(h, plan.Host, links, false, &a.part)
 	}()
 }
 
@@ -96,10 +90,10 @@ func (k *Linux) takeAhead(qdiscs bool, part *plan.State) (bool, error) {
 		return false, nil
 	}
 	<-a.done
-	fresh := a.err == nil && !a.changed()
+	// Flood entries are neighbours, which the watch does not hear.
+	fresh := a.err == nil && !hasFloodedVxlan(a.part) && !a.changed()
 	a.watch.Close()
-	if !fresh || hasFloodedVxlan(a.part) {
-		// Flood entries are neighbours, which the watch does not hear.
+	if !fresh {
 		phase.Begin("host read again")() // counted, for --timings
 		return false, nil
 	}

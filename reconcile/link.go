@@ -322,15 +322,6 @@ func finish(h *nsHandle, l netlink.Link, have, want plan.Link) error {
 	return nil
 }
 
-// observeLinks dumps the links of a namespace into s, and returns their names by index.
-func (k *Linux) observeLinks(h *nsHandle, ns plan.NS, s *plan.State) (map[int]string, error) {
-	links, err := retryDump("links", h.nl.LinkList)
-	if err != nil {
-		return nil, err
-	}
-	return k.gatherLinks(h, ns, links, s)
-}
-
 // gatherLinks puts the dumped links of h's namespace into s, and returns their names
 // by index.
 func (k *Linux) gatherLinks(h *nsHandle, ns plan.NS, links []netlink.Link, s *plan.State) (map[int]string, error) {

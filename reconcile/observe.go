@@ -10,6 +10,7 @@ import (
 
 	"github.com/netlab-go/netlab/internal/phase"
 	"github.com/netlab-go/netlab/plan"
+	"github.com/vishvananda/netlink"
 )
 
 // Observe reads the objects of the scope from the kernel: every link, address and
@@ -135,20 +136,31 @@ func (k *Linux) observeNamespace(ns plan.NS, qdiscs bool, s *plan.State) error {
 		return err
 	}
 	defer release()
-	names, err := k.observeLinks(h, ns, s)
+	links, err := retryDump("links", h.nl.LinkList)
 	if err != nil {
 		return err
 	}
+	_, err = k.observeWith(h, ns, links, qdiscs, s)
+	return err
+}
+
+// observeWith puts the dumped links of h's namespace into s, then dumps its
+// addresses, routes and, when asked, qdiscs, and returns the links' names by index.
+func (k *Linux) observeWith(h *nsHandle, ns plan.NS, links []netlink.Link, qdiscs bool, s *plan.State) (map[int]string, error) {
+	names, err := k.gatherLinks(h, ns, links, s)
+	if err != nil {
+		return nil, err
+	}
 	if err := observeAddrs(h, ns, names, s); err != nil {
-		return err
+		return nil, err
 	}
 	if err := observeRoutes(h, ns, names, s); err != nil {
-		return err
+		return nil, err
 	}
 	if qdiscs {
-		return observeQdiscs(h, ns, names, s)
+		return names, observeQdiscs(h, ns, names, s)
 	}
-	return nil
+	return names, nil
 }
 
 func sortedNS(m map[plan.NS]string) []plan.NS {

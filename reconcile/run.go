@@ -430,11 +430,14 @@ const SettleTimeout = 2 * time.Minute
 // meet a leftover interface.
 func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Record) (*Prepared, error) {
 	deadline := time.Now().Add(SettleTimeout)
+	stopped := func() error {
+		return &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
+	}
 	wait := time.Millisecond
 	for {
 		after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired, p.shared)
 		if err != nil && ctx.Err() != nil {
-			return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
+			return nil, stopped()
 		}
 		if err != nil || !onlyPendingDeletes(after.Plan, p.Plan) || time.Now().After(deadline) {
 			return after, err
@@ -445,13 +448,13 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 				return nil, err
 			}
 			if ctx.Err() != nil {
-				return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
+				return nil, stopped()
 			}
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			return nil, &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
+			return nil, stopped()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 50*time.Millisecond)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -40,12 +41,7 @@ func (k *Linux) WaitLinksGone(ctx context.Context, links []plan.LinkKey, deadlin
 		}
 		byNS[l.NS][l.Name] = true
 	}
-	nss := make([]plan.NS, 0, len(byNS))
-	for ns := range byNS {
-		nss = append(nss, ns)
-	}
-	slices.Sort(nss)
-	for _, ns := range nss {
+	for _, ns := range slices.Sorted(maps.Keys(byNS)) {
 		if err := k.waitGone(ctx, ns, byNS[ns], deadline); err != nil {
 			return fmt.Errorf("wait for the links of %s to go: %w", ns, err)
 		}
