@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -75,12 +76,8 @@ func (k *Linux) createBridge(h *nsHandle, a plan.Action, key plan.LinkKey, want 
 	if err := h.nl.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %s: %w", key, err)
 	}
-	l, err := h.nl.LinkByName(key.Name)
-	if err != nil {
-		return fmt.Errorf("find bridge %s: %w", key, err)
-	}
-	k.remember(h, key.Name, l.Attrs().Index)
-	return finish(h, l, plan.Link{}, want)
+	_, err := k.finishNew(h, key.Name, want)
+	return err
 }
 
 // createMacvlan creates a macvlan on its parent in the parent's namespace, straight
@@ -109,12 +106,8 @@ func (k *Linux) createMacvlan(h *nsHandle, a plan.Action, key plan.LinkKey, want
 	if err := ph.nl.LinkAdd(mv); err != nil {
 		return fmt.Errorf("create macvlan %s on %s: %w", key, want.Parent, err)
 	}
-	l, err := h.nl.LinkByName(key.Name)
-	if err != nil {
-		return fmt.Errorf("find macvlan %s: %w", key, err)
-	}
-	k.remember(h, key.Name, l.Attrs().Index)
-	return finish(h, l, plan.Link{}, want)
+	_, err = k.finishNew(h, key.Name, want)
+	return err
 }
 
 // createVxlan creates a VXLAN end in the host, straight into the node's namespace
@@ -137,17 +130,13 @@ func (k *Linux) createVxlan(h *nsHandle, a plan.Action, key plan.LinkKey, want p
 	if err := host.nl.LinkAdd(vx); err != nil {
 		return fmt.Errorf("create vxlan %s (vni %d to %s): %w", key, want.VNI, want.Remote, err)
 	}
-	l, err := h.nl.LinkByName(key.Name)
+	index, err := k.finishNew(h, key.Name, want)
 	if err != nil {
-		return fmt.Errorf("find vxlan %s: %w", key, err)
-	}
-	k.remember(h, key.Name, l.Attrs().Index)
-	if err := finish(h, l, plan.Link{}, want); err != nil {
 		return err
 	}
 	for _, r := range want.Flood {
 		// bridge fdb append 00:00:00:00:00:00 dev NAME dst R: head-end replication.
-		fdb := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF,
+		fdb := &netlink.Neigh{LinkIndex: index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF,
 			State: netlink.NUD_NOARP | netlink.NUD_PERMANENT, HardwareAddr: make(net.HardwareAddr, 6), IP: net.IP(r.AsSlice())}
 		if err := h.nl.NeighAppend(fdb); err != nil {
 			return fmt.Errorf("add the flood entry of vxlan %s to %s: %w", key, r, err)
@@ -222,12 +211,8 @@ func (k *Linux) createVeth(h *nsHandle, a plan.Action, o plan.LinkObject) error 
 	if err := finish(h, veth, plan.Link{Up: want.Up}, want); err != nil {
 		return err
 	}
-	p, err := peer.nl.LinkByName(want.Peer.Name)
-	if err != nil {
-		return fmt.Errorf("find peer %s: %w", want.Peer, err)
-	}
-	k.remember(peer, want.Peer.Name, p.Attrs().Index)
-	return finish(peer, p, plan.Link{}, o.PeerEnd)
+	_, err = k.finishNew(peer, want.Peer.Name, o.PeerEnd)
+	return err
 }
 
 // hwAddr is the netlink form of a MAC.
@@ -247,6 +232,10 @@ func macOf(a net.HardwareAddr) plan.MAC {
 type linkAttr struct {
 	set  func(h *nsHandle, l netlink.Link, want plan.Link) error
 	read func(a *netlink.LinkAttrs, names map[int]string, l *plan.Link)
+	// put writes the attribute's wanted value into the attributes of one LinkModify
+	// message (see finishNew), and reports false when that message cannot carry it;
+	// nil when it never can.
+	put func(a *netlink.LinkAttrs, want plan.Link) bool
 }
 
 // linkAttrs has an entry for each of plan.LinkAttrs, by name; TestLinkAttrsComplete
@@ -255,14 +244,20 @@ var linkAttrs = map[string]linkAttr{
 	"alias": {
 		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetAlias(l, want.Alias) },
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.Alias = a.Alias },
+		put:  func(a *netlink.LinkAttrs, want plan.Link) bool { a.Alias = want.Alias; return want.Alias != "" },
 	},
 	"mtu": {
 		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetMTU(l, want.MTU) },
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.MTU = a.MTU },
+		put:  func(a *netlink.LinkAttrs, want plan.Link) bool { a.MTU = want.MTU; return want.MTU > 0 },
 	},
 	"txqueuelen": {
 		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetTxQLen(l, want.TxQueueLen) },
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.TxQueueLen = a.TxQLen },
+		put: func(a *netlink.LinkAttrs, want plan.Link) bool {
+			a.TxQLen = want.TxQueueLen
+			return want.TxQueueLen > 0
+		},
 	},
 	"master": {
 		set: func(h *nsHandle, l netlink.Link, want plan.Link) error {
@@ -285,6 +280,8 @@ var linkAttrs = map[string]linkAttr{
 			return h.nl.LinkSetDown(l)
 		},
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.Up = a.Flags&unix.IFF_UP != 0 },
+		// LinkModify sets IFF_UP when asked and leaves the flag as it is otherwise.
+		put: func(a *netlink.LinkAttrs, want plan.Link) bool { a.Flags |= net.FlagUp; return want.Up },
 	},
 }
 
@@ -320,6 +317,48 @@ func finish(h *nsHandle, l netlink.Link, have, want plan.Link) error {
 		}
 	}
 	return nil
+}
+
+// finishNew finishes a link just made (see finish) that is known by its name only,
+// such as a veth's far end, and remembers its index. When every attribute to set can go
+// in one message, as all but a bridge to join can, one netlink LinkModify sets them and
+// finds the index (`ip link set NAME alias A mtu N up` is one message too): two calls
+// instead of a lookup and one call for each attribute. It returns the index.
+func (k *Linux) finishNew(h *nsHandle, name string, want plan.Link) (int, error) {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = name
+	var words []string
+	oneMessage := true
+	for _, at := range plan.LinkAttrs {
+		if at.Differs(want, plan.Link{}) {
+			put := linkAttrs[at.Name].put
+			oneMessage = oneMessage && put != nil && put(&attrs, want)
+			words = append(words, at.Words(want)...)
+		}
+	}
+	if !oneMessage {
+		l, err := h.nl.LinkByName(name)
+		if err != nil {
+			return 0, fmt.Errorf("find %s: %w", name, err)
+		}
+		k.remember(h, name, l.Attrs().Index)
+		return l.Attrs().Index, finish(h, l, plan.Link{}, want)
+	}
+	l := &netlink.Device{LinkAttrs: attrs}
+	if len(words) > 0 {
+		if err := h.nl.LinkModify(l); err != nil {
+			return 0, fmt.Errorf("set %s %s: %w", name, strings.Join(words, " "), err)
+		}
+	}
+	if l.Index == 0 { // LinkModify looks it up after; nothing was set, or that failed
+		found, err := h.nl.LinkByName(name)
+		if err != nil {
+			return 0, fmt.Errorf("find %s: %w", name, err)
+		}
+		l.Index = found.Attrs().Index
+	}
+	k.remember(h, name, l.Index)
+	return l.Index, nil
 }
 
 // gatherLinks puts the dumped links of h's namespace into s, and returns their names
