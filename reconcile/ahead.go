@@ -63,19 +63,25 @@ func (k *Linux) ObserveHostAhead() {
 			return
 		}
 		defer release()
-		sock, err := nl.GetNetlinkSocketAt(k.host, k.host, unix.NETLINK_ROUTE)
-		if err != nil {
-			a.err = err
-			return
-		}
-		links, err := retryDump("links", func() ([]netlink.Link, error) { return leanlink.List(sock) })
-		sock.Close()
+		links, err := k.hostLinks()
 		if err != nil {
 			a.err = err
 			return
 		}
 		a.names, a.err = k.observeWith(h, plan.Host, links, false, &a.part)
 	}()
+}
+
+// hostLinks dumps the host's links without their counters (leanlink), on a socket of
+// its own: a fifth less of the kernel's time than a full dump, with one veth end in the
+// host for each namespace of a large lab.
+func (k *Linux) hostLinks() ([]netlink.Link, error) {
+	sock, err := nl.GetNetlinkSocketAt(k.host, k.host, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	defer sock.Close()
+	return retryDump("links", func() ([]netlink.Link, error) { return leanlink.List(sock) })
 }
 
 // takeAhead waits for the host's observation begun ahead, if any, and when it is still

@@ -129,14 +129,20 @@ func forEachOn(ctx context.Context, workers, n int, f func(w, i int) error) erro
 }
 
 // observeNamespace dumps links, addresses, routes and, when asked, qdiscs of one
-// namespace: one dump per object kind, never one query per object.
+// namespace: one dump per object kind, never one query per object; the host's links
+// without their counters (hostLinks).
 func (k *Linux) observeNamespace(ns plan.NS, qdiscs bool, s *plan.State) error {
 	h, release, err := k.handle(ns)
 	if err != nil {
 		return err
 	}
 	defer release()
-	links, err := retryDump("links", h.nl.LinkList)
+	var links []netlink.Link
+	if ns == plan.Host {
+		links, err = k.hostLinks()
+	} else {
+		links, err = retryDump("links", h.nl.LinkList)
+	}
 	if err != nil {
 		return err
 	}
