@@ -140,11 +140,35 @@ func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, k
 // prepare observes and diffs; shared are the sysctls other labs set (sharedSysctls).
 func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State,
 	shared map[plan.SysctlKey]sharedSysctl) (*Prepared, error) {
+	return r.prepareKeeping(ctx, lab, topology, desired, rec, known, shared, kept{})
+}
+
+// kept is what a verifying prepare takes from the plan's own observation instead of
+// reading it again: the contents of the namespaces that no action of the plan touched
+// (see untouched). Their existence is still checked.
+type kept struct {
+	actual     plan.State
+	namespaces map[plan.NS]bool
+}
+
+// prepareKeeping is prepare, with the namespaces of keep observed only for their
+// existence and their contents taken from keep.actual.
+func (r *Reconciler) prepareKeeping(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State,
+	shared map[plan.SysctlKey]sharedSysctl, keep kept) (*Prepared, error) {
+	scope := plan.ScopeOf(lab, known, desired, rec.Owned).WithoutContentsOf(desired, rec.Owned)
+	for _, ns := range scope.Namespaces {
+		if keep.namespaces[ns] {
+			scope.ExistenceOnly[ns] = true
+		}
+	}
 	end := phase.Begin("observe")
-	actual, err := r.Kernel.Observe(ctx, plan.ScopeOf(lab, known, desired, rec.Owned).WithoutContentsOf(desired, rec.Owned))
+	actual, err := r.Kernel.Observe(ctx, scope)
 	end()
 	if err != nil {
 		return nil, err
+	}
+	if len(keep.namespaces) > 0 {
+		keepContents(&actual, keep)
 	}
 	// A sysctl the lab no longer sets goes back to the value it found, unless other labs
 	// still set it: then to the value they want, or, when they disagree, it is left.
@@ -190,6 +214,59 @@ func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired 
 		}
 	}
 	return &Prepared{Lab: lab, Topology: topology, Desired: desired, Record: rec, Actual: actual, Plan: p, shared: shared, fresh: fresh}, nil
+}
+
+// keepContents copies into actual what keep.actual has in the namespaces of keep that
+// actual shows still there: every kind of object an Observe of only their existence
+// does not read (links, addresses, routes, qdiscs, sysctls, NAT rules).
+func keepContents(actual *plan.State, keep kept) {
+	in := func(ns plan.NS) bool { return keep.namespaces[ns] && actual.Namespaces[ns] }
+	keepIn(actual.Links, keep.actual.Links, func(k plan.LinkKey) bool { return in(k.NS) })
+	keepIn(actual.Addrs, keep.actual.Addrs, func(k plan.AddrKey) bool { return in(k.Link.NS) })
+	keepIn(actual.Routes, keep.actual.Routes, func(k plan.RouteKey) bool { return in(k.NS) })
+	keepIn(actual.Qdiscs, keep.actual.Qdiscs, func(k plan.LinkKey) bool { return in(k.NS) })
+	keepIn(actual.Sysctls, keep.actual.Sysctls, func(k plan.SysctlKey) bool { return in(k.NS) })
+	keepIn(actual.NAT, keep.actual.NAT, func(r plan.NATRule) bool { return in(r.NS) })
+	keepIn(actual.PlainNAT, keep.actual.PlainNAT, func(r plan.NATRule) bool { return in(r.NS) })
+}
+
+// keepIn copies into dst the entries of src whose key is kept.
+func keepIn[K comparable, V any](dst, src map[K]V, kept func(K) bool) {
+	for k, v := range src {
+		if kept(k) {
+			dst[k] = v
+		}
+	}
+}
+
+// untouched returns the namespaces of the plan's observation that no action of the plan
+// changes (the host aside, which is always read again): those whose contents the
+// verifying Observe takes from that observation. It returns nil when the plan deletes
+// or replaces a namespace: the kernel then deletes that namespace's veth peers in other
+// namespaces later, on its own. A link's action touches the namespaces of both its
+// ends, as the topology and as the record know them.
+func untouched(p *Prepared, owned plan.State) map[plan.NS]bool {
+	touched := map[plan.NS]bool{plan.Host: true}
+	for _, a := range p.Plan.Actions {
+		if _, ok := a.Target.(plan.NetnsObject); ok && (a.Kind == plan.Delete || a.Kind == plan.Replace) {
+			return nil
+		}
+		for _, ns := range a.Namespaces() {
+			touched[ns] = true
+		}
+		if o, ok := a.Target.(plan.LinkObject); ok {
+			for _, l := range []plan.Link{p.Desired.Links[o.Key], owned.Links[o.Key], o.Before, o.After} {
+				touched[l.Peer.NS], touched[l.Parent.NS] = true, true
+			}
+		}
+	}
+	left := map[plan.NS]bool{}
+	for ns := range p.Actual.Namespaces {
+		if !touched[ns] {
+			left[ns] = true
+		}
+	}
+	return left
 }
 
 // sharedSysctl is a sysctl that other labs set: the value it had before the first of
@@ -434,8 +511,9 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 		return &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
 	}
 	wait := time.Millisecond
+	keep := kept{actual: p.Actual, namespaces: untouched(p, intent.Owned)}
 	for {
-		after, err := r.prepare(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired, p.shared)
+		after, err := r.prepareKeeping(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired, p.shared, keep)
 		if err != nil && ctx.Err() != nil {
 			return nil, stopped()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -336,4 +337,115 @@ func TestMasquerade(t *testing.T) {
 			t.Errorf("%q: %q, %q; want %q, %q", tc.line, got, problem, tc.want, tc.problem)
 		}
 	}
+}
+
+// scopeKernel records the scope of each Observe.
+type scopeKernel struct {
+	*fakekernel.Kernel
+	scopes []plan.Scope
+}
+
+func (k *scopeKernel) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
+	k.scopes = append(k.scopes, scope)
+	return k.Kernel.Observe(ctx, scope)
+}
+
+// TestVerifyReadsWhatThePlanTouched: the Observe that verifies an apply reads again the
+// contents of the host and of the namespaces the plan's actions touch (both ends of a
+// link), and only checks that the others still exist, taking their contents from the
+// plan's own observation; unless the plan deletes a namespace, whose veth peers the
+// kernel deletes elsewhere on its own: then it reads everything.
+func TestVerifyReadsWhatThePlanTouched(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(s *plan.State)
+		kept   []plan.NS // read for their existence only, sorted
+	}{
+		{"a route in one namespace", func(s *plan.State) {
+			s.Routes[plan.RouteKey{NS: "left", To: netip.MustParsePrefix("10.60.0.0/16")}] = plan.Route{Dev: "eth0"}
+		}, []plan.NS{"right", "router"}},
+		{"the MTU of a link", func(s *plan.State) {
+			for key, l := range s.Links {
+				if key.NS == "left" && key.Name == "eth0" {
+					l.MTU = 1300
+					s.Links[key] = l
+				}
+			}
+		}, []plan.NS{"right"}},
+		{"a namespace deleted", func(s *plan.State) {
+			*s = without(s, "right")
+		}, []plan.NS{"right"}}, // only the deleted one, as for every plan
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := &scopeKernel{Kernel: fakekernel.New()}
+			r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: t.TempDir()}}
+			topo := load(t, "routed.yaml")
+			if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
+				t.Fatal(err)
+			}
+			desired := topo.Desired()
+			tc.change(&desired)
+			k.scopes = nil
+			p, err := run(t, r, topo.Name, desired)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Plan.Empty() {
+				t.Fatal("the change makes no plan")
+			}
+			verify := k.scopes[len(k.scopes)-1]
+			var got []plan.NS
+			for _, ns := range verify.Namespaces {
+				if verify.ExistenceOnly[ns] {
+					got = append(got, ns)
+				}
+			}
+			if !slices.Equal(got, tc.kept) {
+				t.Errorf("verify read only the existence of %v, want %v", got, tc.kept)
+			}
+			// What was kept is what the kernel has: nothing left to do.
+			again, err := r.Prepare(context.Background(), topo.Name, "lab.yaml", desired)
+			if err != nil || !again.Plan.Empty() {
+				t.Errorf("after the apply: plan %v, err %v", again.Plan.Actions, err)
+			}
+		})
+	}
+}
+
+// without is s without namespace ns, the links to it and what is on them.
+func without(s *plan.State, ns plan.NS) plan.State {
+	out := s.Clone()
+	delete(out.Namespaces, ns)
+	gone := func(k plan.LinkKey) bool { return k.NS == ns || s.Links[k].Peer.NS == ns }
+	for k := range out.Links {
+		if gone(k) {
+			delete(out.Links, k)
+		}
+	}
+	for k := range out.Addrs {
+		if gone(k.Link) {
+			delete(out.Addrs, k)
+		}
+	}
+	for k := range out.Qdiscs {
+		if gone(k) {
+			delete(out.Qdiscs, k)
+		}
+	}
+	for k, r := range out.Routes {
+		if k.NS == ns || r.Dev != "" && gone(plan.LinkKey{NS: k.NS, Name: r.Dev}) {
+			delete(out.Routes, k)
+		}
+	}
+	for k := range out.Sysctls {
+		if k.NS == ns {
+			delete(out.Sysctls, k)
+		}
+	}
+	for k := range out.Files {
+		if k.NS == ns {
+			delete(out.Files, k)
+		}
+	}
+	return out
 }
