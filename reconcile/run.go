@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -374,11 +375,16 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 	} else if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	end = phase.Begin("save record")
-	err = r.Store.Save(final)
-	end()
-	if err != nil {
-		return err
+	// A plan that deletes nothing usually has an intent that is the final record
+	// already: the record on disk is then left as it is (a write, and on a disk its
+	// fsync, spared).
+	if !reflect.DeepEqual(final, intent) {
+		end = phase.Begin("save record")
+		err = r.Store.Save(final)
+		end()
+		if err != nil {
+			return err
+		}
 	}
 	if !after.Plan.Empty() {
 		var left []string
