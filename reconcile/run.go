@@ -349,14 +349,16 @@ func (r *Reconciler) Execute(ctx context.Context, p *Prepared) error {
 		}
 		return nil
 	}
-	end := phase.Begin("save record")
-	err := r.Store.Save(intent)
-	end()
-	if err != nil {
-		return err
+	if !intent.Stored(p.Record) { // a destroy's intent is the record as it is
+		end := phase.Begin("save record")
+		err := r.Store.Save(intent)
+		end()
+		if err != nil {
+			return err
+		}
 	}
-	end = phase.Begin("run actions")
-	err = r.run(ctx, p.Plan.Actions)
+	end := phase.Begin("run actions")
+	err := r.run(ctx, p.Plan.Actions)
 	end()
 	if err != nil {
 		return err

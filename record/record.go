@@ -17,6 +17,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,24 @@ type Record struct {
 	// Wants maps each sysctl the lab sets to the value it sets: when several labs set
 	// one sysctl of the host, destroying one of them leaves the value the others want.
 	Wants Sysctls `json:"wants,omitempty"`
+
+	// readVersion is the format version of the file Load read the record from; 0 for a
+	// record not read from a file.
+	readVersion int
+}
+
+// Stored reports whether r is what the file of from holds already: from was read by
+// Load from a file of this format, and r equals it. Saving r is then a rewrite of the
+// same bytes.
+func (r Record) Stored(from Record) bool {
+	if from.readVersion != FormatVersion {
+		return false
+	}
+	from.readVersion, r.FormatVersion = r.readVersion, FormatVersion // as Save writes it
+	if len(r.Wants) == 0 && len(from.Wants) == 0 {
+		r.Wants, from.Wants = nil, nil // none is written the same way
+	}
+	return reflect.DeepEqual(r, from)
 }
 
 // Nodes returns the nodes of the applied lab: the host first, then, sorted, every
@@ -288,7 +307,8 @@ func decode(r io.Reader, lab string) (Record, error) {
 	case strings.ContainsRune(raw.Topology, 0):
 		return Record{}, errors.New("its topology path has a NUL byte")
 	}
-	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology, Owned: raw.Owned, Wants: raw.Wants}
+	rec := Record{FormatVersion: FormatVersion, Lab: raw.Lab, Topology: raw.Topology, Owned: raw.Owned, Wants: raw.Wants,
+		readVersion: *raw.FormatVersion}
 	if err := rec.Owned.Validate(); err != nil {
 		return Record{}, err
 	}

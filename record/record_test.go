@@ -95,6 +95,37 @@ func TestLoadVersion1(t *testing.T) {
 	}
 }
 
+// TestStored: a record equal to the one Load read is what its file holds, unless that
+// file is of an older format; a changed one, or one never read, is not.
+func TestStored(t *testing.T) {
+	s := Store{Dir: filepath.Join(t.TempDir(), "state")}
+	r := Record{Lab: "lab", Owned: plan.NewState()}
+	r.Owned.Namespaces["ns1"] = true
+	if err := s.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	read, err := s.Load("lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := Record{Lab: "lab", Owned: r.Owned.Clone(), Wants: Sysctls{}}
+	if !same.Stored(read) {
+		t.Error("an equal record is not what the file holds")
+	}
+	changed := Record{FormatVersion: FormatVersion, Lab: "lab", Owned: r.Owned.Clone()}
+	changed.Owned.Namespaces["ns2"] = true
+	if changed.Stored(read) {
+		t.Error("a changed record is what the file holds")
+	}
+	if same.Stored(same) {
+		t.Error("a record never read is what a file holds")
+	}
+	read.readVersion = 1
+	if same.Stored(read) {
+		t.Error("a record read from a file of format 1 is what a file of this format holds")
+	}
+}
+
 // TestDecodeOtherFormatNamesItsVersion: a record of a format this netlab does not read
 // is refused by its version, before its owned objects are read (their fields may be
 // another format's).
