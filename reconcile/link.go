@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -232,10 +231,6 @@ func macOf(a net.HardwareAddr) plan.MAC {
 type linkAttr struct {
 	set  func(h *nsHandle, l netlink.Link, want plan.Link) error
 	read func(a *netlink.LinkAttrs, names map[int]string, l *plan.Link)
-	// put writes the attribute's wanted value into the attributes of one LinkModify
-	// message (see finishNew), and reports false when that message cannot carry it;
-	// nil when it never can.
-	put func(a *netlink.LinkAttrs, want plan.Link) bool
 }
 
 // linkAttrs has an entry for each of plan.LinkAttrs, by name; TestLinkAttrsComplete
@@ -244,20 +239,14 @@ var linkAttrs = map[string]linkAttr{
 	"alias": {
 		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetAlias(l, want.Alias) },
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.Alias = a.Alias },
-		put:  func(a *netlink.LinkAttrs, want plan.Link) bool { a.Alias = want.Alias; return want.Alias != "" },
 	},
 	"mtu": {
 		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetMTU(l, want.MTU) },
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.MTU = a.MTU },
-		put:  func(a *netlink.LinkAttrs, want plan.Link) bool { a.MTU = want.MTU; return want.MTU > 0 },
 	},
 	"txqueuelen": {
 		set:  func(h *nsHandle, l netlink.Link, want plan.Link) error { return h.nl.LinkSetTxQLen(l, want.TxQueueLen) },
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.TxQueueLen = a.TxQLen },
-		put: func(a *netlink.LinkAttrs, want plan.Link) bool {
-			a.TxQLen = want.TxQueueLen
-			return want.TxQueueLen > 0
-		},
 	},
 	"master": {
 		set: func(h *nsHandle, l netlink.Link, want plan.Link) error {
@@ -280,8 +269,6 @@ var linkAttrs = map[string]linkAttr{
 			return h.nl.LinkSetDown(l)
 		},
 		read: func(a *netlink.LinkAttrs, _ map[int]string, l *plan.Link) { l.Up = a.Flags&unix.IFF_UP != 0 },
-		// LinkModify sets IFF_UP when asked and leaves the flag as it is otherwise.
-		put: func(a *netlink.LinkAttrs, want plan.Link) bool { a.Flags |= net.FlagUp; return want.Up },
 	},
 }
 
@@ -320,45 +307,20 @@ func finish(h *nsHandle, l netlink.Link, have, want plan.Link) error {
 }
 
 // finishNew finishes a link just made (see finish) that is known by its name only,
-// such as a veth's far end, and remembers its index. When every attribute to set can go
-// in one message, as all but a bridge to join can, one netlink LinkModify sets them and
-// finds the index (`ip link set NAME alias A mtu N up` is one message too): two calls
-// instead of a lookup and one call for each attribute. It returns the index.
+// such as a veth's far end or a link made into another namespace, and remembers its
+// index, which it returns.
+//
+// Not in one message: netlink's LinkModify would set every attribute in one
+// RTM_NEWLINK, as `ip link set NAME alias A up` does, but it names the kind "device",
+// and kernels from 6.13 on look that kind up first, asking modprobe for a module
+// "rtnl-link-device" at every call on a kernel with modules.
 func (k *Linux) finishNew(h *nsHandle, name string, want plan.Link) (int, error) {
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = name
-	var words []string
-	oneMessage := true
-	for _, at := range plan.LinkAttrs {
-		if at.Differs(want, plan.Link{}) {
-			put := linkAttrs[at.Name].put
-			oneMessage = oneMessage && put != nil && put(&attrs, want)
-			words = append(words, at.Words(want)...)
-		}
+	l, err := h.nl.LinkByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("find %s: %w", name, err)
 	}
-	if !oneMessage {
-		l, err := h.nl.LinkByName(name)
-		if err != nil {
-			return 0, fmt.Errorf("find %s: %w", name, err)
-		}
-		k.remember(h, name, l.Attrs().Index)
-		return l.Attrs().Index, finish(h, l, plan.Link{}, want)
-	}
-	l := &netlink.Device{LinkAttrs: attrs}
-	if len(words) > 0 {
-		if err := h.nl.LinkModify(l); err != nil {
-			return 0, fmt.Errorf("set %s %s: %w", name, strings.Join(words, " "), err)
-		}
-	}
-	if l.Index == 0 { // LinkModify looks it up after; nothing was set, or that failed
-		found, err := h.nl.LinkByName(name)
-		if err != nil {
-			return 0, fmt.Errorf("find %s: %w", name, err)
-		}
-		l.Index = found.Attrs().Index
-	}
-	k.remember(h, name, l.Index)
-	return l.Index, nil
+	k.remember(h, name, l.Attrs().Index)
+	return l.Attrs().Index, finish(h, l, plan.Link{}, want)
 }
 
 // gatherLinks puts the dumped links of h's namespace into s, and returns their names

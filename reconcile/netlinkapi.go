@@ -10,7 +10,6 @@ type netlinkHandle interface {
 	LinkList() ([]netlink.Link, error)
 	LinkByName(name string) (netlink.Link, error)
 	LinkAdd(link netlink.Link) error
-	LinkModify(link netlink.Link) error
 	LinkDel(link netlink.Link) error
 	LinkSetUp(link netlink.Link) error
 	LinkSetDown(link netlink.Link) error

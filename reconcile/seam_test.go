@@ -146,28 +146,6 @@ func (r recorder) LinkAdd(l netlink.Link) error {
 	return nil
 }
 
-// LinkModify records each attribute it sets, as `ip link set` would one at a time, and
-// gives the link its index, as netlink's lookup after the message does.
-func (r recorder) LinkModify(l netlink.Link) error {
-	a := l.Attrs()
-	if a.Alias != "" {
-		r.set(l, "alias", a.Alias)
-	}
-	if a.MTU > 0 {
-		r.set(l, "mtu", strconv.Itoa(a.MTU))
-	}
-	if a.TxQLen >= 0 {
-		r.set(l, "txqueuelen", strconv.Itoa(a.TxQLen))
-	}
-	if a.Flags&net.FlagUp != 0 {
-		r.set(l, "up")
-	}
-	r.w.mu.Lock()
-	defer r.w.mu.Unlock()
-	a.Index = r.w.add(r.ns, a.Name)
-	return nil
-}
-
 func (r recorder) LinkDel(l netlink.Link) error {
 	r.w.mu.Lock()
 	defer r.w.mu.Unlock()
