@@ -109,8 +109,8 @@ func (d *differ) addrs() {
 		}
 		d.add(Action{Kind: Create, Target: AddrObject{k}, Reason: missingReason(d.owned.Addrs[k] && !d.linkFresh(k.Link))})
 	}
-	for _, k := range sortedKeys(d.owned.Addrs, compareAddrKey) {
-		if d.desired.Addrs[k] || !d.actual.Addrs[k] || d.nsDeleted[k.Link.NS] {
+	for _, k := range sortedKeysBut(d.owned.Addrs, compareAddrKey, func(k AddrKey) bool { return d.desired.Addrs[k] }) {
+		if !d.actual.Addrs[k] || d.nsDeleted[k.Link.NS] {
 			continue
 		}
 		if l, ok := d.actual.Links[k.Link]; ok && d.ownsLink(k.Link, l) {

@@ -282,11 +282,10 @@ func (d *differ) files() {
 			d.add(Action{Kind: Update, Target: FileObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	}
-	for _, k := range sortedKeys(d.owned.Files, compareFileKey) {
-		_, want := d.desired.Files[k]
+	for _, k := range sortedKeysBut(d.owned.Files, compareFileKey, hasKey(d.desired.Files)) {
 		have, ok := d.actual.Files[k]
 		switch {
-		case want || !ok:
+		case !ok:
 		case have == FileForeign:
 			d.warn("%s is no longer the lab's (a symbolic link, or not written by netlab): left as it is", k.Path())
 		case !k.IsDir() || d.onlyLeavingFiles(k.NS, have):

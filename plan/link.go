@@ -487,8 +487,9 @@ func primary(a, b LinkKey) LinkKey {
 }
 
 func (d *differ) links() {
-	deleted := d.recreatedLinks()
-	for _, k := range sortedKeys(d.desired.Links, compareLinkKey) {
+	wanted := sortedKeys(d.desired.Links, compareLinkKey)
+	deleted := d.recreatedLinks(wanted)
+	for _, k := range wanted {
 		d.link(k, deleted)
 	}
 	d.unwantedLinks(deleted)
@@ -620,9 +621,9 @@ func (d *differ) underlayProblem(want Link) string {
 // faster than deleting each end (each LinkDel waits for an RCU grace period); the
 // reconciler waits for those peers to be gone before it reports success.
 func (d *differ) unwantedLinks(deleted map[LinkKey]bool) {
-	for _, k := range sortedKeys(d.actual.Links, compareLinkKey) {
+	for _, k := range sortedKeysBut(d.actual.Links, compareLinkKey, hasKey(d.desired.Links)) {
 		have := d.actual.Links[k]
-		if _, want := d.desired.Links[k]; want || have.Kind == Loopback || !d.ownsLink(k, have) {
+		if have.Kind == Loopback || !d.ownsLink(k, have) {
 			continue
 		}
 		if d.nsDeleted[k.NS] || deleted[k] {
@@ -703,10 +704,10 @@ func (d *differ) mergeReplacements() {
 // changed: another kind under the same name (a veth end that becomes a bridge), a
 // macvlan in another mode, a veth end paired with another end than before. Deleting a
 // veth end deletes its old peer with it. It returns every link so deleted, for links()
-// to treat as absent.
-func (d *differ) recreatedLinks() map[LinkKey]bool {
+// to treat as absent; wanted are the desired links' keys, sorted.
+func (d *differ) recreatedLinks(wanted []LinkKey) map[LinkKey]bool {
 	deleted := map[LinkKey]bool{}
-	for _, k := range sortedKeys(d.desired.Links, compareLinkKey) {
+	for _, k := range wanted {
 		want := d.desired.Links[k]
 		have, ok := d.actual.Links[k]
 		if !ok || deleted[k] || want.Kind == Loopback || !d.ownsLink(k, have) {

@@ -130,8 +130,8 @@ func (d *differ) nat() {
 		}
 	}
 	// Every rule observed carries the lab's comment, so every one is the lab's.
-	for _, r := range sortedKeys(d.actual.NAT, compareNATRule) {
-		if !d.desired.NAT[r] && !d.nsDeleted[r.NS] {
+	for _, r := range sortedKeysBut(d.actual.NAT, compareNATRule, hasKey(d.desired.NAT)) {
+		if !d.nsDeleted[r.NS] {
 			d.add(Action{Kind: Delete, Target: NATObject{r}, Reason: Reason{Code: ReasonGone}})
 		}
 	}

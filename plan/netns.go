@@ -95,10 +95,7 @@ func (d *differ) namespaces() {
 			d.add(Action{Kind: Create, Target: NetnsObject{ns}, Reason: missingReason(d.owned.Namespaces[ns])})
 		}
 	}
-	for _, ns := range sortedKeys(d.owned.Namespaces, compareNS) {
-		if d.desired.Namespaces[ns] {
-			continue
-		}
+	for _, ns := range sortedKeysBut(d.owned.Namespaces, compareNS, hasKey(d.desired.Namespaces)) {
 		switch entry, stray := d.actual.Entries[ns]; {
 		case d.actual.Namespaces[ns]:
 			d.nsDeleted[ns] = true

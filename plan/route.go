@@ -213,8 +213,8 @@ func (d *differ) routes() {
 			d.add(Action{Kind: Update, Target: RouteObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	}
-	for _, k := range sortedKeys(d.owned.Routes, compareRouteKey) {
-		if _, want := d.desired.Routes[k]; want || d.nsDeleted[k.NS] {
+	for _, k := range sortedKeysBut(d.owned.Routes, compareRouteKey, hasKey(d.desired.Routes)) {
+		if d.nsDeleted[k.NS] {
 			continue
 		}
 		if have, ok := d.actual.Routes[k]; ok {

@@ -254,9 +254,23 @@ func (d *digester) of(content string) string {
 func Alias(lab string) string { return "netlab:" + lab }
 
 func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	return sortedKeysBut(m, compare, nil)
+}
+
+// hasKey returns the function that tells whether m has a key.
+func hasKey[K comparable, V any](m map[K]V) func(K) bool {
+	return func(k K) bool { _, ok := m[k]; return ok }
+}
+
+// sortedKeysBut returns the keys of m that skip (when not nil) does not skip, sorted.
+// Diff's loops over what the lab owns look for what is no longer wanted: taking the
+// wanted out before sorting spares sorting thousands of keys only to pass over them.
+func sortedKeysBut[K comparable, V any](m map[K]V, compare func(a, b K) int, skip func(K) bool) []K {
 	keys := make([]K, 0, len(m))
 	for k := range m {
-		keys = append(keys, k)
+		if skip == nil || !skip(k) {
+			keys = append(keys, k)
+		}
 	}
 	slices.SortFunc(keys, compare)
 	return keys

@@ -107,8 +107,8 @@ func (d *differ) sysctls() {
 			d.add(Action{Kind: Update, Target: SysctlObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	}
-	for _, k := range sortedKeys(d.owned.Sysctls, compareSysctlKey) {
-		if _, want := d.desired.Sysctls[k]; want || d.nsDeleted[k.NS] || d.ownedNS(k.NS) && !d.actual.Namespaces[k.NS] {
+	for _, k := range sortedKeysBut(d.owned.Sysctls, compareSysctlKey, hasKey(d.desired.Sysctls)) {
+		if d.nsDeleted[k.NS] || d.ownedNS(k.NS) && !d.actual.Namespaces[k.NS] {
 			continue
 		}
 		orig := d.owned.Sysctls[k]
