@@ -70,7 +70,14 @@ func (o NetnsObject) dependOn(x *depIndex, i int, k Kind) []int {
 	return nil
 }
 
-func (o NetnsObject) own(owned, _ State, _ Kind) { owned.Namespaces[o.NS] = true }
+// own records the namespace, and its lo as desired: making a namespace brings its lo up.
+func (o NetnsObject) own(owned, desired State, _ Kind) {
+	owned.Namespaces[o.NS] = true
+	lo := LinkKey{NS: o.NS, Name: "lo"}
+	if l, ok := desired.Links[lo]; ok {
+		owned.Links[lo] = l
+	}
+}
 
 // jsonNS is the JSON key of an object named by its namespace alone.
 type jsonNS struct {

@@ -3,12 +3,14 @@ package plan_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -489,4 +491,38 @@ func TestSharedHostsFirst(t *testing.T) {
 	if shared < 0 {
 		t.Errorf("the shared file is not written: %v", p.Actions)
 	}
+}
+
+// TestIntentFromEmptyIsFinal: the intent of an apply from an empty kernel names exactly
+// the objects the lab then owns, so that apply writes the record once (reconcile leaves
+// the final record unwritten when it is the intent).
+func TestIntentFromEmptyIsFinal(t *testing.T) {
+	for _, file := range examples(t) {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			topo := load(t, file)
+			desired, none := topo.Desired(), plan.NewState()
+			k := fakekernel.New() // a machine with an eth0, for macvlans
+			actual, err := k.Observe(context.Background(), plan.ScopeOf(topo.Name, desired, none).WithoutContentsOf(desired, none))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := plan.Diff(topo.Name, desired, actual, none)
+			if err != nil {
+				t.Fatal(err)
+			}
+			intent := plan.Intent(none, desired, actual, p)
+			if final := plan.Final(desired, intent); !reflect.DeepEqual(intent, final) {
+				t.Errorf("the intent is not the final record:\nintent %s\nfinal  %s", stateText(t, intent), stateText(t, final))
+			}
+		})
+	}
+}
+
+func stateText(t *testing.T, s plan.State) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
