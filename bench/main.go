@@ -210,7 +210,7 @@ func waitIdle() {
 // row holds the medians for one N.
 type row struct {
 	n                                                 int
-	apply, plan, noop, destroy                        sample
+	apply, plan, noop, change, destroy                sample
 	floorBuild, floorDump, floorTeardown              sample
 	shellBuild, shellTeardown, batchBuild, batchTeard sample
 	chainApply, chainPlan, chainDestroy               sample
@@ -257,9 +257,10 @@ func (b *bench) timings(args ...string) ([]phaseTime, error) {
 func (b *bench) measure(n, runs int) (row, error) {
 	star := filepath.Join(b.dir, fmt.Sprintf("star%d.yaml", n))
 	chain := filepath.Join(b.dir, fmt.Sprintf("chain%d.yaml", n))
+	changed := filepath.Join(b.dir, fmt.Sprintf("star%d-changed.yaml", n))
 	shellB, shellT := labgen.StarShell(n)
 	batchB, batchT := labgen.StarBatch(n)
-	files := map[string]string{star: labgen.StarYAML(n), chain: labgen.ChainYAML(n),
+	files := map[string]string{star: labgen.StarYAML(n), changed: labgen.StarChangedYAML(n), chain: labgen.ChainYAML(n),
 		b.dir + "/shell-build.sh": shellB, b.dir + "/shell-teardown.sh": shellT,
 		b.dir + "/batch-build.sh": batchB, b.dir + "/batch-teardown.sh": batchT}
 	for path, content := range files {
@@ -291,6 +292,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 			func() error { s, err := nl("apply", star); return add("apply", s, err) },
 			func() error { s, err := nl("plan", "--detailed-exitcode", star); return add("plan", s, err) },
 			func() error { s, err := nl("apply", star); return add("noop", s, err) },
+			func() error { s, err := nl("apply", changed); return add("change", s, err) },
 			func() error { return teardown("destroy", b.netlab, "destroy", star) },
 			func() error { s, err := timed(b.floor, "build", strconv.Itoa(n)); return add("floorBuild", s, err) },
 			func() error { s, err := timed(b.floor, "dump", strconv.Itoa(n)); return add("floorDump", s, err) },
@@ -336,7 +338,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 		}
 	}
 	m := func(key string) sample { return median(samples[key]) }
-	return row{n: n, phases: phases, apply: m("apply"), plan: m("plan"), noop: m("noop"), destroy: m("destroy"),
+	return row{n: n, phases: phases, apply: m("apply"), plan: m("plan"), noop: m("noop"), change: m("change"), destroy: m("destroy"),
 		floorBuild: m("floorBuild"), floorDump: m("floorDump"), floorTeardown: m("floorTeardown"),
 		shellBuild: m("shellBuild"), shellTeardown: m("shellTeardown"), batchBuild: m("batchBuild"), batchTeard: m("batchTeard"),
 		chainApply: m("chainApply"), chainPlan: m("chainPlan"), chainDestroy: m("chainDestroy")}, nil
@@ -374,7 +376,7 @@ func render(rows []row, runs int, large bool) string {
 	b.WriteString("| N | netlab apply | floor build | apply / floor | naive shell | shell / netlab | ip -batch | netlab plan (no changes) | floor dump | plan / dump | apply again | netlab destroy | floor teardown | destroy / floor | peak RSS |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		rss := max(r.apply.rss, r.plan.rss, r.noop.rss, r.destroy.rss)
+		rss := max(r.apply.rss, r.plan.rss, r.noop.rss, r.change.rss, r.destroy.rss)
 		shell, shellRatio := secs(r.shellBuild.wall), ratio(r.shellBuild.wall, r.apply.wall)
 		if large {
 			shell, shellRatio = "not run", ""
@@ -398,12 +400,12 @@ func render(rows []row, runs int, large bool) string {
 		}
 		fmt.Fprintf(&b, "N=%d %s and %s", r.n, shell, secs(r.batchTeard.wall))
 	}
-	b.WriteString(".\n\nCost per namespace, and the chain lab (n1 - n2 - ... - nN, each a router to the next: namespace-to-namespace links):\n\n")
-	b.WriteString("| N | apply per namespace | destroy per namespace | chain apply | chain plan | chain destroy |\n|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString(".\n\nCost per namespace, one change to the applied star (a route more in one namespace), and the chain lab (n1 - n2 - ... - nN, each a router to the next: namespace-to-namespace links):\n\n")
+	b.WriteString("| N | apply per namespace | destroy per namespace | apply one change | chain apply | chain plan | chain destroy |\n|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %d | %.2f ms | %.2f ms | %s | %s | %s |\n", r.n,
+		fmt.Fprintf(&b, "| %d | %.2f ms | %.2f ms | %s | %s | %s | %s |\n", r.n,
 			float64(r.apply.wall.Microseconds())/1000/float64(r.n), float64(r.destroy.wall.Microseconds())/1000/float64(r.n),
-			secs(r.chainApply.wall), secs(r.chainPlan.wall), secs(r.chainDestroy.wall))
+			secs(r.change.wall), secs(r.chainApply.wall), secs(r.chainPlan.wall), secs(r.chainDestroy.wall))
 	}
 	last := rows[len(rows)-1]
 	fmt.Fprintf(&b, "\nWhere netlab's time goes at N=%d (`netlab --timings`, one more run of each; observe's own steps indented):\n\n", last.n)

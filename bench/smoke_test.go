@@ -35,7 +35,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, s := range map[string]sample{"apply": r.apply, "floor build": r.floorBuild, "shell build": r.shellBuild,
-		"ip -batch build": r.batchBuild, "destroy": r.destroy, "chain apply": r.chainApply} {
+		"ip -batch build": r.batchBuild, "one change": r.change, "destroy": r.destroy, "chain apply": r.chainApply} {
 		if s.wall <= 0 {
 			t.Errorf("%s was not measured", name)
 		}

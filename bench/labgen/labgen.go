@@ -36,6 +36,15 @@ func StarYAML(n int) string {
 	return b.String()
 }
 
+// StarChangedYAML returns the star lab of size n with one more route in its middle
+// namespace: the one change the bench applies to an applied star.
+func StarChangedYAML(n int) string {
+	i := n / 2
+	h, e := Subnet(i)
+	node := fmt.Sprintf("  n%d:\n    interfaces: {e%d: {addresses: [%s/30]}}\n    routes: [{to: default, via: %s}", i, i, e, h)
+	return strings.Replace(StarYAML(n), node+"]", node+", {to: 10.255.0.0/16, via: "+h+"}]", 1)
+}
+
 // ChainYAML returns the chain lab of size n: n1 - n2 - ... - nN, each node a router
 // whose default route points to the next one.
 func ChainYAML(n int) string {

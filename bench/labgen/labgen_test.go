@@ -30,3 +30,22 @@ func TestSubnetsAreDistinct(t *testing.T) {
 		seen[l], seen[r] = true, true
 	}
 }
+
+// TestStarChangedIsOneRoute: the changed star is the star with one route more.
+func TestStarChangedIsOneRoute(t *testing.T) {
+	for _, n := range []int{1, 10, 1000} {
+		star, err := topology.Parse("star.yaml", []byte(StarYAML(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed, err := topology.Parse("changed.yaml", []byte(StarChangedYAML(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := star.Desired(), changed.Desired()
+		if len(b.Routes) != len(a.Routes)+1 || len(b.Links) != len(a.Links) || len(b.Addrs) != len(a.Addrs) {
+			t.Errorf("n=%d: %d routes, %d links, %d addresses; the star has %d, %d, %d", n,
+				len(b.Routes), len(b.Links), len(b.Addrs), len(a.Routes), len(a.Links), len(a.Addrs))
+		}
+	}
+}
