@@ -512,17 +512,10 @@ func TestIntentFromEmptyIsFinal(t *testing.T) {
 			}
 			intent := plan.Intent(none, desired, actual, p)
 			if final := plan.Final(desired, intent); !reflect.DeepEqual(intent, final) {
-				t.Errorf("the intent is not the final record:\nintent %s\nfinal  %s", stateText(t, intent), stateText(t, final))
+				a, _ := json.Marshal(intent)
+				b, _ := json.Marshal(final)
+				t.Errorf("the intent is not the final record:\nintent %s\nfinal  %s", a, b)
 			}
 		})
 	}
-}
-
-func stateText(t *testing.T, s plan.State) string {
-	t.Helper()
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
