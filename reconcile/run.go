@@ -221,7 +221,7 @@ func (r *Reconciler) prepareKeeping(ctx context.Context, lab, topology string, d
 // actual shows still there: every kind of object an Observe of only their existence
 // does not read (links, addresses, routes, qdiscs, sysctls, NAT rules).
 func keepContents(actual *plan.State, keep kept) {
-	in := func(ns plan.NS) bool { return keep.namespaces[ns] && actual.Namespaces[ns] }
+	in := func(ns plan.NS) bool { return keep.namespaces[ns] && live(actual, ns) }
 	keepIn(actual.Links, keep.actual.Links, func(k plan.LinkKey) bool { return in(k.NS) })
 	keepIn(actual.Addrs, keep.actual.Addrs, func(k plan.AddrKey) bool { return in(k.Link.NS) })
 	keepIn(actual.Routes, keep.actual.Routes, func(k plan.RouteKey) bool { return in(k.NS) })
@@ -240,14 +240,14 @@ func keepIn[K comparable, V any](dst, src map[K]V, kept func(K) bool) {
 	}
 }
 
-// untouched returns the namespaces of the plan's observation that no action of the plan
-// changes (the host aside, which is always read again): those whose contents the
-// verifying Observe takes from that observation. It returns nil when the plan deletes
-// or replaces a namespace: the kernel then deletes that namespace's veth peers in other
-// namespaces later, on its own. A link's action touches the namespaces of both its
-// ends, as the topology and as the record know them.
+// untouched returns the namespaces of the plan's observation, the host among them, that
+// no action of the plan changes: those whose contents the verifying Observe takes from
+// that observation. It returns nil when the plan deletes or replaces a namespace: the
+// kernel then deletes that namespace's veth peers in other namespaces later, on its
+// own. A link's action touches the namespaces of both its ends, as the topology and as
+// the record know them.
 func untouched(p *Prepared, owned plan.State) map[plan.NS]bool {
-	touched := map[plan.NS]bool{plan.Host: true}
+	touched := map[plan.NS]bool{}
 	for _, a := range p.Plan.Actions {
 		if _, ok := a.Target.(plan.NetnsObject); ok && (a.Kind == plan.Delete || a.Kind == plan.Replace) {
 			return nil
@@ -266,6 +266,9 @@ func untouched(p *Prepared, owned plan.State) map[plan.NS]bool {
 		if !touched[ns] {
 			left[ns] = true
 		}
+	}
+	if !touched[plan.Host] {
+		left[plan.Host] = true
 	}
 	return left
 }

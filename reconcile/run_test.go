@@ -351,20 +351,20 @@ func (k *scopeKernel) Observe(ctx context.Context, scope plan.Scope) (plan.State
 }
 
 // TestVerifyReadsWhatThePlanTouched: the Observe that verifies an apply reads again the
-// contents of the host and of the namespaces the plan's actions touch (both ends of a
-// link), and only checks that the others still exist, taking their contents from the
-// plan's own observation; unless the plan deletes a namespace, whose veth peers the
+// contents of the namespaces the plan's actions touch (both ends of a link), the host
+// among them, and only checks that the others still exist, taking their contents from
+// the plan's own observation; unless the plan deletes a namespace, whose veth peers the
 // kernel deletes elsewhere on its own: then it reads everything.
 func TestVerifyReadsWhatThePlanTouched(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		change func(s *plan.State)
-		kept   []plan.NS // read for their existence only, sorted
+		name, file string
+		change     func(s *plan.State)
+		kept       []plan.NS // read for their existence only, the host first, then sorted
 	}{
-		{"a route in one namespace", func(s *plan.State) {
+		{"a route in one namespace", "routed.yaml", func(s *plan.State) {
 			s.Routes[plan.RouteKey{NS: "left", To: netip.MustParsePrefix("10.60.0.0/16")}] = plan.Route{Dev: "eth0"}
 		}, []plan.NS{"right", "router"}},
-		{"the MTU of a link", func(s *plan.State) {
+		{"the MTU of a link", "routed.yaml", func(s *plan.State) {
 			for key, l := range s.Links {
 				if key.NS == "left" && key.Name == "eth0" {
 					l.MTU = 1300
@@ -372,14 +372,20 @@ func TestVerifyReadsWhatThePlanTouched(t *testing.T) {
 				}
 			}
 		}, []plan.NS{"right"}},
-		{"a namespace deleted", func(s *plan.State) {
+		{"a namespace deleted", "routed.yaml", func(s *plan.State) {
 			*s = without(s, "right")
 		}, []plan.NS{"right"}}, // only the deleted one, as for every plan
+		{"a route beside the host", "veth-host.yaml", func(s *plan.State) {
+			s.Routes[plan.RouteKey{NS: "netns01", To: netip.MustParsePrefix("10.60.0.0/16")}] = plan.Route{Dev: "veth0-ns"}
+		}, []plan.NS{plan.Host}},
+		{"an address on the host's end", "veth-host.yaml", func(s *plan.State) {
+			s.Addrs[plan.AddrKey{Link: plan.LinkKey{NS: plan.Host, Name: "veth0-host"}, Prefix: netip.MustParsePrefix("10.20.0.1/24")}] = true
+		}, []plan.NS{"netns01"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := &scopeKernel{Kernel: fakekernel.New()}
 			r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: t.TempDir()}}
-			topo := load(t, "routed.yaml")
+			topo := load(t, tc.file)
 			if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
 				t.Fatal(err)
 			}
