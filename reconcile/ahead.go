@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"errors"
-	"maps"
 	"net"
 	"reflect"
 	"syscall"
@@ -103,9 +102,7 @@ func (k *Linux) takeAhead(qdiscs bool, part *plan.State) (bool, error) {
 		phase.Begin("host read again")() // counted, for --timings
 		return false, nil
 	}
-	maps.Copy(part.Links, a.part.Links)
-	maps.Copy(part.Addrs, a.part.Addrs)
-	maps.Copy(part.Routes, a.part.Routes)
+	merge(part, a.part)
 	if !qdiscs {
 		return true, nil
 	}

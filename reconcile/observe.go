@@ -77,15 +77,20 @@ func (k *Linux) observeNamespaces(ctx context.Context, scope plan.Scope, s *plan
 		return err
 	})
 	for _, part := range parts {
-		maps.Copy(s.Namespaces, part.Namespaces)
-		maps.Copy(s.Links, part.Links)
-		maps.Copy(s.Addrs, part.Addrs)
-		maps.Copy(s.Routes, part.Routes)
-		maps.Copy(s.Qdiscs, part.Qdiscs)
-		maps.Copy(s.Entries, part.Entries)
-		maps.Copy(s.SourceGone, part.SourceGone)
+		merge(s, part)
 	}
 	return err
+}
+
+// merge copies into s what observing namespaces gathered into part.
+func merge(s *plan.State, part plan.State) {
+	maps.Copy(s.Namespaces, part.Namespaces)
+	maps.Copy(s.Links, part.Links)
+	maps.Copy(s.Addrs, part.Addrs)
+	maps.Copy(s.Routes, part.Routes)
+	maps.Copy(s.Qdiscs, part.Qdiscs)
+	maps.Copy(s.Entries, part.Entries)
+	maps.Copy(s.SourceGone, part.SourceGone)
 }
 
 // forEach calls f for 0..n-1 on GOMAXPROCS goroutines and returns the first error.
@@ -129,25 +134,28 @@ func forEachOn(ctx context.Context, workers, n int, f func(w, i int) error) erro
 }
 
 // observeNamespace dumps links, addresses, routes and, when asked, qdiscs of one
-// namespace: one dump per object kind, never one query per object; the host's links
-// without their counters (hostLinks).
+// namespace: one dump per object kind, never one query per object (see dumpLinks).
 func (k *Linux) observeNamespace(ns plan.NS, qdiscs bool, s *plan.State) error {
 	h, release, err := k.handle(ns)
 	if err != nil {
 		return err
 	}
 	defer release()
-	var links []netlink.Link
-	if ns == plan.Host {
-		links, err = k.hostLinks()
-	} else {
-		links, err = retryDump("links", h.nl.LinkList)
-	}
+	links, err := k.dumpLinks(h)
 	if err != nil {
 		return err
 	}
 	_, err = k.observeWith(h, ns, links, qdiscs, s)
 	return err
+}
+
+// dumpLinks dumps the links of h's namespace: the host's without their counters
+// (hostLinks), the others' with netlink's LinkList (a namespace holds a few).
+func (k *Linux) dumpLinks(h *nsHandle) ([]netlink.Link, error) {
+	if h.name == plan.Host {
+		return k.hostLinks()
+	}
+	return retryDump("links", h.nl.LinkList)
 }
 
 // observeWith puts the dumped links of h's namespace into s, then dumps its

@@ -65,7 +65,7 @@ func (k *Linux) waitGone(ctx context.Context, ns plan.NS, names map[string]bool,
 	for {
 		// Listed after subscribing: a link deleted before is not listed, one deleted
 		// after is heard.
-		links, err := retryDump("links", h.nl.LinkList)
+		links, err := k.dumpLinks(h)
 		if err != nil {
 			return err
 		}
