@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -213,5 +214,42 @@ func TestReadOnce(t *testing.T) {
 			t.Errorf("ReadOnce %v: %d handles open after Observe, want %d", once, open, want)
 		}
 		k.Close()
+	}
+}
+
+// TestPresentFiles checks that the keys kept are those whose entry in /etc/netns, a
+// node's directory or a shared file, is listed there, whatever is inside the directory.
+func TestPresentFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "b"} {
+		if err := os.Mkdir(dir+"/"+d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(dir+"/.netlab-lab.hosts", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	etc, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(etc)
+	for _, c := range []struct {
+		name       string
+		keys, want []plan.FileKey
+	}{
+		{"none listed", []plan.FileKey{{NS: "c"}, {NS: "c", Name: "hosts"}, plan.SharedHosts("other")}, []plan.FileKey{}},
+		{"a directory and what may be in it", []plan.FileKey{{NS: "a"}, {NS: "a", Name: "hosts"}, {NS: "a", Name: "resolv.conf"}},
+			[]plan.FileKey{{NS: "a"}, {NS: "a", Name: "hosts"}, {NS: "a", Name: "resolv.conf"}}},
+		{"the shared file among others", []plan.FileKey{plan.SharedHosts("lab"), {NS: "b", Name: "hosts"}, {NS: "d", Name: "hosts"}},
+			[]plan.FileKey{plan.SharedHosts("lab"), {NS: "b", Name: "hosts"}}},
+	} {
+		got, err := presentFiles(etc, c.keys)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: presentFiles = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
