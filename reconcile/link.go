@@ -177,10 +177,19 @@ func macvlanModeName(m netlink.MacvlanMode) string {
 	return ""
 }
 
-// createVeth creates a veth pair with the peer made straight in its namespace and its
-// own end already up, then finishes both ends (alias, MTU, master, ...; see finish). The
-// kernel ignores an alias given at creation, hence the second step; a run killed in
-// between leaves links that carry the lab's MAC (plan.LinkMAC).
+// createVeth creates a veth pair with the peer made straight in its namespace, both
+// ends down, then finishes this end and then the peer (alias, MTU, master, ..., up
+// last; see finish). The kernel ignores an alias given at creation, hence the second
+// step; a run killed in between leaves links that carry the lab's MAC (plan.LinkMAC).
+//
+// This end comes up last, as every link netlab makes does, not in the creating message.
+// A link that is up but not ready for IPv6 (no carrier: its peer is still down) makes
+// the kernel walk its namespace's whole IPv6 routing table (rt6_sync_down_dev, under the
+// RTNL lock) at each change to it, such as its alias, and at the first lookup after its
+// creation. In the host of a lab of N namespaces that is a walk of thousands of routes,
+// twice for each of N veths. A link still down is spared both, and coming up without a
+// carrier walks nothing.
+
 func (k *Linux) createVeth(h *nsHandle, a plan.Action, o plan.LinkObject) error {
 	key, want := o.Key, o.After
 	peer, release, err := k.handle(want.Peer.NS)
@@ -197,9 +206,6 @@ func (k *Linux) createVeth(h *nsHandle, a plan.Action, o plan.LinkObject) error 
 	}
 	veth.Name = key.Name
 	veth.HardwareAddr = hwAddr(plan.LinkMAC(a.Lab, key))
-	if want.Up {
-		veth.Flags = net.FlagUp
-	}
 	if err := h.nl.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth %s with peer %s: %w", key, want.Peer, err)
 	}
@@ -207,7 +213,7 @@ func (k *Linux) createVeth(h *nsHandle, a plan.Action, o plan.LinkObject) error 
 		return fmt.Errorf("create veth %s: the kernel did not report its index", key)
 	}
 	k.remember(h, key.Name, veth.Index)
-	if err := finish(h, veth, plan.Link{Up: want.Up}, want); err != nil {
+	if err := finish(h, veth, plan.Link{}, want); err != nil {
 		return err
 	}
 	_, err = k.finishNew(peer, want.Peer.Name, o.PeerEnd)
