@@ -139,8 +139,14 @@ func buildOne(host *netlink.Handle, i int) error {
 	defer h.Close()
 	hAddr, eAddr := labgen.Subnet(i)
 	veth := &netlink.Veth{LinkAttrs: netlink.NewLinkAttrs(), PeerName: fmt.Sprintf("e%d", i), PeerNamespace: netlink.NsFd(int(fd))}
-	veth.Name, veth.Flags = fmt.Sprintf("h%d", i), net.FlagUp
+	veth.Name = fmt.Sprintf("h%d", i)
 	if err := host.LinkAdd(veth); err != nil {
+		return err
+	}
+	// Up once made, not in the creating message, as netlab's veths: a link up without a
+	// carrier makes the kernel walk the host's IPv6 routing table at the lookup after
+	// its creation (see reconcile.Linux.createVeth).
+	if err := host.LinkSetUp(veth); err != nil {
 		return err
 	}
 	if err := host.AddrAdd(veth, addr(hAddr)); err != nil {
