@@ -189,7 +189,6 @@ func macvlanModeName(m netlink.MacvlanMode) string {
 // creation. In the host of a lab of N namespaces that is a walk of thousands of routes,
 // twice for each of N veths. A link still down is spared both, and coming up without a
 // carrier walks nothing.
-
 func (k *Linux) createVeth(h *nsHandle, a plan.Action, o plan.LinkObject) error {
 	key, want := o.Key, o.After
 	peer, release, err := k.handle(want.Peer.NS)
