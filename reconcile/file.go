@@ -132,15 +132,9 @@ func observeFiles(ctx context.Context, scope plan.Scope, s *plan.State) error {
 // one. A lab of N namespaces has 3N keys, none of which exists before its first apply;
 // one listing of /etc/netns costs less than 3N opens.
 func presentFiles(etc int, keys []plan.FileKey) ([]plan.FileKey, error) {
-	fd, err := openBeneath(etc, ".", unix.O_RDONLY|unix.O_DIRECTORY)
+	names, err := listEtcNetns(etc)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", plan.EtcNetnsDir, err)
-	}
-	dir := os.NewFile(uintptr(fd), plan.EtcNetnsDir)
-	defer dir.Close()
-	names, err := dir.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", plan.EtcNetnsDir, err)
+		return nil, err
 	}
 	listed := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -153,6 +147,21 @@ func presentFiles(etc int, keys []plan.FileKey) ([]plan.FileKey, error) {
 		}
 	}
 	return present, nil
+}
+
+// listEtcNetns returns the names in /etc/netns (etc, a descriptor of it).
+func listEtcNetns(etc int) ([]string, error) {
+	fd, err := openBeneath(etc, ".", unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", plan.EtcNetnsDir, err)
+	}
+	dir := os.NewFile(uintptr(fd), plan.EtcNetnsDir)
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", plan.EtcNetnsDir, err)
+	}
+	return names, nil
 }
 
 // fileID identifies a file: its device and inode.

@@ -318,7 +318,8 @@ func finish(h *nsHandle, l netlink.Link, have, want plan.Link) error {
 // Not in one message: netlink's LinkModify would set every attribute in one
 // RTM_NEWLINK, as `ip link set NAME alias A up` does, but it names the kind "device",
 // and kernels from 6.13 on look that kind up first, asking modprobe for a module
-// "rtnl-link-device" at every call on a kernel with modules.
+// "rtnl-link-device" at every call on a kernel with modules. Named with the link's own
+// kind instead, that one message measured no faster than these calls.
 func (k *Linux) finishNew(h *nsHandle, name string, want plan.Link) (int, error) {
 	l, err := h.nl.LinkByName(name)
 	if err != nil {

@@ -385,16 +385,10 @@ func (k *Linux) Namespaces(context.Context) ([]plan.NS, error) {
 		return nil, err
 	}
 	if ok {
-		dir, err := openBeneath(etc, ".", unix.O_RDONLY|unix.O_DIRECTORY)
+		names, err := listEtcNetns(etc)
 		unix.Close(etc)
 		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", plan.EtcNetnsDir, err)
-		}
-		f := os.NewFile(uintptr(dir), plan.EtcNetnsDir)
-		names, err := f.Readdirnames(-1)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", plan.EtcNetnsDir, err)
+			return nil, err
 		}
 		for _, n := range names {
 			seen[plan.NS(n)] = true
