@@ -458,15 +458,14 @@ func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
 	actionCtx := context.WithoutCancel(ctx)
 	var firstErr error
 	inflight, done := 0, 0
-	for {
+	start := func() {
 		for firstErr == nil && ctx.Err() == nil && inflight < workers && ready.Len() > 0 {
 			i := heap.Pop(ready).(int)
 			inflight++
 			go func() { results <- result{i, r.Kernel.Apply(actionCtx, actions[i])} }()
 		}
-		if inflight == 0 {
-			break
-		}
+	}
+	for start(); inflight > 0; {
 		res := <-results
 		inflight--
 		if res.err != nil {
@@ -476,13 +475,16 @@ func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
 			continue
 		}
 		done++
-		if r.OnAction != nil {
-			r.OnAction(res.i, actions[res.i])
-		}
 		for _, d := range dependents[res.i] {
 			if pending[d]--; pending[d] == 0 {
 				heap.Push(ready, d)
 			}
+		}
+		// The next actions start before OnAction reports this one, so that no worker
+		// waits while the report is written.
+		start()
+		if r.OnAction != nil {
+			r.OnAction(res.i, actions[res.i])
 		}
 	}
 	if firstErr == nil && done < len(actions) && ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -82,14 +83,15 @@ func (o output) showPlan(p plan.Plan) error {
 
 // progress reports the actions as they are done: a live line on a terminal (done of
 // total, the kind of object, elapsed), a "done" line each elsewhere, nothing with
-// --quiet. Its finish ends the live line.
+// --quiet. Its finish ends the live line, or writes the "done" lines not written yet.
 func (o output) progress(total int) (done func(a plan.Action), finish func()) {
 	switch {
 	case o.quiet:
 		return func(plan.Action) {}, func() {}
 	case !o.terminal:
 		fmt.Fprintln(o.w)
-		return func(a plan.Action) { fmt.Fprintf(o.w, "  %s: done\n", a.Summary()) }, func() {}
+		w := newLagWriter(o.w, progressLag)
+		return func(a plan.Action) { fmt.Fprintf(w, "  %s: done\n", a.Summary()) }, w.Flush
 	}
 	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(o.w), progressbar.OptionShowCount(),
 		progressbar.OptionSetElapsedTime(true), progressbar.OptionSetPredictTime(false), progressbar.OptionSetWidth(30),
@@ -102,4 +104,53 @@ func (o output) progress(total int) (done func(a plan.Action), finish func()) {
 			bar.Finish()
 			bar.Exit()
 		}
+}
+
+// progressLag is how long a "done" line may wait to be written with the next ones.
+const progressLag = 100 * time.Millisecond
+
+// lagWriter writes on what is written to it at once when it wrote nothing in the last
+// lag, and otherwise gathers it and writes it together, lag after it last wrote: a line
+// per action of a large plan, written each in a call of its own to a pipe, cost the
+// apply a write and the reader's wakeup per action. The first line still comes at once,
+// the others no later than a glance at a log would notice.
+type lagWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	lag   time.Duration
+	last  time.Time // when it last wrote
+	buf   []byte
+	timer *time.Timer // set while buf holds bytes to write
+}
+
+func newLagWriter(w io.Writer, lag time.Duration) *lagWriter { return &lagWriter{w: w, lag: lag} }
+
+// Write writes p on now, or keeps it for the write due lag after the last.
+func (l *lagWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.timer == nil && time.Since(l.last) >= l.lag {
+		l.last = time.Now()
+		return l.w.Write(p)
+	}
+	l.buf = append(l.buf, p...)
+	if l.timer == nil {
+		l.timer = time.AfterFunc(l.lag-time.Since(l.last), l.Flush)
+	}
+	return len(p), nil
+}
+
+// Flush writes what is kept, now.
+func (l *lagWriter) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	if len(l.buf) > 0 {
+		l.last = time.Now()
+		l.w.Write(l.buf) // progress, as the first line's write: not checked
+		l.buf = l.buf[:0]
+	}
 }
