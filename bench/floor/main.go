@@ -3,7 +3,8 @@
 // It is the floor netlab is measured against; run it only inside a sandbox (make bench
 // does).
 //
-//	floor build N     create n0..nN-1 with their veth pairs, addresses, routes, forwarding and NAT
+//	floor build N     create n0..nN-1, then their veth pairs, addresses and routes, then
+//	                  forwarding and NAT
 //	floor dump N      dump links, addresses and routes of every namespace of the lab, the
 //	                  host's among them (it holds a veth end per namespace, whose links
 //	                  it reads without their counters, as netlab does), one handle each
@@ -92,6 +93,11 @@ func build(n int) error {
 	if err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		return err
 	}
+	// Every namespace first, then the rest of each, as netlab orders its actions: faster
+	// than each namespace with its rest in turn, in interleaved runs of both.
+	if err := parallel(n, func(_ *netlink.Handle, i int) error { return newNamespace(namespacePath(i)) }); err != nil {
+		return err
+	}
 	if err := parallel(n, buildOne); err != nil {
 		return err
 	}
@@ -126,12 +132,13 @@ func newNamespace(path string) error {
 	return err
 }
 
+// namespacePath is the /run/netns entry of namespace n(i).
+func namespacePath(i int) string { return filepath.Join(netnsDir, fmt.Sprintf("n%d", i)) }
+
+// buildOne makes what namespace n(i), already created, holds: the veth pair to the host,
+// its addresses, the lo and the route.
 func buildOne(host *netlink.Handle, i int) error {
-	path := filepath.Join(netnsDir, fmt.Sprintf("n%d", i))
-	if err := newNamespace(path); err != nil {
-		return err
-	}
-	fd, h, err := open(path)
+	fd, h, err := open(namespacePath(i))
 	if err != nil {
 		return err
 	}
@@ -189,7 +196,7 @@ func open(path string) (netns.NsHandle, *netlink.Handle, error) {
 func dump(host *netlink.Handle, i int) error {
 	h := host
 	if i > 0 {
-		fd, nh, err := open(filepath.Join(netnsDir, fmt.Sprintf("n%d", i-1)))
+		fd, nh, err := open(namespacePath(i - 1))
 		if err != nil {
 			return err
 		}
@@ -231,7 +238,7 @@ func dump(host *netlink.Handle, i int) error {
 
 func teardown(n int) error {
 	err := parallel(n, func(_ *netlink.Handle, i int) error {
-		path := filepath.Join(netnsDir, fmt.Sprintf("n%d", i))
+		path := namespacePath(i)
 		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
 			return err
 		}
