@@ -181,30 +181,66 @@ func waitClean() error {
 // the background for seconds after its veths are gone, and whichever step came next
 // (netlab's or the floor's) would pay for it. Every step starts from an idle kernel.
 func waitIdle() {
-	busy := func() (used, total uint64) {
-		data, err := os.ReadFile("/proc/stat")
-		if err != nil {
-			return 0, 0
-		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		for i, f := range strings.Fields(line)[1:] {
-			v, _ := strconv.ParseUint(f, 10, 64)
-			total += v
-			if i != 3 && i != 4 { // idle and iowait
-				used += v
-			}
-		}
-		return used, total
-	}
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		u0, t0 := busy()
+		before := readCPUStat()
 		time.Sleep(250 * time.Millisecond)
-		u1, t1 := busy()
-		if t1 <= t0 || float64(u1-u0)/float64(t1-t0) < 0.05 {
+		after := readCPUStat()
+		if after.total <= before.total || float64(after.used-before.used)/float64(after.total-before.total) < 0.05 {
 			return
 		}
 	}
+}
+
+// cpuStat is the machine's CPU time so far, in USER_HZ ticks (1/100 s), from the cpu
+// line of /proc/stat: used (neither idle nor waiting), all of it, and stolen by the
+// hypervisor.
+type cpuStat struct{ used, total, steal uint64 }
+
+// readCPUStat reads the machine's CPU time so far; zero when /proc/stat cannot be read.
+func readCPUStat() cpuStat {
+	var st cpuStat
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return st
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseUint(f, 10, 64)
+		st.total += v
+		if i != 3 && i != 4 { // idle and iowait
+			st.used += v
+		}
+		if i == 7 {
+			st.steal = v
+		}
+	}
+	return st
+}
+
+// stealShare is the CPU time the hypervisor took during the measured steps, as a share
+// of the CPUs' time over them: what a run's figures lose to other machines on the same
+// host, which moves them between runs of the same code.
+type stealShare struct {
+	stolen, capacity time.Duration
+	worst            float64 // the largest share in one step
+}
+
+func (s *stealShare) add(stolen, wall time.Duration) {
+	capacity := wall * time.Duration(runtime.NumCPU())
+	s.stolen += stolen
+	s.capacity += capacity
+	if capacity > 0 {
+		s.worst = max(s.worst, float64(stolen)/float64(capacity))
+	}
+}
+
+func (s stealShare) String() string {
+	share := 0.0
+	if s.capacity > 0 {
+		share = float64(s.stolen) / float64(s.capacity)
+	}
+	return fmt.Sprintf("%.1f%% (%.1f%% in the worst step)", 100*share, 100*s.worst)
 }
 
 // row holds the medians for one N.
@@ -217,6 +253,7 @@ type row struct {
 	// phases are netlab's own times of its phases (netlab --timings) in one more
 	// apply, plan and destroy, after the measured runs.
 	phases map[string][]phaseTime
+	steal  stealShare // over every measured step
 }
 
 // phaseTime is one line of netlab --timings.
@@ -287,6 +324,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 		return add(key, s, nil)
 	}
 	nl := func(args ...string) (sample, error) { return timed(b.netlab, args...) }
+	var steal stealShare
 	for range runs {
 		steps := []func() error{
 			func() error { s, err := nl("apply", star); return add("apply", s, err) },
@@ -318,9 +356,11 @@ func (b *bench) measure(n, runs int) (row, error) {
 		}
 		for _, step := range steps {
 			waitIdle()
+			before, start := readCPUStat(), time.Now()
 			if err := step(); err != nil {
 				return row{}, err
 			}
+			steal.add(time.Duration(readCPUStat().steal-before.steal)*10*time.Millisecond, time.Since(start))
 		}
 	}
 	phases := map[string][]phaseTime{}
@@ -341,7 +381,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 	return row{n: n, phases: phases, apply: m("apply"), plan: m("plan"), noop: m("noop"), change: m("change"), destroy: m("destroy"),
 		floorBuild: m("floorBuild"), floorDump: m("floorDump"), floorTeardown: m("floorTeardown"),
 		shellBuild: m("shellBuild"), shellTeardown: m("shellTeardown"), batchBuild: m("batchBuild"), batchTeard: m("batchTeard"),
-		chainApply: m("chainApply"), chainPlan: m("chainPlan"), chainDestroy: m("chainDestroy")}, nil
+		chainApply: m("chainApply"), chainPlan: m("chainPlan"), chainDestroy: m("chainDestroy"), steal: steal}, nil
 }
 
 // median returns the median wall time and the largest peak RSS of the samples.
@@ -399,6 +439,13 @@ func render(rows []row, runs int, large bool) string {
 			shell = "not run"
 		}
 		fmt.Fprintf(&b, "N=%d %s and %s", r.n, shell, secs(r.batchTeard.wall))
+	}
+	b.WriteString(". CPU time the hypervisor took during the measured steps (steal in /proc/stat), of the CPUs' time over them: ")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "N=%d %s", r.n, r.steal)
 	}
 	b.WriteString(".\n\nCost per namespace, one change to the applied star (a route more in one namespace), and the chain lab (n1 - n2 - ... - nN, each a router to the next: namespace-to-namespace links):\n\n")
 	b.WriteString("| N | apply per namespace | destroy per namespace | apply one change | chain apply | chain plan | chain destroy |\n|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -41,7 +41,11 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	table := render([]row{r}, 1, false)
-	if !strings.Contains(table, "| 10 | ") || !strings.Contains(table, "| total |") || !strings.Contains(table, "observe netns") {
-		t.Errorf("table lacks the N=10 row or the phases:\n%s", table)
+	if !strings.Contains(table, "| 10 | ") || !strings.Contains(table, "| total |") || !strings.Contains(table, "observe netns") ||
+		!strings.Contains(table, "steal in /proc/stat") {
+		t.Errorf("table lacks the N=10 row, the phases or the CPU time stolen:\n%s", table)
+	}
+	if r.steal.capacity <= 0 {
+		t.Error("the CPUs' time over the measured steps was not counted")
 	}
 }
