@@ -128,8 +128,9 @@ type bench struct {
 
 // sample is one timed command: wall time and the peak RSS of the process it ran.
 type sample struct {
-	wall time.Duration
-	rss  int64 // KiB
+	wall      time.Duration
+	rss       int64         // KiB
+	user, sys time.Duration // the process's CPU time (a script's with its children's)
 }
 
 // timed runs a command and measures it; a failure is an error with its output.
@@ -145,7 +146,7 @@ func timed(name string, args ...string) (sample, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss
 	}
-	return sample{wall: wall, rss: rss}, nil
+	return sample{wall: wall, rss: rss, user: cmd.ProcessState.UserTime(), sys: cmd.ProcessState.SystemTime()}, nil
 }
 
 func tail(b []byte) string {
@@ -389,17 +390,23 @@ func median(ss []sample) sample {
 	if len(ss) == 0 {
 		return sample{} // not measured (the naive shell of make bench-large)
 	}
-	walls := make([]time.Duration, len(ss))
+	var walls, users, syss []time.Duration
 	var rss int64
-	for i, s := range ss {
-		walls[i] = s.wall
+	for _, s := range ss {
+		walls, users, syss = append(walls, s.wall), append(users, s.user), append(syss, s.sys)
 		rss = max(rss, s.rss)
 	}
-	slices.Sort(walls)
-	return sample{wall: walls[len(walls)/2], rss: rss}
+	mid := func(ds []time.Duration) time.Duration {
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	return sample{wall: mid(walls), rss: rss, user: mid(users), sys: mid(syss)}
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+// cpuTime is a sample's CPU time, user + system.
+func cpuTime(s sample) string { return fmt.Sprintf("%.2f + %.2f s", s.user.Seconds(), s.sys.Seconds()) }
 
 func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2fx", a.Seconds()/b.Seconds()) }
 
@@ -446,6 +453,14 @@ func render(rows []row, runs int, large bool) string {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "N=%d %s", r.n, r.steal)
+	}
+	b.WriteString(". CPU time of the processes, user + system (medians): ")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "N=%d netlab apply %s, floor build %s, netlab plan %s, floor dump %s", r.n,
+			cpuTime(r.apply), cpuTime(r.floorBuild), cpuTime(r.plan), cpuTime(r.floorDump))
 	}
 	b.WriteString(".\n\nCost per namespace, one change to the applied star (a route more in one namespace), and the chain lab (n1 - n2 - ... - nN, each a router to the next: namespace-to-namespace links):\n\n")
 	b.WriteString("| N | apply per namespace | destroy per namespace | apply one change | chain apply | chain plan | chain destroy |\n|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -42,8 +42,8 @@ func TestSmoke(t *testing.T) {
 	}
 	table := render([]row{r}, 1, false)
 	if !strings.Contains(table, "| 10 | ") || !strings.Contains(table, "| total |") || !strings.Contains(table, "observe netns") ||
-		!strings.Contains(table, "steal in /proc/stat") {
-		t.Errorf("table lacks the N=10 row, the phases or the CPU time stolen:\n%s", table)
+		!strings.Contains(table, "steal in /proc/stat") || !strings.Contains(table, "netlab apply 0.") {
+		t.Errorf("table lacks the N=10 row, the phases, the CPU time stolen or the processes' CPU time:\n%s", table)
 	}
 	if r.steal.capacity <= 0 {
 		t.Error("the CPUs' time over the measured steps was not counted")
