@@ -454,15 +454,26 @@ func (r *Reconciler) run(ctx context.Context, actions []plan.Action) error {
 		i   int
 		err error
 	}
-	results := make(chan result)
+	// The same workers carry out every action: a goroutine of its own for each grew its
+	// stack anew in netlink's receive, whose buffer of 64 KiB is on the stack (0.27 s of
+	// CPU in netlab --cpuprofile of an apply of the 5000-namespace star).
+	work, results := make(chan int), make(chan result, workers)
+	defer close(work)
 	actionCtx := context.WithoutCancel(ctx)
+	for range workers {
+		go func() {
+			for i := range work {
+				results <- result{i, r.Kernel.Apply(actionCtx, actions[i])}
+			}
+		}()
+	}
 	var firstErr error
 	inflight, done := 0, 0
 	start := func() {
+		// Fewer than workers are in flight, so a worker is waiting for work.
 		for firstErr == nil && ctx.Err() == nil && inflight < workers && ready.Len() > 0 {
-			i := heap.Pop(ready).(int)
 			inflight++
-			go func() { results <- result{i, r.Kernel.Apply(actionCtx, actions[i])} }()
+			work <- heap.Pop(ready).(int)
 		}
 	}
 	for start(); inflight > 0; {
