@@ -23,9 +23,17 @@ func execIn(ns NS, args ...string) []string {
 	return append([]string{"ip", "netns", "exec", string(ns)}, args...)
 }
 
+// shellSafe marks the bytes a shell word may hold unquoted.
+var shellSafe = func() (safe [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,%") {
+		safe[c] = true
+	}
+	return safe
+}()
+
 // ShellQuote quotes s for a POSIX shell when it needs quoting.
 func ShellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,%") == "" {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r >= 256 || !shellSafe[r] }) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
