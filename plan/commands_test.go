@@ -27,3 +27,24 @@ func TestAttachCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestShellQuote: a word of safe bytes stays as it is; any other, and the empty word,
+// is single-quoted, its own single quotes closed and escaped.
+func TestShellQuote(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"ip", "ip"},
+		{"1a:61:5e:e3:89:a5", "1a:61:5e:e3:89:a5"},
+		{"10.0.0.1/30", "10.0.0.1/30"},
+		{"netlab:star", "netlab:star"},
+		{"", "''"},
+		{"a b", "'a b'"},
+		{"it's", `'it'\''s'`},
+		{"$HOME", "'$HOME'"},
+		{"café", "'café'"},
+		{"x\xff", "'x\xff'"},
+	} {
+		if got := ShellQuote(c.in); got != c.want {
+			t.Errorf("ShellQuote(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
