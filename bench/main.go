@@ -219,6 +219,15 @@ func readCPUStat() cpuStat {
 	return st
 }
 
+// stolenSince is the CPU time the hypervisor took since before was read.
+func stolenSince(before cpuStat) time.Duration {
+	now := readCPUStat()
+	if now.steal < before.steal { // /proc/stat not read, one time or the other
+		return 0
+	}
+	return time.Duration(now.steal-before.steal) * 10 * time.Millisecond
+}
+
 // stealShare is the CPU time the hypervisor took during the measured steps, as a share
 // of the CPUs' time over them: what a run's figures lose to other machines on the same
 // host, which moves them between runs of the same code.
@@ -361,7 +370,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 			if err := step(); err != nil {
 				return row{}, err
 			}
-			steal.add(time.Duration(readCPUStat().steal-before.steal)*10*time.Millisecond, time.Since(start))
+			steal.add(stolenSince(before), time.Since(start))
 		}
 	}
 	phases := map[string][]phaseTime{}

@@ -109,11 +109,12 @@ func (o output) progress(total int) (done func(a plan.Action), finish func()) {
 // progressLag is how long a "done" line may wait to be written with the next ones.
 const progressLag = 100 * time.Millisecond
 
-// lagWriter writes on what is written to it at once when it wrote nothing in the last
-// lag, and otherwise gathers it and writes it together, lag after it last wrote: a line
-// per action of a large plan, written each in a call of its own to a pipe, cost the
-// apply a write and the reader's wakeup per action. The first line still comes at once,
-// the others no later than a glance at a log would notice.
+// lagWriter passes what is written to it on to w at once when it passed nothing on in
+// the last lag, and otherwise keeps it, to pass on together with what follows, lag
+// after its last write: a line per action of a large plan, written each in a call of
+// its own to a pipe, cost the apply a write and the reader's wakeup per action. The
+// first line still comes at once, the others no later than a glance at a log would
+// notice.
 type lagWriter struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -125,7 +126,7 @@ type lagWriter struct {
 
 func newLagWriter(w io.Writer, lag time.Duration) *lagWriter { return &lagWriter{w: w, lag: lag} }
 
-// Write writes p on now, or keeps it for the write due lag after the last.
+// Write passes p on now, or keeps it for the write due lag after the last.
 func (l *lagWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
