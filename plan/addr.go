@@ -88,17 +88,20 @@ func (d *differ) addrs() {
 		ns NS
 		ip netip.Addr
 	}
-	where := make(map[nsIP]AddrKey, len(d.actual.Addrs))
-	for k := range d.actual.Addrs {
-		// Two interfaces with one IP: keep the lesser, so the clash names one for sure.
-		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr()}]; !ok || compareAddrKey(k, other) < 0 {
-			where[nsIP{k.Link.NS, k.Prefix.Addr()}] = k
+	// Only the addresses that may need an action are sorted and looked at: one in the
+	// kernel on a link the plan keeps needs none (a no-op plan has thousands).
+	missing := sortedKeysBut(d.desired.Addrs, compareAddrKey, func(k AddrKey) bool { return d.actual.Addrs[k] && !d.linkFresh(k.Link) })
+	var where map[nsIP]AddrKey
+	if len(missing) > 0 {
+		where = make(map[nsIP]AddrKey, len(d.actual.Addrs))
+		for k := range d.actual.Addrs {
+			// Two interfaces with one IP: keep the lesser, so the clash names one for sure.
+			if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr()}]; !ok || compareAddrKey(k, other) < 0 {
+				where[nsIP{k.Link.NS, k.Prefix.Addr()}] = k
+			}
 		}
 	}
-	for _, k := range sortedKeys(d.desired.Addrs, compareAddrKey) {
-		if d.actual.Addrs[k] && !d.linkFresh(k.Link) {
-			continue
-		}
+	for _, k := range missing {
 		if other, ok := where[nsIP{k.Link.NS, k.Prefix.Addr()}]; ok && other != k && !d.nsCreated[k.Link.NS] {
 			leaving := d.owned.Addrs[other] && !d.desired.Addrs[other]
 			if !leaving {

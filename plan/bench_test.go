@@ -24,3 +24,19 @@ func BenchmarkDiffStar1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDiffStar1000Fresh diffs the bench's star lab of 1000 namespaces against a
+// kernel that has none of it: the diff of a first apply.
+func BenchmarkDiffStar1000Fresh(b *testing.B) {
+	topo, err := topology.Parse("star.yaml", []byte(labgen.StarYAML(1000)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	desired := topo.Desired()
+	for b.Loop() {
+		p, err := plan.Diff(topo.Name, desired, plan.NewState(), plan.NewState())
+		if err != nil || len(p.Actions) == 0 {
+			b.Fatalf("plan %d actions, err %v", len(p.Actions), err)
+		}
+	}
+}

@@ -195,23 +195,10 @@ func (d *differ) survives(ns NS, via netip.Addr) bool {
 }
 
 func (d *differ) routes() {
-	for _, k := range sortedKeys(d.desired.Routes, compareRouteKey) {
-		want := d.desired.Routes[k]
-		have, ok := d.actual.Routes[k]
-		_, owned := d.owned.Routes[k]
-		switch {
-		case !ok || d.nsCreated[k.NS]:
-			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: missingReason(owned && !d.nsCreated[k.NS])})
-		case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
-			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: Reason{Code: ReasonGatewayDropped}})
-		case !owned && !d.ownedNS(k.NS) && d.adopt && !want.Differs(have):
-			d.adopted(RouteObject{Key: k, Before: have, After: want})
-		case !owned && !d.ownedNS(k.NS):
-			d.clash("route "+k.String(), "a route to "+RouteDest(k.To)+" "+have.String()+" that is not this lab's is already there",
-				"delete it (ip route del "+RouteDest(k.To)+") or route another destination")
-		case want.Differs(have):
-			d.add(Action{Kind: Update, Target: RouteObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
-		}
+	// Only the routes that need an action are sorted and planned: a no-op plan has
+	// thousands that need none.
+	for _, k := range sortedKeysBut(d.desired.Routes, compareRouteKey, func(k RouteKey) bool { return !d.route(k, false) }) {
+		d.route(k, true)
 	}
 	for _, k := range sortedKeysBut(d.owned.Routes, compareRouteKey, hasKey(d.desired.Routes)) {
 		if d.nsDeleted[k.NS] {
@@ -221,4 +208,38 @@ func (d *differ) routes() {
 			d.add(Action{Kind: Delete, Target: RouteObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
 		}
 	}
+}
+
+// route plans the desired route k, when plan is set: its creation, its update, its
+// adoption or a clash. It reports whether there is any of these to plan.
+func (d *differ) route(k RouteKey, plan bool) bool {
+	want := d.desired.Routes[k]
+	have, ok := d.actual.Routes[k]
+	_, owned := d.owned.Routes[k]
+	switch {
+	case !ok || d.nsCreated[k.NS]:
+		if plan {
+			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: missingReason(owned && !d.nsCreated[k.NS])})
+		}
+	case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
+		if plan {
+			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: Reason{Code: ReasonGatewayDropped}})
+		}
+	case !owned && !d.ownedNS(k.NS) && d.adopt && !want.Differs(have):
+		if plan {
+			d.adopted(RouteObject{Key: k, Before: have, After: want})
+		}
+	case !owned && !d.ownedNS(k.NS):
+		if plan {
+			d.clash("route "+k.String(), "a route to "+RouteDest(k.To)+" "+have.String()+" that is not this lab's is already there",
+				"delete it (ip route del "+RouteDest(k.To)+") or route another destination")
+		}
+	case want.Differs(have):
+		if plan {
+			d.add(Action{Kind: Update, Target: RouteObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
+		}
+	default:
+		return false
+	}
+	return true
 }
