@@ -508,6 +508,13 @@ func (d *differ) link(k LinkKey, deleted map[LinkKey]bool) {
 		}
 	case ok && !d.ownsLink(k, have) && d.adopt && d.adoptable(k, have):
 		d.adopted(LinkObject{Key: k, Before: have, After: want})
+	case ok && !d.ownsLink(k, have) && d.adopt && want.Kind == Veth && have.Kind == Veth && d.actual.VethPeers[k] != want.Peer:
+		elsewhere := "an interface outside " + string(want.Peer.NS)
+		if p := d.actual.VethPeers[k]; p != (LinkKey{}) {
+			elsewhere = p.String()
+		}
+		d.clash("link "+k.String(), fmt.Sprintf("the veth %s that is not this lab's is already in %s, paired with %s, not %s", k.Name, k.NS, elsewhere, want.Peer),
+			"delete that pair (ip link del "+k.Name+"), or rename the interface in the topology")
 	case ok && !d.ownsLink(k, have):
 		d.clash("link "+k.String(), fmt.Sprintf("an interface %s (%s) that is not this lab's is already in %s", k.Name, have.Kind, k.NS),
 			"rename or delete that interface, or rename it in the topology")
@@ -519,15 +526,17 @@ func (d *differ) link(k LinkKey, deleted map[LinkKey]bool) {
 }
 
 // adoptable reports whether the link have in the kernel is the desired link k in all
-// but the lab's mark: of its kind and mode, with its attributes, and for a veth with
-// its peer there (the pairing itself is not read back).
+// but the lab's mark: of its kind and mode, with its attributes, and for a veth paired
+// with the peer the lab wants (State.VethPeers): a pair made by hand whose end is
+// paired with another interface, a container's say, is not the lab's to take, as its
+// destroy would delete that interface with it.
 func (d *differ) adoptable(k LinkKey, have Link) bool {
 	want := d.desired.Links[k]
 	marked := have
 	marked.Alias = want.Alias
 	_, peerThere := d.actual.Links[want.Peer]
 	return have.Kind == want.Kind && !want.Differs(marked) && (want.Kind != Macvlan || have.Mode == want.Mode) &&
-		(want.Kind != Veth || peerThere)
+		(want.Kind != Veth || peerThere && d.actual.VethPeers[k] == want.Peer)
 }
 
 // existingLink plans a link of the lab's that is in the kernel: updated where it

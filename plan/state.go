@@ -45,6 +45,11 @@ type State struct {
 	// kernel lacks, each with the kernel option it lacks ("CONFIG_NET_SCH_NETEM is not
 	// set, and there is no module sch_netem").
 	MissingQdiscs map[string]string
+	// VethPeers is observed only: for each veth end of Scope.VethPeers in the kernel,
+	// the end the kernel pairs it with when that end is in the namespace the scope
+	// names for it, else the zero LinkKey (paired elsewhere). apply --adopt takes over
+	// a veth pair only when both ends are each other's.
+	VethPeers map[LinkKey]LinkKey
 }
 
 // Entry is what Observe found at NetnsDir/NS that is not a live namespace: EntryEmpty,
@@ -72,6 +77,7 @@ func NewState() State {
 		// Observed only.
 		MissingQdiscs: map[string]string{},
 		PlainNAT:      map[NATRule]bool{},
+		VethPeers:     map[LinkKey]LinkKey{},
 	}
 }
 
@@ -91,6 +97,7 @@ func (s State) Clone() State {
 	maps.Copy(c.Qdiscs, s.Qdiscs)
 	maps.Copy(c.MissingQdiscs, s.MissingQdiscs)
 	maps.Copy(c.PlainNAT, s.PlainNAT)
+	maps.Copy(c.VethPeers, s.VethPeers)
 	return c
 }
 
@@ -139,6 +146,9 @@ type Scope struct {
 	// interfaces), and QdiscKinds the qdisc kinds the lab needs of the kernel.
 	Qdiscs     map[NS]bool
 	QdiscKinds []string
+	// VethPeers lists the veth ends whose pairing to read, each with the end the lab
+	// wants it paired with (State.VethPeers): the ends apply --adopt may take over.
+	VethPeers map[LinkKey]LinkKey
 }
 
 // ScopeOf returns the Scope covering every object of the given states.
@@ -205,6 +215,19 @@ func ScopeOf(lab string, states ...State) Scope {
 		Qdiscs:     qdiscs,
 		QdiscKinds: slices.Sorted(maps.Keys(kinds)),
 	}
+}
+
+// WithVethPeers asks in the scope for the pairing of every veth end that desired has
+// and owned does not: the ends DiffAdopting may take over, which it takes only when
+// paired as desired (State.VethPeers). A plan that adopts nothing reads no pairing.
+func (sc Scope) WithVethPeers(desired, owned State) Scope {
+	sc.VethPeers = map[LinkKey]LinkKey{}
+	for k, l := range desired.Links {
+		if _, mine := owned.Links[k]; l.Kind == Veth && !mine {
+			sc.VethPeers[k] = l.Peer
+		}
+	}
+	return sc
 }
 
 // WithoutContentsOf marks in the scope the namespaces and files that owned has and

@@ -25,6 +25,14 @@ type stateJSON struct {
 	// Observed only.
 	MissingQdiscs map[string]string `json:"missing_qdiscs,omitempty"`
 	PlainNAT      []natJSON         `json:"plain_nat,omitempty"`
+	VethPeers     []vethPeerJSON    `json:"veth_peers,omitempty"`
+}
+
+// vethPeerJSON is a veth end with the end the kernel pairs it with ("" when elsewhere).
+type vethPeerJSON struct {
+	NS   NS      `json:"ns"`
+	Name string  `json:"name"`
+	Peer LinkKey `json:"peer"`
 }
 
 type qdiscJSON struct {
@@ -127,6 +135,9 @@ func (s State) MarshalJSON() ([]byte, error) {
 	for _, r := range sortedKeys(s.PlainNAT, compareNATRule) {
 		j.PlainNAT = append(j.PlainNAT, natJSON(r))
 	}
+	for _, k := range sortedKeys(s.VethPeers, compareLinkKey) {
+		j.VethPeers = append(j.VethPeers, vethPeerJSON{NS: k.NS, Name: k.Name, Peer: s.VethPeers[k]})
+	}
 	return json.Marshal(j)
 }
 
@@ -196,6 +207,9 @@ func DecodeState(dec *json.Decoder) (state State, present bool, err error) {
 	}
 	for _, r := range j.PlainNAT {
 		s.PlainNAT[NATRule(r)] = true
+	}
+	for _, v := range j.VethPeers {
+		s.VethPeers[LinkKey{v.NS, v.Name}] = v.Peer
 	}
 	return s, true, nil
 }

@@ -14,22 +14,27 @@ import (
 )
 
 // Observe reads the objects of the scope from the kernel: every link, address and
-// gateway route of each namespace in the scope that exists, the sysctls named, the
-// lab's NAT rules, the entries of existing namespaces and the files under /etc/netns.
+// gateway route of each namespace in the scope that exists, the pairing of the veth
+// ends named, the sysctls named, the lab's NAT rules, the entries of existing
+// namespaces and the files under /etc/netns.
 // Namespaces and sysctls are read in parallel, GOMAXPROCS at a time.
 func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
 	s := plan.NewState()
 	s.MissingQdiscs = missingQdiscs(scope.QdiscKinds)
-	for _, step := range []struct {
+	type step struct {
 		name string
 		f    func() error
-	}{
-		{"observe netns", func() error { return k.observeNamespaces(ctx, scope, &s) }},
-		{"observe sysctls", func() error { return k.observeSysctls(ctx, scope, &s) }},
-		{"observe nat", func() error { return k.observeNAT(scope, &s) }},
-		{"observe attached", func() error { return k.observeAttached(scope.Attached, &s) }},
-		{"observe files", func() error { return observeFiles(ctx, scope, &s) }},
-	} {
+	}
+	steps := []step{{"observe netns", func() error { return k.observeNamespaces(ctx, scope, &s) }}}
+	if len(scope.VethPeers) > 0 {
+		steps = append(steps, step{"observe veth peers", func() error { return k.observeVethPeers(scope, &s) }})
+	}
+	steps = append(steps,
+		step{"observe sysctls", func() error { return k.observeSysctls(ctx, scope, &s) }},
+		step{"observe nat", func() error { return k.observeNAT(scope, &s) }},
+		step{"observe attached", func() error { return k.observeAttached(scope.Attached, &s) }},
+		step{"observe files", func() error { return observeFiles(ctx, scope, &s) }})
+	for _, step := range steps {
 		end := phase.Begin(step.name)
 		err := step.f()
 		end()
@@ -38,6 +43,72 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 		}
 	}
 	return s, nil
+}
+
+// observeVethPeers reads, for each veth end of scope.VethPeers that s holds, the end
+// the kernel pairs it with (plan.State.VethPeers). Only apply --adopt asks for it.
+func (k *Linux) observeVethPeers(scope plan.Scope, s *plan.State) error {
+	for end, want := range scope.VethPeers {
+		if l, ok := s.Links[end]; !ok || l.Kind != plan.Veth {
+			continue
+		}
+		peer, err := k.vethPeer(end, want.NS, s)
+		if err != nil {
+			return fmt.Errorf("observe the peer of veth %s: %w", end, err)
+		}
+		s.VethPeers[end] = peer
+	}
+	return nil
+}
+
+// vethPeer returns the end the veth end is paired with when that end is in namespace
+// ns, else the zero key. The end's own link gives its peer's index and, when the peer
+// is in another namespace, the id end's namespace gives that one (IFLA_LINK and
+// IFLA_LINK_NETNSID, as `ip link` shows "link-netns"): the peer is in ns when ns has
+// that id there, and is the link of that index in ns.
+func (k *Linux) vethPeer(end plan.LinkKey, ns plan.NS, s *plan.State) (plan.LinkKey, error) {
+	if !live(s, ns) {
+		return plan.LinkKey{}, nil
+	}
+	h, release, err := k.handle(end.NS)
+	if err != nil {
+		return plan.LinkKey{}, err
+	}
+	defer release()
+	l, err := h.nl.LinkByName(end.Name)
+	if err != nil {
+		return plan.LinkKey{}, err
+	}
+	a, there := l.Attrs(), h
+	if ns == end.NS {
+		if a.NetNsID >= 0 {
+			return plan.LinkKey{}, nil // the peer is in another namespace
+		}
+	} else {
+		p, releasePeer, err := k.handle(ns)
+		if err != nil {
+			return plan.LinkKey{}, err
+		}
+		defer releasePeer()
+		id, err := h.nl.GetNetNsIdByFd(int(p.ns))
+		if err != nil {
+			return plan.LinkKey{}, fmt.Errorf("id of namespace %s in %s: %w", ns, end.NS, err)
+		}
+		if a.NetNsID < 0 || a.NetNsID != id {
+			return plan.LinkKey{}, nil
+		}
+		there = p
+	}
+	links, err := k.dumpLinks(there)
+	if err != nil {
+		return plan.LinkKey{}, err
+	}
+	for _, pl := range links {
+		if pl.Attrs().Index == a.ParentIndex {
+			return plan.LinkKey{NS: ns, Name: pl.Attrs().Name}, nil
+		}
+	}
+	return plan.LinkKey{}, nil
 }
 
 // live reports whether a namespace of an observed state exists.

@@ -157,6 +157,9 @@ type kept struct {
 func (r *Reconciler) prepareKeeping(ctx context.Context, lab, topology string, desired plan.State, rec record.Record, known plan.State,
 	shared map[plan.SysctlKey]sharedSysctl, keep kept) (*Prepared, error) {
 	scope := plan.ScopeOf(lab, known, desired, rec.Owned).WithoutContentsOf(desired, rec.Owned)
+	if r.Adopt {
+		scope = scope.WithVethPeers(desired, rec.Owned)
+	}
 	for _, ns := range scope.Namespaces {
 		if keep.namespaces[ns] {
 			scope.ExistenceOnly[ns] = true

@@ -178,4 +178,24 @@ func TestAdopt(t *testing.T) {
 iptables -t nat -F; echo 0 > /proc/sys/net/ipv4/ip_forward`)
 		check(t, exported, twoNamespacesByHand)
 	})
+	t.Run("two namespaces typed by hand with the veths crossed", func(t *testing.T) {
+		// Every interface as the file has it, but m1 is paired with testns2's s2, and
+		// m2 with testns1's s1: destroying "the pair" m1 would delete s2, which the lab
+		// would not know it held. apply --adopt refuses, before any change.
+		cleanSandbox(t)
+		crossed := strings.Replace(twoNamespacesByHand, "ip link add name m1 type veth peer name s1; ip link add name m2 type veth peer name s2",
+			"ip link add name m1 type veth peer name s2; ip link add name m2 type veth peer name s1", 1)
+		sh(t, crossed)
+		built := snapshot(t)
+		r := netlab(t, "apply", "--adopt", "../examples/two-namespaces.yaml")
+		for _, want := range []string{"link host:m1: the veth m1 that is not this lab's is already in host, paired with an interface outside testns1, not testns1:s1",
+			"link testns1:s1: the veth s1 that is not this lab's is already in testns1, paired with host:m2, not host:m1", "nothing was changed"} {
+			if r.code != 1 || !strings.Contains(r.stderr, want) {
+				t.Errorf("apply --adopt of crossed veths: want exit 1 and %q: %s", want, r)
+			}
+		}
+		if after := snapshot(t); after != built {
+			t.Errorf("a refused apply --adopt changed the sandbox.\n%s", lineDiff(built, after))
+		}
+	})
 }

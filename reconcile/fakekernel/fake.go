@@ -98,7 +98,13 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 	}
 	for key, l := range k.State.Links {
 		if in[key.NS] {
-			l.Peer, l.Parent = plan.LinkKey{}, plan.LinkKey{} // not read back
+			if want, asked := scope.VethPeers[key]; asked && l.Kind == plan.Veth {
+				s.VethPeers[key] = plan.LinkKey{}
+				if l.Peer.NS == want.NS {
+					s.VethPeers[key] = l.Peer
+				}
+			}
+			l.Peer, l.Parent = plan.LinkKey{}, plan.LinkKey{} // not read back, but for VethPeers
 			s.Links[key] = l
 		}
 	}
