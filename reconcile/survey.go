@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/netlab-go/netlab/plan"
 	"github.com/vishvananda/netlink"
@@ -62,7 +63,7 @@ func (k *Linux) Survey(ctx context.Context, nss []plan.NS) (*Survey, error) {
 	if err := k.surveyPeers(all, sv); err != nil {
 		return nil, err
 	}
-	if err := k.surveySysctls(all, sv); err != nil {
+	if err := k.surveySysctls(ctx, all, sv); err != nil {
 		return nil, err
 	}
 	if err := k.surveyNAT(all, sv); err != nil {
@@ -161,55 +162,73 @@ func (k *Linux) surveyPeers(all []plan.NS, sv *Survey) error {
 // sysctlDirs are the directories of per-interface sysctls under /proc/sys.
 var sysctlDirs = []string{"net/ipv4/conf", "net/ipv6/conf"}
 
-// surveySysctls notes the sysctls of each namespace that differ from a fresh one's.
-func (k *Linux) surveySysctls(all []plan.NS, sv *Survey) error {
+// surveySysctls notes the sysctls of each namespace that differ from a fresh one's,
+// and the host's ip_forward when it is on (a topology gives the host no other). The
+// namespaces are read GOMAXPROCS at a time, each on a thread of its own switched into
+// it: a namespace has some five hundred of them, one file each.
+func (k *Linux) surveySysctls(ctx context.Context, all []plan.NS, sv *Survey) error {
 	fresh, err := freshSysctls()
 	if err != nil {
 		return err
 	}
-	for _, ns := range all {
+	if v, err := readSysctl("net.ipv4.ip_forward"); err == nil && v == "1" {
+		sv.Sysctls[plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}] = "1"
+	}
+	nss := slices.DeleteFunc(slices.Clone(all), func(ns plan.NS) bool { return ns == plan.Host })
+	var mu sync.Mutex // guards sv.Sysctls
+	return forEach(ctx, len(nss), func(i int) error {
+		ns := nss[i]
 		var values map[string]string
 		err := k.in(ns, func() (err error) {
-			values, err = readNetSysctls()
+			values, err = readNetSysctls(false) // a topology gives lo none (see unlikeFresh)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("read the sysctls of %s: %w", ns, err)
 		}
-		if ns == plan.Host {
-			if values["net.ipv4.ip_forward"] == "1" {
-				sv.Sysctls[plan.SysctlKey{NS: ns, Name: "net.ipv4.ip_forward"}] = "1"
-			}
-			continue
+		differing := unlikeFresh(values, fresh)
+		mu.Lock()
+		defer mu.Unlock()
+		for name, v := range differing {
+			sv.Sysctls[plan.SysctlKey{NS: ns, Name: name}] = v
 		}
-		forwards4, forwards6 := values["net.ipv4.ip_forward"] != fresh["net.ipv4.ip_forward"],
-			values["net.ipv6.conf.all.forwarding"] != fresh["net.ipv6.conf.all.forwarding"]
-		for name, v := range values {
-			iface, perIface := plan.SysctlInterface(name)
-			want, ok := fresh[name]
-			if perIface && iface != "all" && iface != "default" {
-				def, _ := plan.SysctlOfDefault(name)
-				want, ok = fresh[def]
-			}
-			switch {
-			case !ok || v == want, iface == "lo":
-			case strings.HasSuffix(name, ".mtu") || strings.HasSuffix(name, ".stable_secret"):
-				// an interface's IPv6 MTU follows its MTU
-			case strings.HasSuffix(name, ".forwarding") && (strings.HasPrefix(name, "net.ipv4.") && forwards4 ||
-				strings.HasPrefix(name, "net.ipv6.") && forwards6 && name != "net.ipv6.conf.all.forwarding"):
-				// follows ip_forward, or net.ipv6.conf.all.forwarding
-			default:
-				sv.Sysctls[plan.SysctlKey{NS: ns, Name: name}] = v
-			}
+		return nil
+	})
+}
+
+// unlikeFresh returns the values of a namespace's sysctls that a topology must give
+// for them to be so: those that differ from a fresh namespace's (an interface's from a
+// fresh namespace's default), but for lo's, an interface's IPv6 MTU and stable secret,
+// and forwarding flags that follow ip_forward or net.ipv6.conf.all.forwarding.
+func unlikeFresh(values, fresh map[string]string) map[string]string {
+	differing := map[string]string{}
+	forwards4, forwards6 := values["net.ipv4.ip_forward"] != fresh["net.ipv4.ip_forward"],
+		values["net.ipv6.conf.all.forwarding"] != fresh["net.ipv6.conf.all.forwarding"]
+	for name, v := range values {
+		iface, perIface := plan.SysctlInterface(name)
+		want, ok := fresh[name]
+		if perIface && iface != "all" && iface != "default" {
+			def, _ := plan.SysctlOfDefault(name)
+			want, ok = fresh[def]
+		}
+		switch {
+		case !ok || v == want, iface == "lo":
+		case strings.HasSuffix(name, ".mtu") || strings.HasSuffix(name, ".stable_secret"):
+			// an interface's IPv6 MTU follows its MTU
+		case strings.HasSuffix(name, ".forwarding") && (strings.HasPrefix(name, "net.ipv4.") && forwards4 ||
+			strings.HasPrefix(name, "net.ipv6.") && forwards6 && name != "net.ipv6.conf.all.forwarding"):
+			// follows ip_forward, or net.ipv6.conf.all.forwarding
+		default:
+			differing[name] = v
 		}
 	}
-	return nil
+	return differing
 }
 
 // readNetSysctls reads net.ipv4.ip_forward and every sysctl of sysctlDirs in the
-// namespace of the calling thread, by dotted name; one that cannot be read is passed
-// over.
-func readNetSysctls() (map[string]string, error) {
+// namespace of the calling thread, lo's only withLo, by dotted name; one that cannot
+// be read is passed over.
+func readNetSysctls(withLo bool) (map[string]string, error) {
 	values := map[string]string{}
 	if v, err := readSysctl("net.ipv4.ip_forward"); err == nil {
 		values["net.ipv4.ip_forward"] = v
@@ -223,22 +242,46 @@ func readNetSysctls() (map[string]string, error) {
 			return nil, err
 		}
 		for _, iface := range ifaces {
-			files, err := os.ReadDir(filepath.Join("/proc/sys", dir, iface.Name()))
-			if err != nil {
+			if iface.Name() == "lo" && !withLo {
 				continue
 			}
-			for _, f := range files {
-				name := strings.ReplaceAll(dir, "/", ".") + "." + iface.Name() + "." + f.Name()
-				if f.IsDir() || !plan.IsSysctlName(name) {
-					continue
-				}
-				if v, err := readSysctl(name); err == nil {
-					values[name] = v
-				}
-			}
+			readSysctlDir(filepath.Join("/proc/sys", dir, iface.Name()), strings.ReplaceAll(dir, "/", ".")+"."+iface.Name()+".", values)
 		}
 	}
 	return values, nil
+}
+
+// readSysctlDir puts into values, each named prefix and its file's name, the sysctls
+// in the directory path: each opened from the directory and read in one call, about
+// half the calls of os.ReadFile, for the thousands an export of a large lab reads. A
+// directory that cannot be read, or a file, is passed over.
+func readSysctlDir(path, prefix string, values map[string]string) {
+	dir, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer dir.Close()
+	files, err := dir.ReadDir(-1)
+	if err != nil {
+		return
+	}
+	var buf [4096]byte
+	for _, f := range files {
+		name := prefix + f.Name()
+		if f.IsDir() || !plan.IsSysctlName(name) {
+			continue
+		}
+		fd, err := unix.Openat(int(dir.Fd()), f.Name(), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			continue
+		}
+		n, err := unix.Read(fd, buf[:])
+		unix.Close(fd)
+		if err != nil || n == len(buf) {
+			continue // unreadable (stable_secret unset, say), or longer than any sysctl of these
+		}
+		values[name] = strings.Join(strings.Fields(string(buf[:n])), " ")
+	}
 }
 
 // freshSysctls reads the sysctls of a fresh namespace: made with unshare on a locked
@@ -262,7 +305,7 @@ func freshSysctls() (map[string]string, error) {
 			done <- result{err: fmt.Errorf("make a fresh namespace: %w", err)}
 			return
 		}
-		values, err := readNetSysctls()
+		values, err := readNetSysctls(true)
 		if netns.Set(orig) == nil {
 			runtime.UnlockOSThread()
 		}
@@ -329,6 +372,8 @@ func surveyFiles(nss []plan.NS, sv *Survey) error {
 		return err
 	}
 	defer unix.Close(etc)
+	// A lab's hosts files are links to one file of N lines: read once, held once.
+	read := map[fileID]string{}
 	for _, ns := range nss {
 		for _, name := range []string{"hosts", "resolv.conf"} {
 			k := plan.FileKey{NS: ns, Name: name}
@@ -340,14 +385,33 @@ func surveyFiles(nss []plan.NS, sv *Survey) error {
 				sv.Unexpressed = append(sv.Unexpressed, fmt.Sprintf("%s: cannot be read (%v)", k.Path(), err))
 				continue
 			}
-			f := os.NewFile(uintptr(fd), k.Path())
-			b, err := io.ReadAll(io.LimitReader(f, 1<<20))
-			f.Close()
+			content, err := readOnce(fd, read)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", k.Path(), err)
 			}
-			sv.Files[k] = string(b)
+			sv.Files[k] = content
 		}
 	}
 	return nil
+}
+
+// readOnce reads (up to 1 MiB of) the open file fd and closes it, or, when read holds
+// the content of that file (by device and inode), returns that.
+func readOnce(fd int, read map[fileID]string) (string, error) {
+	f := os.NewFile(uintptr(fd), "")
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", err
+	}
+	id := fileID{dev: st.Dev, ino: st.Ino}
+	if content, ok := read[id]; ok {
+		return content, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	read[id] = string(b)
+	return read[id], nil
 }
