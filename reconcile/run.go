@@ -260,7 +260,11 @@ func untouched(p *Prepared, owned plan.State) map[plan.NS]bool {
 		}
 		if o, ok := a.Target.(plan.LinkObject); ok {
 			for _, l := range []plan.Link{p.Desired.Links[o.Key], owned.Links[o.Key], o.Before, o.After} {
-				touched[l.Peer.NS], touched[l.Parent.NS] = true, true
+				for _, ns := range []plan.NS{l.Peer.NS, l.Parent.NS} {
+					if ns != "" { // a link without a peer or parent
+						touched[ns] = true
+					}
+				}
 			}
 		}
 	}
