@@ -210,32 +210,32 @@ func (d *differ) routes() {
 	}
 }
 
-// route plans the desired route k, when plan is set: its creation, its update, its
+// route plans the desired route k, when act is set: its creation, its update, its
 // adoption or a clash. It reports whether there is any of these to plan.
-func (d *differ) route(k RouteKey, plan bool) bool {
+func (d *differ) route(k RouteKey, act bool) bool {
 	want := d.desired.Routes[k]
 	have, ok := d.actual.Routes[k]
 	_, owned := d.owned.Routes[k]
 	switch {
 	case !ok || d.nsCreated[k.NS]:
-		if plan {
+		if act {
 			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: missingReason(owned && !d.nsCreated[k.NS])})
 		}
 	case !want.Differs(have) && want.Via.IsValid() && !d.survives(k.NS, have.Via):
-		if plan {
+		if act {
 			d.add(Action{Kind: Create, Target: RouteObject{Key: k, After: want}, Reason: Reason{Code: ReasonGatewayDropped}})
 		}
 	case !owned && !d.ownedNS(k.NS) && d.adopt && !want.Differs(have):
-		if plan {
+		if act {
 			d.adopted(RouteObject{Key: k, Before: have, After: want})
 		}
 	case !owned && !d.ownedNS(k.NS):
-		if plan {
+		if act {
 			d.clash("route "+k.String(), "a route to "+RouteDest(k.To)+" "+have.String()+" that is not this lab's is already there",
 				"delete it (ip route del "+RouteDest(k.To)+") or route another destination")
 		}
 	case want.Differs(have):
-		if plan {
+		if act {
 			d.add(Action{Kind: Update, Target: RouteObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonDiffers}})
 		}
 	default:
