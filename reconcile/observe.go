@@ -48,11 +48,12 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 // observeVethPeers reads, for each veth end of scope.VethPeers that s holds, the end
 // the kernel pairs it with (plan.State.VethPeers). Only apply --adopt asks for it.
 func (k *Linux) observeVethPeers(scope plan.Scope, s *plan.State) error {
+	names := map[plan.NS]map[int]string{} // each peer namespace's links by index, dumped once
 	for end, want := range scope.VethPeers {
 		if l, ok := s.Links[end]; !ok || l.Kind != plan.Veth {
 			continue
 		}
-		peer, err := k.vethPeer(end, want.NS, s)
+		peer, err := k.vethPeer(end, want.NS, s, names)
 		if err != nil {
 			return fmt.Errorf("observe the peer of veth %s: %w", end, err)
 		}
@@ -65,8 +66,9 @@ func (k *Linux) observeVethPeers(scope plan.Scope, s *plan.State) error {
 // ns, else the zero key. The end's own link gives its peer's index and, when the peer
 // is in another namespace, the id end's namespace gives that one (IFLA_LINK and
 // IFLA_LINK_NETNSID, as `ip link` shows "link-netns"): the peer is in ns when ns has
-// that id there, and is the link of that index in ns.
-func (k *Linux) vethPeer(end plan.LinkKey, ns plan.NS, s *plan.State) (plan.LinkKey, error) {
+// that id there, and is the link of that index in ns. names holds the namespaces'
+// links by index dumped so far (a star's host is the peer namespace of every end).
+func (k *Linux) vethPeer(end plan.LinkKey, ns plan.NS, s *plan.State, names map[plan.NS]map[int]string) (plan.LinkKey, error) {
 	if !live(s, ns) {
 		return plan.LinkKey{}, nil
 	}
@@ -99,14 +101,18 @@ func (k *Linux) vethPeer(end plan.LinkKey, ns plan.NS, s *plan.State) (plan.Link
 		}
 		there = p
 	}
-	links, err := k.dumpLinks(there)
-	if err != nil {
-		return plan.LinkKey{}, err
-	}
-	for _, pl := range links {
-		if pl.Attrs().Index == a.ParentIndex {
-			return plan.LinkKey{NS: ns, Name: pl.Attrs().Name}, nil
+	if names[ns] == nil {
+		links, err := k.dumpLinks(there)
+		if err != nil {
+			return plan.LinkKey{}, err
 		}
+		names[ns] = map[int]string{}
+		for _, pl := range links {
+			names[ns][pl.Attrs().Index] = pl.Attrs().Name
+		}
+	}
+	if name, ok := names[ns][a.ParentIndex]; ok {
+		return plan.LinkKey{NS: ns, Name: name}, nil
 	}
 	return plan.LinkKey{}, nil
 }
