@@ -67,7 +67,7 @@ func parallel(n int, f func(host *netlink.Handle, i int) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			host, err := netlink.NewHandle()
+			host, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 			if err != nil {
 				errs <- err
 				return
@@ -180,12 +180,15 @@ func addr(s string) *netlink.Addr {
 }
 
 // open opens the namespace at path and a netlink handle in it; the caller closes both.
+// The handle has a route socket only, as netlab's: netlink's default, a socket of each
+// family it speaks (route, xfrm, netfilter), took two sockets and four namespace
+// switches more per namespace.
 func open(path string) (netns.NsHandle, *netlink.Handle, error) {
 	fd, err := netns.GetFromPath(path)
 	if err != nil {
 		return fd, nil, err
 	}
-	h, err := netlink.NewHandleAt(fd)
+	h, err := netlink.NewHandleAt(fd, unix.NETLINK_ROUTE)
 	if err != nil {
 		fd.Close()
 	}
