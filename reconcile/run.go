@@ -35,6 +35,9 @@ type Reconciler struct {
 	// Adopt makes Prepare adopt what the kernel has as desired but the lab does not own
 	// (plan.DiffAdopting), instead of refusing it as a clash.
 	Adopt bool
+	// TakeOver lets Prepare plan the lab from a topology file other than the one it was
+	// applied from while that one still exists (see OtherFileError), making it the lab's.
+	TakeOver bool
 }
 
 // FreshSysctls is what a Kernel may offer: the values of the net.* sysctls of a fresh
@@ -71,6 +74,12 @@ func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired 
 	if err != nil {
 		return nil, err
 	}
+	if e := checkLabFile(lab, topology, rec.Topology); e != nil && !r.TakeOver {
+		e.Effect = "applying it would change what that file built"
+		e.Fix = fmt.Sprintf("Give %s a name of its own, or destroy the lab first (netlab destroy %s); if %s is now the lab's file, pass --take-over.",
+			topology, rec.Topology, topology)
+		return nil, e
+	}
 	shared, err := r.sharedSysctls(lab)
 	if err != nil {
 		return nil, err
@@ -98,6 +107,11 @@ func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, k
 	case err != nil:
 		return nil, err
 	case !rec.Owned.Empty():
+		if e := checkLabFile(lab, topology, rec.Topology); e != nil {
+			e.Effect = "destroying it would remove what that file built"
+			e.Fix = fmt.Sprintf("Destroy the lab by its file (netlab destroy %s) or by its name (netlab destroy --name %s).", rec.Topology, lab)
+			return nil, e
+		}
 		shared, err := r.sharedSysctls(lab)
 		if err != nil {
 			return nil, err

@@ -202,7 +202,7 @@ func TestImpairRate(t *testing.T) {
 
 	const rate = 8e6 // bits per second
 	shaped := shapedLab(t, "    impair: {a:eth0: {rate: 8mbit}}\n")
-	out := mustNetlab(t, "apply", shaped)
+	out := mustNetlab(t, "apply", "--take-over", shaped) // another file of the same lab
 	if !strings.Contains(out, "tc -n a qdisc replace dev eth0 root handle 4e4c: tbf rate 8mbit") {
 		t.Errorf("the plan does not show the tc command:\n%s", out)
 	}
@@ -235,14 +235,14 @@ func TestImpairRate(t *testing.T) {
 	}
 
 	// Taken out of the topology: the default qdisc again.
-	out = mustNetlab(t, "apply", plain)
+	out = mustNetlab(t, "apply", "--take-over", plain)
 	if !strings.Contains(out, "tc -n a qdisc del dev eth0 root") {
 		t.Errorf("removing the impairment does not delete the qdisc:\n%s", out)
 	}
 	if q := sh(t, "tc -n a qdisc show dev eth0"); strings.Contains(q, "tbf") {
 		t.Errorf("the tbf is left:\n%s", q)
 	}
-	mustNetlab(t, "apply", shaped)
+	mustNetlab(t, "apply", "--take-over", shaped)
 	mustNetlab(t, "destroy", shaped)
 	if after := snapshot(t); after != before {
 		t.Errorf("destroy did not restore the sandbox.\n%s", lineDiff(before, after))

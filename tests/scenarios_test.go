@@ -42,7 +42,7 @@ func TestTwoNamespacesReachability(t *testing.T) {
 
 	off := writeFile(t, "off.yaml", strings.NewReplacer("forwarding: true", "forwarding: false",
 		"192.168.10.101, 192.168.10.102]", "192.168.10.101]\n    unreachable: [192.168.10.102]").Replace(readExample(t, "two-namespaces.yaml")))
-	out := mustNetlab(t, "apply", off)
+	out := mustNetlab(t, "apply", "--take-over", off) // another file of the same lab
 	if !strings.Contains(out, "Plan: 0 to add, 1 to change, 0 to remove.") {
 		t.Errorf("turning forwarding off should change one sysctl:\n%s", out)
 	}
@@ -78,7 +78,7 @@ func TestRouterNAT(t *testing.T) {
 	}
 	noNAT := writeFile(t, "nonat.yaml", strings.Replace(readExample(t, "router-nat.yaml"),
 		"    nat:\n      - {masquerade: 10.0.1.0/24, out: wan0}\n", "", 1))
-	out := mustNetlab(t, "apply", noNAT)
+	out := mustNetlab(t, "apply", "--take-over", noNAT)
 	if !strings.Contains(out, "Plan: 0 to add, 0 to change, 1 to remove.") {
 		t.Errorf("removing the nat rule should remove one object:\n%s", out)
 	}
@@ -105,7 +105,7 @@ func TestMinimalChange(t *testing.T) {
 		"192.168.20.102/24", "192.168.20.103/24",
 	).Replace(orig)
 	file := writeFile(t, "b.yaml", changed)
-	out := mustNetlab(t, "plan", file)
+	out := mustNetlab(t, "plan", "--take-over", file)
 	want := []string{
 		"- address 192.168.20.102/24 on testns1:s1",
 		"- netns testns2  # no longer in the topology; takes host:m2 with it",
@@ -127,7 +127,7 @@ func TestMinimalChange(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", w, out)
 		}
 	}
-	mustNetlab(t, "apply", file)
+	mustNetlab(t, "apply", "--take-over", file)
 	if got := sh(t, "stat -L -c %i /run/netns/testns1"); got != inode {
 		t.Errorf("testns1 was recreated (inode %s, was %s)", got, inode)
 	}
@@ -140,6 +140,67 @@ func TestMinimalChange(t *testing.T) {
 	mustNetlab(t, "destroy", file)
 }
 
+// TestOneLabOneFile: a second file of the same lab name (a tutorial's copy changed
+// without changing its name:) is refused by plan, apply and destroy while the file the
+// lab was applied from exists, changing nothing; another path to the same file is that
+// file; --take-over makes the second file the lab's; destroy --name needs no file.
+func TestOneLabOneFile(t *testing.T) {
+	cleanSandbox(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	orig := readExample(t, "two-namespaces.yaml")
+	smaller := strings.NewReplacer("  - [host:m2, testns2:s2]\n", "", "  testns2:\n    interfaces: {s2: {addresses: [192.168.10.102/24]}}\n    routes: [{to: default, via: 192.168.10.101}]\n", "",
+		"      m2: {addresses: [192.168.10.101/24]}\n", "", ", 192.168.10.101, 192.168.10.102]", "]", "reach: [testns1, testns2]", "reach: [testns1]").Replace(orig)
+	for p, content := range map[string]string{a: orig, b: smaller} {
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(a, filepath.Join(dir, "same.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	mustNetlab(t, "apply", a)
+	applied := snapshot(t)
+	for _, args := range [][]string{{"plan", b}, {"apply", b}, {"apply", "--dry-run", b}, {"destroy", b}} {
+		r := netlab(t, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "lab twons was applied from "+a+", which still exists; "+b+" names the same lab") ||
+			!strings.Contains(r.stderr, "nothing was changed") {
+			t.Errorf("netlab %s: want exit 1 naming %s: %s", strings.Join(args, " "), a, r)
+		}
+	}
+	if d := lineDiff(applied, snapshot(t)); d != "" {
+		t.Errorf("the refusals changed the sandbox:\n%s", d)
+	}
+	if out := mustNetlab(t, "plan", filepath.Join(dir, "same.yaml")); !strings.Contains(out, "No changes.") {
+		t.Errorf("a symlink to the lab's file is that file: %s", out)
+	}
+	out := mustNetlab(t, "apply", "--take-over", b)
+	if !strings.Contains(out, "- netns testns2") || shOK("ip netns pids testns2") {
+		t.Errorf("apply --take-over of the smaller file should delete testns2:\n%s", out)
+	}
+	if out := mustNetlab(t, "ls"); !strings.Contains(out, b) {
+		t.Errorf("the lab's file is now %s:\n%s", b, out)
+	}
+	if r := netlab(t, "apply", a); r.code != 1 || !strings.Contains(r.stderr, "applied from "+b) {
+		t.Errorf("the first file is now the other one: %s", r)
+	}
+	// The lab's file moved away: the file given takes its place.
+	if err := os.Rename(b, b+".old"); err != nil {
+		t.Fatal(err)
+	}
+	mustNetlab(t, "apply", a)
+	if err := os.Rename(b+".old", b); err != nil {
+		t.Fatal(err)
+	}
+	if r := netlab(t, "destroy", b); r.code != 1 || !strings.Contains(r.stderr, "netlab destroy --name twons") {
+		t.Errorf("destroy by the other file: %s", r)
+	}
+	mustNetlab(t, "destroy", "--name", "twons")
+	if shOK("ip netns pids testns1") {
+		t.Error("destroy --name left testns1")
+	}
+}
+
 // TestKindChange turns the veth end host:m1 into a bridge that testns1's link joins, and
 // back: an interface that keeps its name but changes kind is deleted and made anew,
 // with its peer, its addresses and the route they carry.
@@ -150,7 +211,7 @@ func TestKindChange(t *testing.T) {
 		"    bridges: {m1: {addresses: [192.168.20.101/24]}}\n    interfaces:\n", 1)
 	a, b := writeFile(t, "a.yaml", orig), writeFile(t, "b.yaml", bridged)
 	mustNetlab(t, "apply", a)
-	out := mustNetlab(t, "apply", b) // apply verifies that nothing is left to do
+	out := mustNetlab(t, "apply", "--take-over", b) // apply verifies that nothing is left to do
 	for _, w := range []string{
 		"- link host:m1  # it is a veth and must be a bridge; it is recreated",
 		"+ bridge host:m1  # made anew in place of the one deleted above",
@@ -167,7 +228,7 @@ func TestKindChange(t *testing.T) {
 	if !ping("testns1", "192.168.20.101") || !ping("testns1", "192.168.10.102") {
 		t.Error("through the bridge, testns1 should reach the host and testns2")
 	}
-	mustNetlab(t, "apply", a)
+	mustNetlab(t, "apply", "--take-over", a)
 	if got := sh(t, "ip -o link show type veth | "+names); got != "m1\nm2\n" || shOK("ip link show testns1-s1") {
 		t.Errorf("back to veths: the host's are %q, want m1 and m2 (and testns1-s1 gone)", got)
 	}

@@ -343,7 +343,7 @@ func planWriter(format string) (func(io.Writer, plan.Plan) error, error) {
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var output, out string
-	var detailed, adopt bool
+	var detailed, adopt, takeOver bool
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
 		Short: "Show the ordered actions that would bring the kernel to the topology",
@@ -377,7 +377,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			}
 			var prep *reconcile.Prepared
 			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
-				s.rec.Adopt = adopt
+				s.rec.Adopt, s.rec.TakeOver = adopt, takeOver
 				s.kernel.ReadOnce()
 				desired, err := g.desired(t)
 				if err != nil {
@@ -416,11 +416,12 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, to carry it out later with netlab apply PLANFILE")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when there are changes, 1 on error")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "plan to take over what the kernel has exactly as the file wants (see apply --adopt)")
+	cmd.Flags().BoolVar(&takeOver, "take-over", false, "plan the lab from this file although it was applied from another file that still exists (see apply --take-over)")
 	return cmd
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
-	var dryRun, adopt bool
+	var dryRun, adopt, takeOver bool
 	cmd := &cobra.Command{
 		Use: "apply FILE|PLANFILE",
 		Example: `  netlab apply examples/two-namespaces.yaml
@@ -479,7 +480,9 @@ func newApplyCmd(g *globals) *cobra.Command {
 				return fanOutExit(g.fanOut(cmd.Context(), cmd, t, data, remote, true), false, "apply")
 			}
 			return g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
-				s.rec.Adopt = adopt
+				// A saved plan was made with --take-over, or had nothing to take over
+				// (and a lab applied since from the other file makes it stale).
+				s.rec.Adopt, s.rec.TakeOver = adopt, takeOver || saved != nil
 				desired, err := g.desired(t)
 				if err != nil {
 					return err
@@ -514,6 +517,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan only; change nothing")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over what the kernel has exactly as the file wants but the lab does not own (built by hand, or by plan -o sh), instead of refusing it")
+	cmd.Flags().BoolVar(&takeOver, "take-over", false, "make this file the lab's although the lab was applied from another file that still exists (refused without it: two files of one name: are one lab)")
 	return cmd
 }
 

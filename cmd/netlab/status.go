@@ -38,6 +38,7 @@ func (g *globals) labReport(ctx context.Context, s *session, lab, file string) (
 	if err != nil {
 		return status.Report{}, err
 	}
+	s.rec.TakeOver = true // status changes nothing: it compares the kernel with the file it is given
 	prep, err := s.rec.Prepare(ctx, t.Name, abs, desired)
 	if err != nil {
 		return status.Report{}, err

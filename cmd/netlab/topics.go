@@ -58,9 +58,10 @@ the JSON Schema that editors use to check and complete the file.`,
 			Use:   "exit-codes",
 			Short: "What netlab's exit codes mean",
 			Long: `  0      success; plan --detailed-exitcode and status: nothing differs
-  1      error: bad input, a clash with objects the lab does not own, a stale saved
-         plan, a held lock, missing privileges, a kernel error, a check that fails.
-         Bad input and clashes change nothing.
+  1      error: bad input, a clash with objects the lab does not own, a file of a
+         lab applied from another file, a stale saved plan, a held lock, missing
+         privileges, a kernel error, a check that fails. Bad input and clashes
+         change nothing.
   2      plan --detailed-exitcode and status: the kernel differs from the lab
   128+N  stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) at an action
          boundary: the record names every object of the plan, so apply continues and
