@@ -251,6 +251,7 @@ func (d *differ) files() {
 		want := d.desired.Files[k]
 		have, ok := d.actual.Files[k]
 		_, owned := d.owned.Files[k]
+		left := !owned && ok && d.leftByLab(k, have)
 		if target, link := LinkTarget(want); link && ok && have != FileForeign {
 			switch {
 			case have == want && !written[target]:
@@ -269,6 +270,10 @@ func (d *differ) files() {
 		case have == FileForeign:
 			d.clash("file "+k.Path(), k.Path()+" exists and is not a plain "+map[bool]string{true: "directory", false: "file"}[k.IsDir()]+
 				" (a symbolic link?)", "remove it (rm "+k.Path()+") or rename the node")
+		case left && (k.IsDir() || have == d.digests.of(want)):
+			d.add(Action{Kind: Adopt, Target: FileObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonLeftByLab}})
+		case left:
+			d.add(Action{Kind: Update, Target: FileObject{Key: k, Before: have, After: want}, Reason: Reason{Code: ReasonLeftByLab}})
 		case k.IsDir():
 			if d.adopt && !owned {
 				d.adopted(FileObject{Key: k, Before: have, After: want})
@@ -292,6 +297,25 @@ func (d *differ) files() {
 			d.add(Action{Kind: Delete, Target: FileObject{Key: k, Before: have}, Reason: Reason{Code: ReasonGone}})
 		}
 	}
+}
+
+// leftByLab reports whether the desired file k, not in the lab's record and found as
+// have, is the lab's by its mark all the same (State.MarkedFiles): a file whose first
+// line is the lab's FileMark, or a directory that holds only files of the topology's
+// that are (or are hard links to the lab's shared file). An empty directory may be
+// anyone's, and stays as it is.
+func (d *differ) leftByLab(k FileKey, have string) bool {
+	if !k.IsDir() {
+		return d.actual.MarkedFiles[k]
+	}
+	names := strings.Fields(have)
+	for _, name := range names {
+		f := FileKey{NS: k.NS, Name: name}
+		if _, want := d.desired.Files[f]; !want || !d.actual.MarkedFiles[f] && d.actual.Files[f] != HardLink(SharedHosts(d.lab)) {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 // onlyLeavingFiles reports whether every name in the directory listing is a file of the

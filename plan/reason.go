@@ -49,6 +49,10 @@ const (
 	ReasonAdopted
 	// ReasonAdoptedSysctl: a sysctl already at the value the topology wants, adopted.
 	ReasonAdoptedSysctl
+	// ReasonLeftByLab: a file under /etc/netns that carries the lab's mark (or a
+	// directory holding only such files) and that its record does not name: left by the
+	// lab when its record was lost, as when the machine restarts (State.MarkedFiles).
+	ReasonLeftByLab
 )
 
 // String is the reason as a sentence.
@@ -83,6 +87,8 @@ func (r Reason) String() string {
 		s = "in the kernel as the topology wants it, not the lab's: adopted (destroy removes it)"
 	case ReasonAdoptedSysctl:
 		s = "already at its value, not set by the lab: adopted (destroy sets it back to a fresh namespace's value)"
+	case ReasonLeftByLab:
+		s = "the lab's by its mark, left when its record was lost (a restart empties the state directory): taken back"
 	}
 	if len(r.Takes) > 0 {
 		names := make([]string, len(r.Takes))

@@ -50,6 +50,11 @@ type State struct {
 	// names for it, else the zero LinkKey (paired elsewhere). apply --adopt takes over
 	// a veth pair only when both ends are each other's.
 	VethPeers map[LinkKey]LinkKey
+	// MarkedFiles is observed only: the files of the scope, read whole, whose first line
+	// is the lab's FileMark. Such a file is the lab's whatever its record says: a record
+	// is lost, with the namespaces, when the machine restarts (the state directory is
+	// on a tmpfs), and /etc/netns keeps the lab's files.
+	MarkedFiles map[FileKey]bool
 }
 
 // Entry is what Observe found at NetnsDir/NS that is not a live namespace: EntryEmpty,
@@ -78,6 +83,7 @@ func NewState() State {
 		MissingQdiscs: map[string]string{},
 		PlainNAT:      map[NATRule]bool{},
 		VethPeers:     map[LinkKey]LinkKey{},
+		MarkedFiles:   map[FileKey]bool{},
 	}
 }
 
@@ -98,6 +104,7 @@ func (s State) Clone() State {
 	maps.Copy(c.MissingQdiscs, s.MissingQdiscs)
 	maps.Copy(c.PlainNAT, s.PlainNAT)
 	maps.Copy(c.VethPeers, s.VethPeers)
+	maps.Copy(c.MarkedFiles, s.MarkedFiles)
 	return c
 }
 

@@ -26,6 +26,7 @@ type stateJSON struct {
 	MissingQdiscs map[string]string `json:"missing_qdiscs,omitempty"`
 	PlainNAT      []natJSON         `json:"plain_nat,omitempty"`
 	VethPeers     []vethPeerJSON    `json:"veth_peers,omitempty"`
+	MarkedFiles   []jsonNSName      `json:"marked_files,omitempty"`
 }
 
 // vethPeerJSON is a veth end with the end the kernel pairs it with ("" when elsewhere).
@@ -138,6 +139,9 @@ func (s State) MarshalJSON() ([]byte, error) {
 	for _, k := range sortedKeys(s.VethPeers, compareLinkKey) {
 		j.VethPeers = append(j.VethPeers, vethPeerJSON{NS: k.NS, Name: k.Name, Peer: s.VethPeers[k]})
 	}
+	for _, k := range sortedKeys(s.MarkedFiles, compareFileKey) {
+		j.MarkedFiles = append(j.MarkedFiles, jsonNSName(k))
+	}
 	return json.Marshal(j)
 }
 
@@ -210,6 +214,9 @@ func DecodeState(dec *json.Decoder) (state State, present bool, err error) {
 	}
 	for _, v := range j.VethPeers {
 		s.VethPeers[LinkKey{v.NS, v.Name}] = v.Peer
+	}
+	for _, k := range j.MarkedFiles {
+		s.MarkedFiles[FileKey(k)] = true
 	}
 	return s, true, nil
 }

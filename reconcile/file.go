@@ -114,7 +114,7 @@ func observeFiles(ctx context.Context, scope plan.Scope, s *plan.State) error {
 	var mu sync.Mutex // guards s.Files
 	return forEach(ctx, len(files), func(i int) error {
 		k := files[i]
-		v, ok, err := observeFile(etc, k, scope.UnreadFiles[k], plan.FileMark(scope.Lab), shared)
+		v, marked, ok, err := observeFile(etc, k, scope.UnreadFiles[k], plan.FileMark(scope.Lab), shared)
 		if err != nil {
 			return fmt.Errorf("observe %s: %w", k.Path(), err)
 		}
@@ -122,6 +122,9 @@ func observeFiles(ctx context.Context, scope plan.Scope, s *plan.State) error {
 			mu.Lock()
 			defer mu.Unlock()
 			s.Files[k] = v
+			if marked {
+				s.MarkedFiles[k] = true
+			}
 		}
 		return nil
 	})
@@ -186,8 +189,9 @@ func relPath(k plan.FileKey) string { return strings.TrimPrefix(k.Path(), plan.E
 
 // observeFile reads one file or directory under /etc/netns (etc): see observeFiles. A
 // file that need not be read (unread) is checked to start with mark only; one that is a
-// hard link to a shared file of the lab's is plan.HardLink of it.
-func observeFile(etc int, k plan.FileKey, unread bool, mark string, shared map[fileID]plan.FileKey) (string, bool, error) {
+// hard link to a shared file of the lab's is plan.HardLink of it. A file read whole is
+// marked when it starts with mark (plan.State.MarkedFiles).
+func observeFile(etc int, k plan.FileKey, unread bool, mark string, shared map[fileID]plan.FileKey) (v string, marked, ok bool, err error) {
 	name, flags, kind := relPath(k), uint64(unix.O_RDONLY|unix.O_DIRECTORY), uint32(unix.S_IFDIR)
 	if !k.IsDir() {
 		flags, kind = unix.O_RDONLY|unix.O_NONBLOCK, unix.S_IFREG
@@ -195,42 +199,51 @@ func observeFile(etc int, k plan.FileKey, unread bool, mark string, shared map[f
 	fd, err := openBeneath(etc, name, flags)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return "", false, nil
+		return "", false, false, nil
 	case errors.Is(err, errForeign):
-		return plan.FileForeign, true, nil
+		return plan.FileForeign, false, true, nil
 	case err != nil:
-		return "", false, err
+		return "", false, false, err
 	}
 	f := os.NewFile(uintptr(fd), k.Path())
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
 	if st.Mode&unix.S_IFMT != kind {
-		return plan.FileForeign, true, nil
+		return plan.FileForeign, false, true, nil
 	}
 	if k.IsDir() {
 		names, err := f.Readdirnames(-1)
-		return strings.Join(names, " "), true, err
+		return strings.Join(names, " "), false, true, err
 	}
 	if target, ok := shared[fileID{st.Dev, st.Ino}]; ok && !k.Shared() {
-		return plan.HardLink(target), true, nil
+		return plan.HardLink(target), false, true, nil
 	}
 	r := bufio.NewReader(f)
 	if unread {
 		// Only the mark matters: Diff deletes the file whatever else it holds.
 		first, err := r.ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
-			return "", false, err
+			return "", false, false, err
 		}
-		if rest, ok := strings.CutPrefix(first, mark); !ok || rest == "" || !strings.ContainsAny(rest[:1], "; ") {
-			return plan.FileForeign, true, nil
+		if !startsWithMark(first, mark) {
+			return plan.FileForeign, false, true, nil
 		}
-		return plan.FileUnread, true, nil
+		return plan.FileUnread, true, true, nil
 	}
-	v, err := plan.DigestReader(r)
-	return v, true, err
+	first, _ := r.Peek(len(mark) + 1) // an error is a file too short for the mark
+	v, err = plan.DigestReader(r)
+	return v, startsWithMark(string(first), mark), true, err
+}
+
+// startsWithMark reports whether line starts with the lab's mark and then "; " or " ",
+// as the header of a file netlab writes does ("# Written by netlab for lab LAB; ...").
+// The character after the lab's name tells lab "a" from lab "ab".
+func startsWithMark(line, mark string) bool {
+	rest, ok := strings.CutPrefix(line, mark)
+	return ok && rest != "" && strings.ContainsAny(rest[:1], "; ")
 }
 
 // ApplyFile writes, or removes, one file or directory under /etc/netns.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -454,4 +455,58 @@ func without(s *plan.State, ns plan.NS) plan.State {
 		}
 	}
 	return out
+}
+
+// TestRestartKeepsEtcNetns: a restart loses the namespaces and the record (its
+// directory is a tmpfs) and keeps /etc/netns. The lab's files there carry its mark, so
+// the next apply takes them back (and its directories, which hold only them) instead
+// of refusing them as someone else's, and its destroy removes them; a file at the
+// lab's path without the mark is still a clash.
+func TestRestartKeepsEtcNetns(t *testing.T) {
+	dir := t.TempDir()
+	topo := load(t, "two-namespaces.yaml")
+	before := fakekernel.New()
+	if _, err := run(t, &reconcile.Reconciler{Kernel: before, Store: record.Store{Dir: dir}}, topo.Name, topo.Desired()); err != nil {
+		t.Fatal(err)
+	}
+	restarted := func() *fakekernel.Kernel {
+		k := fakekernel.New()
+		maps.Copy(k.State.Files, before.State.Files)
+		return k
+	}
+	if err := os.Remove(filepath.Join(dir, topo.Name+".json")); err != nil {
+		t.Fatal(err)
+	}
+
+	k := restarted()
+	r := &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: dir}}
+	p, err := run(t, r, topo.Name, topo.Desired())
+	if err != nil {
+		t.Fatalf("apply after a restart: %v", err)
+	}
+	var taken []string
+	for _, a := range p.Plan.Actions {
+		if a.Reason.Code == plan.ReasonLeftByLab {
+			taken = append(taken, a.Object())
+		}
+	}
+	if want := []string{"directory /etc/netns/testns1", "directory /etc/netns/testns2", "file /etc/netns/.netlab-twons.hosts"}; !slices.Equal(taken, want) {
+		t.Errorf("taken back: %q, want %q", taken, want)
+	}
+	if err := destroy(t, r, topo.Name); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.State.Files) != 0 {
+		t.Errorf("destroy left %v", k.State.Files)
+	}
+
+	os.Remove(filepath.Join(dir, topo.Name+".json"))
+	k = restarted()
+	shared := plan.SharedHosts(topo.Name)
+	k.State.Files[shared] = "127.0.0.1 localhost\n" // the same path, not the lab's
+	var clash *plan.ClashError
+	if _, err := run(t, &reconcile.Reconciler{Kernel: k, Store: record.Store{Dir: dir}}, topo.Name, topo.Desired()); !errors.As(err, &clash) ||
+		!strings.Contains(err.Error(), shared.Path()+" exists and was not written by this lab") {
+		t.Errorf("a file without the mark: %v, want a clash", err)
+	}
 }

@@ -573,3 +573,28 @@ links: [[host:h%d, %s-n:e0]]
 		})
 	}
 }
+
+// TestRestart: a restart of the machine loses the namespaces, the NAT rule, forwarding
+// and netlab's records (the state directory is a tmpfs) and keeps /etc/netns, where the
+// lab's files carry its mark: apply builds the lab again, taking its files back, and
+// destroy leaves the sandbox as it was.
+func TestRestart(t *testing.T) {
+	cleanSandbox(t)
+	before := snapshot(t)
+	lab := "../examples/two-namespaces.yaml"
+	mustNetlab(t, "apply", lab)
+	sh(t, `ip netns del testns1; ip netns del testns2; rm -f /run/netlab/*.json
+iptables -t nat -F; echo 0 > /proc/sys/net/ipv4/ip_forward`)
+	out := mustNetlab(t, "apply", lab)
+	if !strings.Contains(out, "= file /etc/netns/.netlab-twons.hosts  # the lab's by its mark") ||
+		!strings.Contains(out, "= directory /etc/netns/testns1") {
+		t.Errorf("apply after the restart should take the lab's files back:\n%s", out)
+	}
+	if r := netlab(t, "check", lab); r.code != 0 {
+		t.Errorf("check after the restart: %s", r)
+	}
+	mustNetlab(t, "destroy", lab)
+	if d := lineDiff(before, snapshot(t)); d != "" {
+		t.Errorf("destroy after the restart left:\n%s", d)
+	}
+}

@@ -167,6 +167,9 @@ func (k *Kernel) Observe(_ context.Context, scope plan.Scope) (plan.State, error
 			s.Files[key] = plan.FileUnread
 		default:
 			s.Files[key] = plan.Digest(k.State.Files[key])
+			if strings.HasPrefix(k.State.Files[key], plan.FileMark(scope.Lab)+";") {
+				s.MarkedFiles[key] = true // as netlab writes its header
+			}
 		}
 	}
 	return s, nil
