@@ -301,9 +301,9 @@ func (d *differ) files() {
 
 // leftByLab reports whether the desired file k, not in the lab's record and found as
 // have, is the lab's by its mark all the same (State.MarkedFiles): a file whose first
-// line is the lab's FileMark, or a directory that holds only files of the topology's
-// that are (or are hard links to the lab's shared file). An empty directory may be
-// anyone's, and stays as it is.
+// line is the lab's FileMark, or a directory that holds only files the topology wants
+// in it, each so marked or a hard link to the lab's shared file. An empty directory
+// may be anyone's, and stays as it is.
 func (d *differ) leftByLab(k FileKey, have string) bool {
 	if !k.IsDir() {
 		return d.actual.MarkedFiles[k]

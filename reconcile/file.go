@@ -190,7 +190,7 @@ func relPath(k plan.FileKey) string { return strings.TrimPrefix(k.Path(), plan.E
 // observeFile reads one file or directory under /etc/netns (etc): see observeFiles. A
 // file that need not be read (unread) is checked to start with mark only; one that is a
 // hard link to a shared file of the lab's is plan.HardLink of it. A file read whole is
-// marked when it starts with mark (plan.State.MarkedFiles).
+// marked when it starts with mark too (plan.State.MarkedFiles).
 func observeFile(etc int, k plan.FileKey, unread bool, mark string, shared map[fileID]plan.FileKey) (v string, marked, ok bool, err error) {
 	name, flags, kind := relPath(k), uint64(unix.O_RDONLY|unix.O_DIRECTORY), uint32(unix.S_IFDIR)
 	if !k.IsDir() {
@@ -231,7 +231,7 @@ func observeFile(etc int, k plan.FileKey, unread bool, mark string, shared map[f
 		if !startsWithMark(first, mark) {
 			return plan.FileForeign, false, true, nil
 		}
-		return plan.FileUnread, true, true, nil
+		return plan.FileUnread, false, true, nil // a file to delete: its mark is its value
 	}
 	first, _ := r.Peek(len(mark) + 1) // an error is a file too short for the mark
 	v, err = plan.DigestReader(r)

@@ -8,7 +8,7 @@ import (
 // OtherFileError refuses a topology file for a lab whose record names another file that
 // still exists: a lab is its name, so two files of one name are one lab, and planning
 // from this file would change, or destroy, what the other built. It is usually a
-// tutorial's file copied and changed without changing its name:.
+// tutorial's file copied and changed without a name of its own.
 type OtherFileError struct {
 	Lab      string
 	File     string // the file given

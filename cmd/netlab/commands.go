@@ -517,7 +517,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan only; change nothing")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over what the kernel has exactly as the file wants but the lab does not own (built by hand, or by plan -o sh), instead of refusing it")
-	cmd.Flags().BoolVar(&takeOver, "take-over", false, "make this file the lab's although the lab was applied from another file that still exists (refused without it: two files of one name: are one lab)")
+	cmd.Flags().BoolVar(&takeOver, "take-over", false, "make this file the lab's although the lab was applied from another file that still exists (refused without it: both files name one lab)")
 	return cmd
 }
 
