@@ -15,17 +15,25 @@ import (
 // call runs it in the namespace of the calling thread.
 func (k *Linux) iptables(ipv6 bool) (*iptables.IPTables, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if ipt := k.ipt[ipv6]; ipt != nil {
+	ipt := k.ipt[ipv6]
+	k.mu.Unlock()
+	if ipt != nil {
 		return ipt, nil
 	}
 	proto := iptables.ProtocolIPv4
 	if ipv6 {
 		proto = iptables.ProtocolIPv6
 	}
+	// Made without k.mu held: it runs iptables --version, while Observe's workers take
+	// k.mu for their handles.
 	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Timeout(10))
 	if err != nil {
 		return nil, fmt.Errorf("find iptables (install the iptables package): %w", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if have := k.ipt[ipv6]; have != nil {
+		return have, nil // made meanwhile by another caller
 	}
 	k.ipt[ipv6] = ipt
 	return ipt, nil

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -17,10 +18,32 @@ import (
 // gateway route of each namespace in the scope that exists, the pairing of the veth
 // ends named, the sysctls named, the lab's NAT rules, the entries of existing
 // namespaces and the files under /etc/netns.
-// Namespaces and sysctls are read in parallel, GOMAXPROCS at a time.
+// Namespaces and sysctls are read in parallel, GOMAXPROCS at a time. The files and the
+// host's NAT rules are read while the namespaces are: neither depends on which
+// namespaces exist, and listing NAT rules runs iptables, mostly waiting for it.
 func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
 	s := plan.NewState()
 	s.MissingQdiscs = missingQdiscs(scope.QdiscKinds)
+	hostNAT, nsNAT := scope, scope
+	hostNAT.NAT, nsNAT.NAT = nil, nil
+	for _, t := range scope.NAT {
+		if t.NS == plan.Host {
+			hostNAT.NAT = append(hostNAT.NAT, t)
+		} else {
+			nsNAT.NAT = append(nsNAT.NAT, t)
+		}
+	}
+	var beside sync.WaitGroup
+	var filesErr, natErr error
+	nat := plan.NewState() // the host's rules, merged once read: s.NAT is written below too
+	beside.Go(func() {
+		defer phase.Begin("observe files")()
+		filesErr = observeFiles(ctx, scope, &s) // writes only s.Files and s.MarkedFiles
+	})
+	beside.Go(func() {
+		defer phase.Begin("observe nat")()
+		natErr = k.observeNAT(hostNAT, &nat)
+	})
 	type step struct {
 		name string
 		f    func() error
@@ -31,18 +54,21 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	}
 	steps = append(steps,
 		step{"observe sysctls", func() error { return k.observeSysctls(ctx, scope, &s) }},
-		step{"observe nat", func() error { return k.observeNAT(scope, &s) }},
-		step{"observe attached", func() error { return k.observeAttached(scope.Attached, &s) }},
-		step{"observe files", func() error { return observeFiles(ctx, scope, &s) }})
+		step{"observe nat", func() error { return k.observeNAT(nsNAT, &s) }},
+		step{"observe attached", func() error { return k.observeAttached(scope.Attached, &s) }})
+	var err error
 	for _, step := range steps {
 		end := phase.Begin(step.name)
-		err := step.f()
+		err = step.f()
 		end()
 		if err != nil {
-			return s, err
+			break
 		}
 	}
-	return s, nil
+	beside.Wait()
+	maps.Copy(s.NAT, nat.NAT)
+	maps.Copy(s.PlainNAT, nat.PlainNAT)
+	return s, cmp.Or(err, natErr, filesErr)
 }
 
 // observeVethPeers reads, for each veth end of scope.VethPeers that s holds, the end
@@ -117,6 +143,16 @@ func (k *Linux) vethPeer(end plan.LinkKey, ns plan.NS, s *plan.State, names map[
 	return plan.LinkKey{}, nil
 }
 
+// familyOf is the address family whose addresses and routes Observe reads: IPv4 alone
+// when the scope says the lab has no IPv6 (the kernel dumps one family without taking
+// its rtnl lock, which a dump of all takes), else all.
+func familyOf(scope plan.Scope) int {
+	if scope.IPv4Only {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_ALL
+}
+
 // live reports whether a namespace of an observed state exists.
 func live(s *plan.State, ns plan.NS) bool { return ns == plan.Host || s.Namespaces[ns] }
 
@@ -142,7 +178,7 @@ func (k *Linux) observeNamespaces(ctx context.Context, scope plan.Scope, s *plan
 				taken, err = k.takeAhead(scope.Qdiscs[ns], part)
 			}
 			if !taken && err == nil {
-				err = k.observeNamespace(ns, scope.Qdiscs[ns], part)
+				err = k.observeNamespace(ns, scope.Qdiscs[ns], familyOf(scope), part)
 			}
 			if err != nil {
 				err = fmt.Errorf("observe namespace %s: %w", ns, err)
@@ -212,7 +248,7 @@ func forEachOn(ctx context.Context, workers, n int, f func(w, i int) error) erro
 
 // observeNamespace dumps links, addresses, routes and, when asked, qdiscs of one
 // namespace: one dump per object kind, never one query per object (see dumpLinks).
-func (k *Linux) observeNamespace(ns plan.NS, qdiscs bool, s *plan.State) error {
+func (k *Linux) observeNamespace(ns plan.NS, qdiscs bool, family int, s *plan.State) error {
 	h, release, err := k.handle(ns)
 	if err != nil {
 		return err
@@ -222,7 +258,7 @@ func (k *Linux) observeNamespace(ns plan.NS, qdiscs bool, s *plan.State) error {
 	if err != nil {
 		return err
 	}
-	_, err = k.observeWith(h, ns, links, qdiscs, s)
+	_, err = k.observeWith(h, ns, links, qdiscs, family, s)
 	return err
 }
 
@@ -236,16 +272,17 @@ func (k *Linux) dumpLinks(h *nsHandle) ([]netlink.Link, error) {
 }
 
 // observeWith puts the dumped links of h's namespace into s, then dumps its
-// addresses, routes and, when asked, qdiscs, and returns the links' names by index.
-func (k *Linux) observeWith(h *nsHandle, ns plan.NS, links []netlink.Link, qdiscs bool, s *plan.State) (map[int]string, error) {
+// addresses and routes of the family (netlink.FAMILY_ALL or FAMILY_V4) and, when asked,
+// qdiscs, and returns the links' names by index.
+func (k *Linux) observeWith(h *nsHandle, ns plan.NS, links []netlink.Link, qdiscs bool, family int, s *plan.State) (map[int]string, error) {
 	names, err := k.gatherLinks(h, ns, links, s)
 	if err != nil {
 		return nil, err
 	}
-	if err := observeAddrs(h, ns, names, s); err != nil {
+	if err := observeAddrs(h, ns, names, family, s); err != nil {
 		return nil, err
 	}
-	if err := observeRoutes(h, ns, names, s); err != nil {
+	if err := observeRoutes(h, ns, names, family, s); err != nil {
 		return nil, err
 	}
 	if qdiscs {
