@@ -3,6 +3,7 @@ package plan
 import (
 	"cmp"
 	"maps"
+	"net/netip"
 	"slices"
 )
 
@@ -113,6 +114,33 @@ func (s State) Empty() bool {
 	return len(s.Namespaces)+len(s.Links)+len(s.Addrs)+len(s.Routes)+len(s.Sysctls)+len(s.NAT)+len(s.Files)+len(s.Attached)+len(s.Qdiscs) == 0
 }
 
+// HasIPv6 reports whether an object of s is IPv6: an address, a route or its gateway,
+// a NAT rule's source, or a VXLAN end's underlay.
+func (s State) HasIPv6() bool {
+	is6 := func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
+	for k := range s.Addrs {
+		if is6(k.Prefix.Addr()) {
+			return true
+		}
+	}
+	for k, r := range s.Routes {
+		if is6(k.To.Addr()) || is6(r.Via) {
+			return true
+		}
+	}
+	for r := range s.NAT {
+		if is6(r.Source.Addr()) {
+			return true
+		}
+	}
+	for _, l := range s.Links {
+		if is6(l.Local) || is6(l.Remote) || slices.ContainsFunc(l.Flood, is6) {
+			return true
+		}
+	}
+	return false
+}
+
 // Interfaces returns the interfaces of the state but the namespaces' lo, sorted as
 // "NODE:IF" sorts.
 func (s State) Interfaces() []LinkKey {
@@ -136,7 +164,11 @@ type Scope struct {
 	// them and no longer wants them: they are deleted whole); Observe only checks that
 	// they exist.
 	ExistenceOnly map[NS]bool
-	Sysctls       []SysctlKey
+	// IPv4Only says that Observe needs only the IPv4 addresses and routes: apply's
+	// verifying observe sets it for a lab with no IPv6 (State.HasIPv6). An IPv6 object
+	// the lab neither wants nor owns changes nothing that verification asks.
+	IPv4Only bool
+	Sysctls  []SysctlKey
 	// NAT lists the nat tables to read; empty when the lab has no rule, so a lab without
 	// NAT needs no iptables.
 	NAT []NATTable

@@ -52,8 +52,8 @@ func (k *Linux) ApplyAddr(a plan.Action, o plan.AddrObject) error {
 }
 
 // observeAddrs dumps the addresses of a namespace into s; names are its links by index.
-func observeAddrs(h *nsHandle, ns plan.NS, names map[int]string, s *plan.State) error {
-	addrs, err := retryDump("addresses", func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
+func observeAddrs(h *nsHandle, ns plan.NS, names map[int]string, family int, s *plan.State) error {
+	addrs, err := retryDump("addresses", func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, family) })
 	if err != nil {
 		return err
 	}

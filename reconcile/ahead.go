@@ -67,7 +67,7 @@ func (k *Linux) ObserveHostAhead() {
 			a.err = err
 			return
 		}
-		a.names, a.err = k.observeWith(h, plan.Host, links, false, &a.part)
+		a.names, a.err = k.observeWith(h, plan.Host, links, false, netlink.FAMILY_ALL, &a.part)
 	}()
 }
 

@@ -55,12 +55,12 @@ func (k *Linux) ApplyRoute(a plan.Action, o plan.RouteObject) error {
 
 // observeRoutes dumps the routes of a namespace's main table into s, but for the
 // kernel's own (of connected subnets) and multipath ones; names are its links by index.
-func observeRoutes(h *nsHandle, ns plan.NS, names map[int]string, s *plan.State) error {
+func observeRoutes(h *nsHandle, ns plan.NS, names map[int]string, family int, s *plan.State) error {
 	routes, err := retryDump("routes", func() ([]netlink.Route, error) {
 		// An empty filter is the main table: netlink skips the other tables' routes (the
 		// local table's several per address) before parsing them, which a filter on
 		// the main table would parse first.
-		return h.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{}, 0)
+		return h.nl.RouteListFiltered(family, &netlink.Route{}, 0)
 	})
 	if err != nil {
 		return err

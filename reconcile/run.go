@@ -160,10 +160,13 @@ func (r *Reconciler) prepare(ctx context.Context, lab, topology string, desired 
 
 // kept is what a verifying prepare takes from the plan's own observation instead of
 // reading it again: the contents of the namespaces that no action of the plan touched
-// (see untouched). Their existence is still checked.
+// (see untouched). Their existence is still checked. ipv4Only says that the lab has no
+// IPv6, so that the verifying observe reads IPv4 addresses and routes only
+// (plan.Scope.IPv4Only).
 type kept struct {
 	actual     plan.State
 	namespaces map[plan.NS]bool
+	ipv4Only   bool
 }
 
 // prepareKeeping is prepare, with the namespaces of keep observed only for their
@@ -174,6 +177,7 @@ func (r *Reconciler) prepareKeeping(ctx context.Context, lab, topology string, d
 	if r.Adopt {
 		scope = scope.WithVethPeers(desired, rec.Owned)
 	}
+	scope.IPv4Only = keep.ipv4Only
 	for _, ns := range scope.Namespaces {
 		if keep.namespaces[ns] {
 			scope.ExistenceOnly[ns] = true
@@ -556,7 +560,8 @@ func (r *Reconciler) settle(ctx context.Context, p *Prepared, intent record.Reco
 		return &StoppedError{Done: len(p.Plan.Actions), Total: len(p.Plan.Actions), Settling: true, Cause: context.Cause(ctx)}
 	}
 	wait := time.Millisecond
-	keep := kept{actual: p.Actual, namespaces: untouched(p, intent.Owned)}
+	keep := kept{actual: p.Actual, namespaces: untouched(p, intent.Owned),
+		ipv4Only: !p.Desired.HasIPv6() && !intent.Owned.HasIPv6()}
 	for {
 		after, err := r.prepareKeeping(ctx, p.Lab, p.Topology, p.Desired, intent, p.Desired, p.shared, keep)
 		if err != nil && ctx.Err() != nil {
