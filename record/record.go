@@ -341,7 +341,7 @@ func (s Store) Save(r Record) error {
 		return nil
 	}
 	r.FormatVersion = FormatVersion
-	data, err := json.Marshal(r) // compact: a record of a thousand namespaces is read by every run
+	data, err := encode(r)
 	if err != nil {
 		return fmt.Errorf("encode record of lab %s: %w", r.Lab, err)
 	}
@@ -358,6 +358,35 @@ func (s Store) Save(r Record) error {
 		return errors.Join(fmt.Errorf("write record of lab %s: %w", r.Lab, err), unlinkAt(dir, tmp))
 	}
 	return nil
+}
+
+// encode is json.Marshal(r), compact (a record of a thousand namespaces is read by
+// every run), without json.Marshal's second pass over what the owned state's
+// MarshalJSON returns: it compacts every Marshaler's output again, a quarter of the
+// time Save took for a record of the 1000-namespace star. TestEncode holds it to
+// json.Marshal's bytes.
+func encode(r Record) ([]byte, error) {
+	owned, err := r.Owned.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	b := fmt.Appendf(make([]byte, 0, len(owned)+256), `{"format_version":%d,"lab":`, r.FormatVersion)
+	field := func(s any) error {
+		v, err := json.Marshal(s)
+		b = append(b, v...)
+		return err
+	}
+	err = field(r.Lab)
+	if r.Topology != "" {
+		b = append(b, `,"topology":`...)
+		err = errors.Join(err, field(r.Topology))
+	}
+	b = append(append(b, `,"owned":`...), owned...)
+	if len(r.Wants) > 0 {
+		b = append(b, `,"wants":`...)
+		err = errors.Join(err, field(r.Wants))
+	}
+	return append(b, '}'), err
 }
 
 func unlinkAt(dir int, name string) error {

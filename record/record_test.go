@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -133,5 +134,35 @@ func TestDecodeOtherFormatNamesItsVersion(t *testing.T) {
 	_, err := decode(strings.NewReader(`{"format_version":3,"lab":"lab","owned":{"widgets":[]}}`), "lab")
 	if err == nil || !strings.Contains(err.Error(), "format version 3") {
 		t.Errorf("a record of format 3: %v", err)
+	}
+}
+
+// TestEncode holds encode to json.Marshal's bytes, whose second pass over the owned
+// state's JSON it leaves out.
+func TestEncode(t *testing.T) {
+	owned := plan.NewState()
+	owned.Namespaces["n1"] = true
+	owned.Links[plan.LinkKey{NS: "n1", Name: "e1"}] = plan.Link{Kind: plan.Veth, Peer: plan.LinkKey{NS: plan.Host, Name: "h1"}, Alias: "netlab:lab", Up: true}
+	owned.Sysctls[plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}] = "0"
+	tests := []struct {
+		name string
+		r    Record
+	}{
+		{"owned only", Record{FormatVersion: FormatVersion, Lab: "lab", Owned: owned}},
+		{"every field", Record{FormatVersion: FormatVersion, Lab: "lab", Topology: `/labs/a "quoted" <name>.yaml`, Owned: owned,
+			Wants: Sysctls{plan.SysctlKey{NS: plan.Host, Name: "net.ipv4.ip_forward"}: "1"}}},
+		{"empty owned", Record{FormatVersion: 1, Lab: "x", Owned: plan.NewState(), Wants: Sysctls{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := json.Marshal(tt.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encode(tt.r)
+			if err != nil || string(got) != string(want) {
+				t.Errorf("encode = %s, %v\nwant %s", got, err, want)
+			}
+		})
 	}
 }
