@@ -167,6 +167,13 @@ func DecodeState(dec *json.Decoder) (state State, present bool, err error) {
 		return NewState(), false, nil
 	}
 	j, s := *jp, NewState()
+	// The large maps made at their size: a record of a thousand namespaces holds
+	// thousands of links, addresses and files, which growing maps rehash.
+	s.Namespaces = make(map[NS]bool, len(j.Namespaces))
+	s.Links = make(map[LinkKey]Link, len(j.Links))
+	s.Addrs = make(map[AddrKey]bool, len(j.Addrs))
+	s.Routes = make(map[RouteKey]Route, len(j.Routes))
+	s.Files = make(map[FileKey]string, len(j.Files))
 	for _, ns := range j.Namespaces {
 		s.Namespaces[ns] = true
 	}
