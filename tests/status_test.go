@@ -42,6 +42,11 @@ func TestStatusAndLs(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stdout, "! s1 ") || !strings.Contains(r.stdout, "~ link testns1:s1 (down -> up)") {
 		t.Errorf("status of a link set down by hand: %s", r)
 	}
+	// A file where the lab's name goes is taken as -f FILE, as plan, apply and destroy
+	// take it.
+	if r := netlab(t, "status", file); r.code != 2 || !strings.Contains(r.stdout, "! s1 ") {
+		t.Errorf("status FILE of a link set down by hand: %s", r)
+	}
 	r = netlab(t, "status", "-o", "json", "-f", file)
 	var rep struct {
 		FormatVersion string `json:"format_version"`

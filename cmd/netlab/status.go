@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -46,18 +48,31 @@ func (g *globals) labReport(ctx context.Context, s *session, lab, file string) (
 	return status.Build(t.Name, abs, prep.Desired, prep.Actual, prep.Plan), nil
 }
 
+// fileNotLab reports whether arg, given where a lab's name goes, is a topology file
+// instead: a regular file, and no applied lab of that name.
+func fileNotLab(store record.Store, arg string) bool {
+	if st, err := os.Stat(arg); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	labs, err := store.Labs()
+	return err != nil || !slices.Contains(labs, arg)
+}
+
 func newStatusCmd(g *globals) *cobra.Command {
 	var file, output string
 	cmd := &cobra.Command{
-		Use:   "status [LAB | -f FILE] [-o text|json]",
+		Use:   "status [LAB | FILE | -f FILE] [-o text|json]",
 		Short: "Show an applied lab as the kernel has it now, marking what differs",
 		Long: `Show, node by node, the lab's interfaces (kind, state, MTU, addresses, qdisc), routes,
 sysctls and NAT rules as the kernel has them now, one aligned line each, with '!' before
 what differs from the lab; then what netlab apply would do about it. The lab is the
-applied one (LAB when several), with the topology file of its record, or FILE. Exit 0
+applied one (LAB when several), with the topology file of its record, or the lab of
+FILE (a file given where LAB goes is taken as -f FILE, unless a lab of that name is
+applied). Exit 0
 when the kernel is in sync, 2 when it differs, 1 on error (as plan --detailed-exitcode).`,
 		Example: `  netlab status
-  netlab status twons -o json`,
+  netlab status twons -o json
+  netlab status examples/two-namespaces.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, ok := map[string]func(io.Writer, status.Report) error{"text": status.WriteText, "json": status.WriteJSON}[output]
@@ -67,6 +82,9 @@ when the kernel is in sync, 2 when it differs, 1 on error (as plan --detailed-ex
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
+			}
+			if file == "" && name != "" && fileNotLab(record.Store{Dir: g.stateDir}, name) {
+				file, name = name, "" // as plan, apply and destroy take it
 			}
 			lab := ""
 			if file == "" {
