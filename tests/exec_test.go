@@ -47,6 +47,10 @@ func TestExec(t *testing.T) {
 		{"unknown node", []string{"exec", "testns9", "--", "true"}, "", "", 1},
 		{"unknown lab", []string{"exec", "--name", "nolab", "testns1", "--", "true"}, "", "", 1},
 	}
+	// A file where the node goes: the error says how to name a lab by its file.
+	if r := netlab(t, "exec", file, "testns1", "--", "true"); r.code != 1 || !strings.Contains(r.stderr, "netlab exec -f "+file+" NODE") {
+		t.Errorf("exec FILE NODE: %s", r)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(netlabBin(), c.args...)

@@ -712,7 +712,11 @@ several are applied).`,
 				return err
 			}
 			if !slices.Contains(nodes, node) {
-				return fmt.Errorf("lab %s has no node %s; its nodes: %s", lab, node, strings.Join(nodes, ", "))
+				hint := ""
+				if st, err := os.Stat(node); err == nil && st.Mode().IsRegular() {
+					hint = fmt.Sprintf(" (a lab is named by its file with -f: netlab exec -f %s NODE -- CMD)", node)
+				}
+				return fmt.Errorf("lab %s has no node %s; its nodes: %s%s", lab, node, strings.Join(nodes, ", "), hint)
 			}
 			nsPath := "" // the host node: netlab's own namespaces
 			if m, ok := strings.CutPrefix(node, topology.HostNode+"@"); ok && m != g.on {
