@@ -68,8 +68,8 @@ sysctls and NAT rules as the kernel has them now, one aligned line each, with '!
 what differs from the lab; then what netlab apply would do about it. The lab is the
 applied one (LAB when several), with the topology file of its record, or the lab of
 FILE (a file given where LAB goes is taken as -f FILE, unless a lab of that name is
-applied). Exit 0
-when the kernel is in sync, 2 when it differs, 1 on error (as plan --detailed-exitcode).`,
+applied). Exit 0 when the kernel is in sync, 2 when it differs, 1 on error (as plan
+--detailed-exitcode).`,
 		Example: `  netlab status
   netlab status twons -o json
   netlab status examples/two-namespaces.yaml`,
