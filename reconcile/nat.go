@@ -150,9 +150,9 @@ func parseRule(line string, ns plan.NS) ruleLine {
 	return l
 }
 
-// observeNAT reads the lab's rules in the nat tables of the scope into s.
-func (k *Linux) observeNAT(scope plan.Scope, s *plan.State) error {
-	for _, t := range scope.NAT {
+// observeNAT reads the lab's rules in the nat tables given, of the scope's, into s.
+func (k *Linux) observeNAT(scope plan.Scope, tables []plan.NATTable, s *plan.State) error {
+	for _, t := range tables {
 		if !live(s, t.NS) || scope.ExistenceOnly[t.NS] {
 			continue
 		}

@@ -24,13 +24,12 @@ import (
 func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, error) {
 	s := plan.NewState()
 	s.MissingQdiscs = missingQdiscs(scope.QdiscKinds)
-	hostNAT, nsNAT := scope, scope
-	hostNAT.NAT, nsNAT.NAT = nil, nil
+	var hostNAT, nsNAT []plan.NATTable
 	for _, t := range scope.NAT {
 		if t.NS == plan.Host {
-			hostNAT.NAT = append(hostNAT.NAT, t)
+			hostNAT = append(hostNAT, t)
 		} else {
-			nsNAT.NAT = append(nsNAT.NAT, t)
+			nsNAT = append(nsNAT, t)
 		}
 	}
 	var beside sync.WaitGroup
@@ -42,7 +41,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	})
 	beside.Go(func() {
 		defer phase.Begin("observe nat")()
-		natErr = k.observeNAT(hostNAT, &nat)
+		natErr = k.observeNAT(scope, hostNAT, &nat)
 	})
 	type step struct {
 		name string
@@ -54,7 +53,7 @@ func (k *Linux) Observe(ctx context.Context, scope plan.Scope) (plan.State, erro
 	}
 	steps = append(steps,
 		step{"observe sysctls", func() error { return k.observeSysctls(ctx, scope, &s) }},
-		step{"observe nat", func() error { return k.observeNAT(nsNAT, &s) }},
+		step{"observe nat", func() error { return k.observeNAT(scope, nsNAT, &s) }},
 		step{"observe attached", func() error { return k.observeAttached(scope.Attached, &s) }})
 	var err error
 	for _, step := range steps {
