@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -113,15 +115,25 @@ func NewLinux(netnsDir string) (*Linux, error) {
 		ipt: map[bool]*iptables.IPTables{}, handleLimit: limit}, nil
 }
 
-// Close releases every netlink handle and namespace file Linux opened.
+// Close releases every netlink handle and namespace file Linux opened. The handles are
+// closed by one goroutine per CPU: the kernel takes some 10 µs to release each socket,
+// 10 ms for a lab of a thousand namespaces on one.
 func (k *Linux) Close() error {
 	k.closeAhead()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for ns, h := range k.handles {
-		h.close()
-		delete(k.handles, ns)
+	open := slices.Collect(maps.Values(k.handles))
+	clear(k.handles)
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(open))
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(open); i += workers {
+				open[i].close()
+			}
+		})
 	}
+	wg.Wait()
 	return k.host.Close()
 }
 
