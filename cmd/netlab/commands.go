@@ -713,7 +713,7 @@ several are applied).`,
 			}
 			if !slices.Contains(nodes, node) {
 				hint := ""
-				if st, err := os.Stat(node); err == nil && st.Mode().IsRegular() {
+				if isFile(node) {
 					hint = fmt.Sprintf(" (a lab is named by its file with -f: netlab exec -f %s NODE -- CMD)", node)
 				}
 				return fmt.Errorf("lab %s has no node %s; its nodes: %s%s", lab, node, strings.Join(nodes, ", "), hint)

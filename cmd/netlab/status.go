@@ -48,10 +48,17 @@ func (g *globals) labReport(ctx context.Context, s *session, lab, file string) (
 	return status.Build(t.Name, abs, prep.Desired, prep.Actual, prep.Plan), nil
 }
 
+// isFile reports whether path names a regular file (a topology file, where a lab's or a
+// node's name was expected).
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
 // fileNotLab reports whether arg, given where a lab's name goes, is a topology file
 // instead: a regular file, and no applied lab of that name.
 func fileNotLab(store record.Store, arg string) bool {
-	if st, err := os.Stat(arg); err != nil || !st.Mode().IsRegular() {
+	if !isFile(arg) {
 		return false
 	}
 	labs, err := store.Labs()
