@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 )
 
@@ -156,74 +157,125 @@ func (s *State) UnmarshalJSON(data []byte) error {
 
 // DecodeState reads the next value of dec, a state written by MarshalJSON, or null
 // (present false): the ownership record reads its owned state so, in the one pass over
-// the file that decoding it takes, rather than as a copy of its bytes first. dec
-// refuses unknown fields when its caller asked it to.
+// the file that decoding it takes, rather than as a copy of its bytes first. Each list
+// is read an element at a time into the State's maps, never whole into a slice: a
+// record of a thousand namespaces holds thousands of links, addresses and files, whose
+// slices, grown as they were read, once took half of decoding it. A field of the
+// state this netlab does not know, or one given twice, is refused, not dropped; an
+// unknown field of a list's element is refused when dec's caller asked it to (the
+// record and a saved plan do).
 func DecodeState(dec *json.Decoder) (state State, present bool, err error) {
-	var jp *stateJSON
-	if err := dec.Decode(&jp); err != nil {
-		return NewState(), false, fmt.Errorf("decode state: %w", err)
-	}
-	if jp == nil {
-		return NewState(), false, nil
-	}
-	j, s := *jp, NewState()
-	// The large maps made at their size: a record of a thousand namespaces holds
-	// thousands of links, addresses and files, which growing maps rehash.
-	s.Namespaces = make(map[NS]bool, len(j.Namespaces))
-	s.Links = make(map[LinkKey]Link, len(j.Links))
-	s.Addrs = make(map[AddrKey]bool, len(j.Addrs))
-	s.Routes = make(map[RouteKey]Route, len(j.Routes))
-	s.Files = make(map[FileKey]string, len(j.Files))
-	for _, ns := range j.Namespaces {
-		s.Namespaces[ns] = true
-	}
-	for _, l := range j.Links {
-		if l.PeerNS != "" {
-			l.Peer = LinkKey{l.PeerNS, l.PeerName}
-		}
-		if l.ParentNS != "" {
-			l.Parent = LinkKey{l.ParentNS, l.ParentName}
-		}
-		s.Links[LinkKey{l.NS, l.Name}] = l.Link
-	}
-	for _, a := range j.Addrs {
-		s.Addrs[AddrKey{LinkKey{a.NS, a.Link}, a.Prefix}] = true
-	}
-	for _, r := range j.Routes {
-		s.Routes[RouteKey{r.NS, r.To, r.Metric}] = Route{Via: r.Via, Dev: r.Dev}
-	}
-	for _, c := range j.Sysctls {
-		s.Sysctls[SysctlKey{c.NS, c.Name}] = c.Value
-	}
-	for _, r := range j.NAT {
-		s.NAT[NATRule(r)] = true
-	}
-	for _, f := range j.Files {
-		s.Files[FileKey{f.NS, f.Name}] = f.Content
-	}
-	for _, a := range j.Attached {
-		s.Attached[a.NS] = a.Source
-	}
-	for _, e := range j.Entries {
-		s.Entries[e.NS] = e.Found
-	}
-	for _, ns := range j.SourceGone {
-		s.SourceGone[ns] = true
-	}
-	for _, q := range j.Qdiscs {
-		s.Qdiscs[LinkKey{q.NS, q.Name}] = q.Qdisc
-	}
-	for kind, why := range j.MissingQdiscs {
-		s.MissingQdiscs[kind] = why
-	}
-	for _, r := range j.PlainNAT {
-		s.PlainNAT[NATRule(r)] = true
-	}
-	for _, v := range j.VethPeers {
-		s.VethPeers[LinkKey{v.NS, v.Name}] = v.Peer
-	}
-	for _, k := range j.MarkedFiles {
-		s.MarkedFiles[FileKey(k)] = true
+	s := NewState()
+	present, err = decodeState(dec, &s)
+	if err != nil || !present {
+		return NewState(), false, err
 	}
 	return s, true, nil
+}
+
+// decodeState reads a state into s and reports whether there was one (not null).
+func decodeState(dec *json.Decoder, s *State) (bool, error) {
+	t, err := dec.Token()
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("decode state: %w", err)
+	case t == nil:
+		return false, nil
+	case t != json.Delim('{'):
+		return false, fmt.Errorf("decode state: a state is a JSON object, not %v", t)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false, fmt.Errorf("decode state: %w", err)
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			return false, fmt.Errorf("decode state: field %q given twice", key)
+		}
+		seen[key] = true
+		known, err := decodeField(dec, key, s)
+		if !known {
+			return false, fmt.Errorf("decode state: unknown field %q", key)
+		}
+		if err != nil {
+			return false, fmt.Errorf("decode state: %s: %w", key, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return false, fmt.Errorf("decode state: %w", err)
+	}
+	return true, nil
+}
+
+// decodeField reads the value of the state's field key into s; known is false for a
+// field a state does not have.
+func decodeField(dec *json.Decoder, key string, s *State) (known bool, err error) {
+	switch key {
+	case "namespaces":
+		return true, each(dec, func(ns NS) { s.Namespaces[ns] = true })
+	case "links":
+		return true, each(dec, func(l linkJSON) {
+			if l.PeerNS != "" {
+				l.Peer = LinkKey{l.PeerNS, l.PeerName}
+			}
+			if l.ParentNS != "" {
+				l.Parent = LinkKey{l.ParentNS, l.ParentName}
+			}
+			s.Links[LinkKey{l.NS, l.Name}] = l.Link
+		})
+	case "addresses":
+		return true, each(dec, func(a addrJSON) { s.Addrs[AddrKey{LinkKey{a.NS, a.Link}, a.Prefix}] = true })
+	case "routes":
+		return true, each(dec, func(r routeJSON) { s.Routes[RouteKey{r.NS, r.To, r.Metric}] = Route{Via: r.Via, Dev: r.Dev} })
+	case "sysctls":
+		return true, each(dec, func(c sysctlJSON) { s.Sysctls[SysctlKey{c.NS, c.Name}] = c.Value })
+	case "nat":
+		return true, each(dec, func(r natJSON) { s.NAT[NATRule(r)] = true })
+	case "files":
+		return true, each(dec, func(f fileJSON) { s.Files[FileKey{f.NS, f.Name}] = f.Content })
+	case "attached":
+		return true, each(dec, func(a attachJSON) { s.Attached[a.NS] = a.Source })
+	case "entries":
+		return true, each(dec, func(e entryJSON) { s.Entries[e.NS] = e.Found })
+	case "source_gone":
+		return true, each(dec, func(ns NS) { s.SourceGone[ns] = true })
+	case "qdiscs":
+		return true, each(dec, func(q qdiscJSON) { s.Qdiscs[LinkKey{q.NS, q.Name}] = q.Qdisc })
+	case "missing_qdiscs":
+		var m map[string]string
+		err := dec.Decode(&m)
+		maps.Copy(s.MissingQdiscs, m)
+		return true, err
+	case "plain_nat":
+		return true, each(dec, func(r natJSON) { s.PlainNAT[NATRule(r)] = true })
+	case "veth_peers":
+		return true, each(dec, func(v vethPeerJSON) { s.VethPeers[LinkKey{v.NS, v.Name}] = v.Peer })
+	case "marked_files":
+		return true, each(dec, func(k jsonNSName) { s.MarkedFiles[FileKey(k)] = true })
+	}
+	return false, nil
+}
+
+// each reads a JSON list (or null) from dec an element at a time, handing each to add.
+func each[T any](dec *json.Decoder, add func(T)) error {
+	t, err := dec.Token()
+	switch {
+	case err != nil:
+		return err
+	case t == nil:
+		return nil
+	case t != json.Delim('['):
+		return fmt.Errorf("a list, not %v", t)
+	}
+	for dec.More() {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		add(v)
+	}
+	_, err = dec.Token() // the closing bracket
+	return err
 }
