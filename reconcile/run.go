@@ -68,9 +68,30 @@ type Prepared struct {
 // Prepare observes what the lab concerns and computes the plan to reach desired. A
 // clash with objects the lab does not own is returned as a *plan.ClashError.
 func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired plan.State) (*Prepared, error) {
+	return r.PrepareComputing(ctx, lab, topology, func() (plan.State, error) { return desired, nil })
+}
+
+// PrepareComputing is Prepare with the desired state computed by desired on another
+// goroutine while the lab's record is read and decoded: the two are a large lab's
+// longest steps before observing, and neither needs the other. An error of desired
+// comes first.
+func (r *Reconciler) PrepareComputing(ctx context.Context, lab, topology string, desired func() (plan.State, error)) (*Prepared, error) {
+	type computed struct {
+		state plan.State
+		err   error
+	}
+	c := make(chan computed, 1)
+	go func() {
+		s, err := desired()
+		c <- computed{s, err}
+	}()
 	end := phase.Begin("load record")
 	rec, err := r.Store.Load(lab)
 	end()
+	want := <-c
+	if want.err != nil {
+		return nil, want.err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +105,7 @@ func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired 
 	if err != nil {
 		return nil, err
 	}
-	return r.prepare(ctx, lab, topology, desired, rec, desired, shared)
+	return r.prepare(ctx, lab, topology, want.state, rec, want.state, shared)
 }
 
 // PrepareDestroy computes the plan that removes everything the lab owns. Beside the

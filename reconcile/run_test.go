@@ -510,3 +510,36 @@ func TestRestartKeepsEtcNetns(t *testing.T) {
 		t.Errorf("a file without the mark: %v, want a clash", err)
 	}
 }
+
+// TestPrepareComputing: the desired state computed while the record is read gives the
+// plan Prepare gives, and its error comes before the record's (a record that cannot
+// be read is not what a topology that cannot be used should be reported as).
+func TestPrepareComputing(t *testing.T) {
+	topo := load(t, "two-namespaces.yaml")
+	r := &reconcile.Reconciler{Kernel: fakekernel.New(), Store: record.Store{Dir: t.TempDir()}}
+	want, err := r.Prepare(context.Background(), topo.Name, "lab.yaml", topo.Desired())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.PrepareComputing(context.Background(), topo.Name, "lab.yaml", func() (plan.State, error) { return topo.Desired(), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w strings.Builder
+	if err := plan.WriteText(&g, got.Plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.WriteText(&w, want.Plan); err != nil {
+		t.Fatal(err)
+	}
+	if g.String() != w.String() || got.Plan.Empty() {
+		t.Errorf("plan:\n%s\nwant:\n%s", g.String(), w.String())
+	}
+	if err := os.WriteFile(filepath.Join(r.Store.Dir, topo.Name+".json"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := errors.New("the topology's own error")
+	if _, err := r.PrepareComputing(context.Background(), topo.Name, "lab.yaml", func() (plan.State, error) { return plan.State{}, bad }); !errors.Is(err, bad) {
+		t.Errorf("error %v, want the desired state's", err)
+	}
+}

@@ -379,11 +379,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			err = g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				s.rec.Adopt, s.rec.TakeOver = adopt, takeOver
 				s.kernel.ReadOnce()
-				desired, err := g.desired(t)
-				if err != nil {
-					return err
-				}
-				prep, err = s.rec.Prepare(ctx, t.Name, abs, desired)
+				prep, err = s.rec.PrepareComputing(ctx, t.Name, abs, func() (plan.State, error) { return g.desired(t) })
 				return err
 			})
 			if err != nil {
@@ -483,11 +479,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				// A saved plan was made with --take-over, or had nothing to take over
 				// (and a lab applied since from the other file makes it stale).
 				s.rec.Adopt, s.rec.TakeOver = adopt, takeOver || saved != nil
-				desired, err := g.desired(t)
-				if err != nil {
-					return err
-				}
-				prep, err := s.rec.Prepare(ctx, t.Name, abs, desired)
+				prep, err := s.rec.PrepareComputing(ctx, t.Name, abs, func() (plan.State, error) { return g.desired(t) })
 				if err != nil {
 					return err
 				}

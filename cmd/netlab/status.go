@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/netlab-go/netlab/plan"
 	"github.com/netlab-go/netlab/reconcile"
 	"github.com/netlab-go/netlab/record"
 	"github.com/netlab-go/netlab/status"
@@ -36,12 +37,8 @@ func (g *globals) labReport(ctx context.Context, s *session, lab, file string) (
 	if lab != "" && t.Name != lab {
 		return status.Report{}, fmt.Errorf("%s is the topology of lab %s, not %s", file, t.Name, lab)
 	}
-	desired, err := g.desired(t)
-	if err != nil {
-		return status.Report{}, err
-	}
 	s.rec.TakeOver = true // status changes nothing: it compares the kernel with the file it is given
-	prep, err := s.rec.Prepare(ctx, t.Name, abs, desired)
+	prep, err := s.rec.PrepareComputing(ctx, t.Name, abs, func() (plan.State, error) { return g.desired(t) })
 	if err != nil {
 		return status.Report{}, err
 	}
