@@ -71,24 +71,11 @@ func (r *Reconciler) Prepare(ctx context.Context, lab, topology string, desired 
 	return r.PrepareComputing(ctx, lab, topology, func() (plan.State, error) { return desired, nil })
 }
 
-// PrepareComputing is Prepare with the desired state computed by desired on another
-// goroutine while the lab's record is read and decoded: the two are a large lab's
-// longest steps before observing, and neither needs the other. An error of desired
-// comes first.
+// PrepareComputing is Prepare with the desired state computed by the function desired
+// on another goroutine while the lab's record is read and decoded (see loadComputing).
+// An error of desired comes first.
 func (r *Reconciler) PrepareComputing(ctx context.Context, lab, topology string, desired func() (plan.State, error)) (*Prepared, error) {
-	type computed struct {
-		state plan.State
-		err   error
-	}
-	c := make(chan computed, 1)
-	go func() {
-		s, err := desired()
-		c <- computed{s, err}
-	}()
-	end := phase.Begin("load record")
-	rec, err := r.Store.Load(lab)
-	end()
-	want := <-c
+	want, rec, err := r.loadComputing(lab, desired)
 	if want.err != nil {
 		return nil, want.err
 	}
@@ -118,9 +105,42 @@ func (r *Reconciler) PrepareComputing(ctx context.Context, lab, topology string,
 // with discover, in every namespace under /run/netns and /etc/netns. What cannot be
 // proved the lab's is left, and the plan's warnings name it.
 func (r *Reconciler) PrepareDestroy(ctx context.Context, lab, topology string, known plan.State, discover bool) (*Prepared, error) {
+	return r.PrepareDestroyComputing(ctx, lab, topology, func() (plan.State, error) { return known, nil }, discover)
+}
+
+// PrepareDestroyComputing is PrepareDestroy with known computed by the function known
+// while the record is read, as PrepareComputing does; its error comes first.
+func (r *Reconciler) PrepareDestroyComputing(ctx context.Context, lab, topology string, known func() (plan.State, error), discover bool) (*Prepared, error) {
+	computed, rec, err := r.loadComputing(lab, known)
+	if computed.err != nil {
+		return nil, computed.err
+	}
+	return r.prepareDestroy(ctx, lab, topology, rec, err, computed.state, discover)
+}
+
+// computed is the result of a function run by loadComputing.
+type computed struct {
+	state plan.State
+	err   error
+}
+
+// loadComputing reads the lab's record while f runs on another goroutine: a large
+// lab's record and its desired state are its longest steps before observing, and
+// neither needs the other.
+func (r *Reconciler) loadComputing(lab string, f func() (plan.State, error)) (computed, record.Record, error) {
+	c := make(chan computed, 1)
+	go func() {
+		s, err := f()
+		c <- computed{s, err}
+	}()
 	end := phase.Begin("load record")
 	rec, err := r.Store.Load(lab)
 	end()
+	return <-c, rec, err
+}
+
+// prepareDestroy is PrepareDestroy once the record is read (rec, or err).
+func (r *Reconciler) prepareDestroy(ctx context.Context, lab, topology string, rec record.Record, err error, known plan.State, discover bool) (*Prepared, error) {
 	var corrupt *record.CorruptError
 	switch {
 	case errors.As(err, &corrupt) && (!known.Empty() || discover):

@@ -525,6 +525,42 @@ func TestPrepareComputing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	samePlan(t, got, want)
+	if err := os.WriteFile(filepath.Join(r.Store.Dir, topo.Name+".json"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := errors.New("the topology's own error")
+	if _, err := r.PrepareComputing(context.Background(), topo.Name, "lab.yaml", func() (plan.State, error) { return plan.State{}, bad }); !errors.Is(err, bad) {
+		t.Errorf("error %v, want the desired state's", err)
+	}
+}
+
+// TestPrepareDestroyComputing: the known state computed while the record is read
+// gives the plan PrepareDestroy gives, and its error comes first.
+func TestPrepareDestroyComputing(t *testing.T) {
+	topo := load(t, "two-namespaces.yaml")
+	r := &reconcile.Reconciler{Kernel: fakekernel.New(), Store: record.Store{Dir: t.TempDir()}}
+	if _, err := run(t, r, topo.Name, topo.Desired()); err != nil {
+		t.Fatal(err)
+	}
+	want, err := r.PrepareDestroy(context.Background(), topo.Name, "lab.yaml", topo.Desired(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.PrepareDestroyComputing(context.Background(), topo.Name, "lab.yaml", func() (plan.State, error) { return topo.Desired(), nil }, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePlan(t, got, want)
+	bad := errors.New("the topology's own error")
+	if _, err := r.PrepareDestroyComputing(context.Background(), topo.Name, "lab.yaml", func() (plan.State, error) { return plan.State{}, bad }, false); !errors.Is(err, bad) {
+		t.Errorf("error %v, want the known state's", err)
+	}
+}
+
+// samePlan fails t unless got and want have the same plan, and one with actions.
+func samePlan(t *testing.T, got, want *reconcile.Prepared) {
+	t.Helper()
 	var g, w strings.Builder
 	if err := plan.WriteText(&g, got.Plan); err != nil {
 		t.Fatal(err)
@@ -534,12 +570,5 @@ func TestPrepareComputing(t *testing.T) {
 	}
 	if g.String() != w.String() || got.Plan.Empty() {
 		t.Errorf("plan:\n%s\nwant:\n%s", g.String(), w.String())
-	}
-	if err := os.WriteFile(filepath.Join(r.Store.Dir, topo.Name+".json"), []byte("garbage"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	bad := errors.New("the topology's own error")
-	if _, err := r.PrepareComputing(context.Background(), topo.Name, "lab.yaml", func() (plan.State, error) { return plan.State{}, bad }); !errors.Is(err, bad) {
-		t.Errorf("error %v, want the desired state's", err)
 	}
 }

@@ -566,7 +566,7 @@ from netlab's records (--name picks one when several are applied).`,
 			g.observeAhead()
 			defer g.dropAhead()
 			var lab, abs string
-			scope := plan.NewState()
+			known := func() (plan.State, error) { return plan.NewState(), nil }
 			if len(args) == 1 {
 				t, p, data, err := g.loadTopology(args[0])
 				if err != nil {
@@ -583,9 +583,7 @@ from netlab's records (--name picks one when several are applied).`,
 					return fmt.Errorf("--name %s does not match the lab %s of %s", name, t.Name, args[0])
 				}
 				lab, abs = t.Name, p
-				if scope, err = g.desired(t); err != nil {
-					return err
-				}
+				known = func() (plan.State, error) { return g.desired(t) }
 			}
 			return g.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				// A lab named without its file, whose record is lost or unusable, is
@@ -605,7 +603,7 @@ from netlab's records (--name picks one when several are applied).`,
 						return nil
 					}
 				}
-				prep, err := s.rec.PrepareDestroy(ctx, lab, abs, scope, discover)
+				prep, err := s.rec.PrepareDestroyComputing(ctx, lab, abs, known, discover)
 				if err != nil {
 					return err
 				}
