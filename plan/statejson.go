@@ -10,6 +10,8 @@ import (
 
 // stateJSON is the JSON form of a State: sorted lists, since its maps have struct keys.
 // It is what the ownership record stores and what a saved plan's fingerprint hashes.
+// MarshalJSON writes it whole; DecodeState reads it back field by field (decodeField),
+// and TestDecodeFieldKnowsEveryField keeps the two in step.
 type stateJSON struct {
 	Namespaces []NS         `json:"namespaces"`
 	Links      []linkJSON   `json:"links"`
