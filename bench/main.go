@@ -258,6 +258,7 @@ type row struct {
 	n                                                 int
 	apply, plan, noop, change, destroy                sample
 	floorBuild, floorDump, floorTeardown              sample
+	floorLabBuild                                     sample // floor build-lab: with the star's aliases and hosts files
 	shellBuild, shellTeardown, batchBuild, batchTeard sample
 	chainApply, chainPlan, chainDestroy               sample
 	// phases are netlab's own times of its phases (netlab --timings) in one more
@@ -348,6 +349,11 @@ func (b *bench) measure(n, runs int) (row, error) {
 			func() error { s, err := timed(b.floor, "build", strconv.Itoa(n)); return add("floorBuild", s, err) },
 			func() error { s, err := timed(b.floor, "dump", strconv.Itoa(n)); return add("floorDump", s, err) },
 			func() error { return teardown("floorTeardown", b.floor, "teardown", strconv.Itoa(n)) },
+			func() error {
+				s, err := timed(b.floor, "build-lab", strconv.Itoa(n))
+				return add("floorLabBuild", s, err)
+			},
+			func() error { return teardown("floorLabTeardown", b.floor, "teardown", strconv.Itoa(n)) },
 			func() error { s, err := timed("bash", b.dir+"/batch-build.sh"); return add("batchBuild", s, err) },
 			func() error { return teardown("batchTeard", "bash", b.dir+"/batch-teardown.sh") },
 			func() error {
@@ -392,7 +398,7 @@ func (b *bench) measure(n, runs int) (row, error) {
 	}
 	m := func(key string) sample { return median(samples[key]) }
 	return row{n: n, phases: phases, apply: m("apply"), plan: m("plan"), noop: m("noop"), change: m("change"), destroy: m("destroy"),
-		floorBuild: m("floorBuild"), floorDump: m("floorDump"), floorTeardown: m("floorTeardown"),
+		floorBuild: m("floorBuild"), floorDump: m("floorDump"), floorTeardown: m("floorTeardown"), floorLabBuild: m("floorLabBuild"),
 		shellBuild: m("shellBuild"), shellTeardown: m("shellTeardown"), batchBuild: m("batchBuild"), batchTeard: m("batchTeard"),
 		chainApply: m("chainApply"), chainPlan: m("chainPlan"), chainDestroy: m("chainDestroy"), steal: steal}, nil
 }
@@ -458,6 +464,13 @@ func render(rows []row, runs int, large bool) string {
 			shell = "not run"
 		}
 		fmt.Fprintf(&b, "N=%d %s and %s", r.n, shell, secs(r.batchTeard.wall))
+	}
+	b.WriteString(". The floor's build with what the star lab has beyond its netlink calls, an alias on each veth end and each node's hosts file (`floor build-lab`), against netlab's apply: ")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "N=%d %s (apply / it %s)", r.n, secs(r.floorLabBuild.wall), ratio(r.apply.wall, r.floorLabBuild.wall))
 	}
 	b.WriteString(". CPU time the hypervisor took during the measured steps (steal in /proc/stat), of the CPUs' time over them: ")
 	for i, r := range rows {

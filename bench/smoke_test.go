@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]sample{"apply": r.apply, "floor build": r.floorBuild, "shell build": r.shellBuild,
+	for name, s := range map[string]sample{"apply": r.apply, "floor build": r.floorBuild, "floor build-lab": r.floorLabBuild, "shell build": r.shellBuild,
 		"ip -batch build": r.batchBuild, "one change": r.change, "destroy": r.destroy, "chain apply": r.chainApply} {
 		if s.wall <= 0 {
 			t.Errorf("%s was not measured", name)

@@ -5,11 +5,18 @@
 //
 //	floor build N     create n0..nN-1, then their veth pairs, addresses and routes, then
 //	                  forwarding and NAT
+//	floor build-lab N the same, and what the star lab has beyond the netlink calls: an
+//	                  alias on each veth end (netlab's mark, set while the end is down,
+//	                  as netlab sets it) and each node's /etc/netns directory, its hosts
+//	                  file a hard link to one file of the lab's; the floor of netlab's
+//	                  apply with everything its lab makes, to tell the lab's own cost
+//	                  from netlab's
 //	floor dump N      dump links, addresses and routes of every namespace of the lab, the
 //	                  host's among them (it holds a veth end per namespace, whose links
 //	                  it reads without their counters, as netlab does), one handle each
-//	floor teardown N  delete the namespaces, NAT and forwarding; the kernel lets go of
-//	                  their veths asynchronously, and the bench times until it has
+//	floor teardown N  delete the namespaces, NAT and forwarding (and build-lab's files);
+//	                  the kernel lets go of their veths asynchronously, and the bench
+//	                  times until it has
 package main
 
 import (
@@ -21,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/netlab-go/netlab/bench/labgen"
@@ -31,11 +39,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const netnsDir = "/run/netns"
+const (
+	netnsDir = "/run/netns"
+	etcNetns = "/etc/netns"
+	// sharedHosts is build-lab's file of the lab's names, which each node's hosts file
+	// links to, as netlab's star lab has it.
+	sharedHosts = etcNetns + "/.floor-star.hosts"
+)
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: floor build|dump|teardown N")
+		fmt.Fprintln(os.Stderr, "usage: floor build|build-lab|dump|teardown N")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -45,7 +59,9 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "build":
-		err = build(n)
+		err = build(n, false)
+	case "build-lab":
+		err = build(n, true)
 	case "dump":
 		err = parallel(n+1, dump) // the host first (its dump is the longest), then n0..nN-1
 	case "teardown":
@@ -86,9 +102,15 @@ func parallel(n int, f func(host *netlink.Handle, i int) error) error {
 	return <-errs
 }
 
-func build(n int) error {
+// build builds the star of n namespaces; with lab, the aliases and hosts files too.
+func build(n int, lab bool) error {
 	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
 		return err
+	}
+	if lab {
+		if err := writeHosts(n); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		return err
@@ -98,7 +120,7 @@ func build(n int) error {
 	if err := parallel(n, func(_ *netlink.Handle, i int) error { return newNamespace(namespacePath(i)) }); err != nil {
 		return err
 	}
-	if err := parallel(n, buildOne); err != nil {
+	if err := parallel(n, func(host *netlink.Handle, i int) error { return buildOne(host, i, lab) }); err != nil {
 		return err
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0); err != nil {
@@ -135,9 +157,24 @@ func newNamespace(path string) error {
 // namespacePath is the /run/netns entry of namespace n(i).
 func namespacePath(i int) string { return filepath.Join(netnsDir, fmt.Sprintf("n%d", i)) }
 
+// writeHosts writes build-lab's shared hosts file: a line for each node, as netlab's.
+func writeHosts(n int) error {
+	if err := os.MkdirAll(etcNetns, 0o755); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("# the floor's star\n127.0.0.1\tlocalhost\n")
+	for i := range n {
+		_, e := labgen.Subnet(i)
+		fmt.Fprintf(&b, "%s\tn%d\n", e, i)
+	}
+	return os.WriteFile(sharedHosts, []byte(b.String()), 0o644)
+}
+
 // buildOne makes what namespace n(i), already created, holds: the veth pair to the host,
-// its addresses, the lo and the route.
-func buildOne(host *netlink.Handle, i int) error {
+// its addresses, the lo and the route; with lab, an alias on each end and the node's
+// hosts file too.
+func buildOne(host *netlink.Handle, i int, lab bool) error {
 	fd, h, err := open(namespacePath(i))
 	if err != nil {
 		return err
@@ -149,6 +186,11 @@ func buildOne(host *netlink.Handle, i int) error {
 	veth.Name = fmt.Sprintf("h%d", i)
 	if err := host.LinkAdd(veth); err != nil {
 		return err
+	}
+	if lab {
+		if err := host.LinkSetAlias(veth, alias); err != nil {
+			return err
+		}
 	}
 	// Up once made, not in the creating message, as netlab's veths: a link up without a
 	// carrier makes the kernel walk the host's IPv6 routing table at the lookup after
@@ -166,6 +208,18 @@ func buildOne(host *netlink.Handle, i int) error {
 	if err := h.AddrAdd(peer, addr(eAddr)); err != nil {
 		return err
 	}
+	if lab {
+		if err := h.LinkSetAlias(peer, alias); err != nil {
+			return err
+		}
+		dir := filepath.Join(etcNetns, fmt.Sprintf("n%d", i))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.Link(sharedHosts, filepath.Join(dir, "hosts")); err != nil {
+			return err
+		}
+	}
 	if err := h.LinkSetUp(peer); err != nil {
 		return err
 	}
@@ -174,6 +228,9 @@ func buildOne(host *netlink.Handle, i int) error {
 	}
 	return h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: net.ParseIP(hAddr)})
 }
+
+// alias is build-lab's mark on each veth end, as long as netlab's for the star.
+const alias = "netlab:star"
 
 func addr(s string) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(s), Mask: net.CIDRMask(30, 32)}}
@@ -239,15 +296,38 @@ func dump(host *netlink.Handle, i int) error {
 	return nil
 }
 
+// removeHosts removes node n(i)'s hosts file and directory if build-lab made them: the
+// file is a link to the shared one.
+func removeHosts(i int) error {
+	dir := filepath.Join(etcNetns, fmt.Sprintf("n%d", i))
+	shared, err := os.Stat(sharedHosts)
+	if err != nil {
+		return nil // not built by build-lab
+	}
+	if node, err := os.Lstat(filepath.Join(dir, "hosts")); err != nil || !os.SameFile(shared, node) {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(dir, "hosts")); err != nil {
+		return err
+	}
+	return os.Remove(dir)
+}
+
 func teardown(n int) error {
 	err := parallel(n, func(_ *netlink.Handle, i int) error {
 		path := namespacePath(i)
 		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
 			return err
 		}
+		if err := removeHosts(i); err != nil {
+			return err
+		}
 		return os.Remove(path)
 	})
 	if err != nil {
+		return err
+	}
+	if err := os.Remove(sharedHosts); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("0"), 0); err != nil {
