@@ -13,7 +13,7 @@ build:
 
 ## test: lint, unit tests, and the end-to-end tests against the real kernel in a sandbox
 test: deps lint
-	$(GO) test -count=1 ./...
+	scripts/sandboxed.sh $(GO) test -count=1 ./...
 
 ## unit: the tests that need no root (topology, plan, record, reach, graph, the fake kernel)
 unit:
@@ -21,7 +21,7 @@ unit:
 
 ## e2e: only the end-to-end tests (root; they sandbox themselves)
 e2e: deps
-	$(GO) test -count=1 -v ./tests/
+	scripts/sandboxed.sh $(GO) test -count=1 -v ./tests/
 
 ## lint: gofmt, go vet and staticcheck
 lint:
@@ -37,7 +37,7 @@ deps:
 ## demo: build, then plan, apply, ping, re-plan and destroy examples/two-namespaces.yaml
 ## inside a throwaway sandbox (changes nothing on this machine)
 demo: build deps
-	unshare --net --mount --propagation private scripts/demo.sh $(BIN) examples/two-namespaces.yaml
+	scripts/sandboxed.sh unshare --net --mount --propagation private scripts/demo.sh $(BIN) examples/two-namespaces.yaml
 
 ## docs: the README's picture of examples/two-namespaces.yaml (Debian's graphviz, installed when missing)
 docs:
@@ -54,24 +54,24 @@ clean:
 ## bench: star and chain labs at N=10, 100, 1000 against the floor, naive shell and
 ## ip -batch, in a sandbox; prints the table and rewrites README.md's (see bench/README.md)
 bench: deps
-	$(GO) run ./bench -n $(N) -runs $(RUNS) -readme README.md
+	scripts/sandboxed.sh $(GO) run ./bench -n $(N) -runs $(RUNS) -readme README.md
 
 ## bench-large: the star and chain labs at N=1000 and 5000 in one run (their ratios side
 ## by side), without the naive shell; rewrites README.md's second table
 NLARGE ?= 1000,5000
 RUNSLARGE ?= 1
 bench-large: deps
-	$(GO) run ./bench -large -n $(NLARGE) -runs $(RUNSLARGE) -readme README.md
+	scripts/sandboxed.sh $(GO) run ./bench -large -n $(NLARGE) -runs $(RUNSLARGE) -readme README.md
 
 ## torture: kill -9 at 100 random moments of apply and of destroy of a 40-namespace lab,
 ## SIGINT and SIGTERM at 50 moments each, in the sandbox; prints how many recovered
 torture: deps
-	CI=true $(GO) test -count=1 -run 'TestTorture$$' -v -timeout 60m ./tests/ -torture.kills=100 -torture.signals=50 | grep -E 'recovered|seed|^(ok|FAIL|---)'
+	CI=true scripts/sandboxed.sh $(GO) test -count=1 -run 'TestTorture$$' -v -timeout 60m ./tests/ -torture.kills=100 -torture.signals=50 | grep -E 'recovered|seed|^(ok|FAIL|---)'
 
 ## bench-multihost: a lab of 300 namespaces on each of three simulated machines, each
 ## applying its part at once, against one machine's part alone (see docs/multi-host.md)
 bench-multihost: deps
-	CI=true $(GO) test -count=1 -run 'TestMultiHostScale$$' -v -timeout 30m ./tests/ -multihost.n=300 | grep -E 'multi-host scale|^(ok|FAIL|---)'
+	CI=true scripts/sandboxed.sh $(GO) test -count=1 -run 'TestMultiHostScale$$' -v -timeout 30m ./tests/ -multihost.n=300 | grep -E 'multi-host scale|^(ok|FAIL|---)'
 
 ## fuzz: go test -fuzz on the topology loader and the record loader, FUZZTIME each
 ## (make test runs their seed corpora in testdata/fuzz/)
@@ -84,4 +84,4 @@ fuzz:
 ## /etc/netns after apply, for star labs of NOUT namespaces; rewrites README.md's table
 NOUT ?= 1000,2000
 bench-output: deps
-	$(GO) run ./bench -output -n $(NOUT) -readme README.md
+	scripts/sandboxed.sh $(GO) run ./bench -output -n $(NOUT) -readme README.md
