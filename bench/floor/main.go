@@ -157,6 +157,9 @@ func newNamespace(path string) error {
 // namespacePath is the /run/netns entry of namespace n(i).
 func namespacePath(i int) string { return filepath.Join(netnsDir, fmt.Sprintf("n%d", i)) }
 
+// hostsPath is build-lab's hosts file of node n(i), in its /etc/netns directory.
+func hostsPath(i int) string { return filepath.Join(etcNetns, fmt.Sprintf("n%d", i), "hosts") }
+
 // writeHosts writes build-lab's shared hosts file: a line for each node, as netlab's.
 func writeHosts(n int) error {
 	if err := os.MkdirAll(etcNetns, 0o755); err != nil {
@@ -212,11 +215,10 @@ func buildOne(host *netlink.Handle, i int, lab bool) error {
 		if err := h.LinkSetAlias(peer, alias); err != nil {
 			return err
 		}
-		dir := filepath.Join(etcNetns, fmt.Sprintf("n%d", i))
-		if err := os.Mkdir(dir, 0o755); err != nil {
+		if err := os.Mkdir(filepath.Dir(hostsPath(i)), 0o755); err != nil {
 			return err
 		}
-		if err := os.Link(sharedHosts, filepath.Join(dir, "hosts")); err != nil {
+		if err := os.Link(sharedHosts, hostsPath(i)); err != nil {
 			return err
 		}
 	}
@@ -299,14 +301,14 @@ func dump(host *netlink.Handle, i int) error {
 // removeHosts removes node n(i)'s hosts file and directory if build-lab made them: the
 // file is a link to the shared one.
 func removeHosts(i int, shared os.FileInfo) error {
-	dir := filepath.Join(etcNetns, fmt.Sprintf("n%d", i))
-	if node, err := os.Lstat(filepath.Join(dir, "hosts")); err != nil || !os.SameFile(shared, node) {
+	hosts := hostsPath(i)
+	if node, err := os.Lstat(hosts); err != nil || !os.SameFile(shared, node) {
 		return nil
 	}
-	if err := os.Remove(filepath.Join(dir, "hosts")); err != nil {
+	if err := os.Remove(hosts); err != nil {
 		return err
 	}
-	return os.Remove(dir)
+	return os.Remove(filepath.Dir(hosts))
 }
 
 func teardown(n int) error {

@@ -27,7 +27,9 @@ const (
 	envParentNS = "NETLAB_TEST_PARENT_NETNS"
 )
 
-// Dirs are the directories covered with a fresh tmpfs in the sandbox.
+// Dirs are the directories covered with a fresh tmpfs in the sandbox (scripts/demo.sh
+// covers the same, and scripts/sandboxed.sh removes again those a sandbox had to make:
+// keep the three lists alike).
 var Dirs = []string{"/run/netns", "/run/netlab", "/etc/netns"}
 
 // Main runs the tests of m inside a sandbox and exits with their status. prepare, when
