@@ -114,9 +114,10 @@ func removeMountPoint(path string) error {
 }
 
 // createNamespace creates a network namespace and bind-mounts it at dir/name, as
-// `ip netns add` does. The unshare happens on a locked thread that is switched back to
-// its original namespace afterwards, so the caller's thread never changes namespace.
-func createNamespace(dir, name string) error {
+// `ip netns add` does, then calls inside, when given, on the thread still in the new
+// namespace. The unshare happens on a locked thread that is switched back to its
+// original namespace afterwards, so the caller's thread never changes namespace.
+func createNamespace(dir, name string, inside func() error) error {
 	path := filepath.Join(dir, name)
 	if err := makeMountPoint(path); err != nil {
 		return err
@@ -129,10 +130,13 @@ func createNamespace(dir, name string) error {
 		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind-mount namespace on %s: %w", path, err)
 		}
+		if inside != nil {
+			return inside()
+		}
 		return nil
 	})
 	if err != nil {
-		return errors.Join(err, removeMountPoint(path))
+		return errors.Join(err, deleteNamespace(dir, name))
 	}
 	return nil
 }
@@ -193,10 +197,7 @@ func (k *Linux) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
 		return err
 	}
 	k.forget(ns)
-	if err := createNamespace(k.netnsDir, string(ns)); err != nil {
-		return err
-	}
-	h, release, err := k.handle(ns)
+	h, release, err := k.createNamespace(ns)
 	if err != nil {
 		return err
 	}
@@ -206,6 +207,43 @@ func (k *Linux) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	return nil
+}
+
+// createNamespace creates namespace ns (createNamespace) and returns its handle,
+// acquired. The handle is opened on the thread that made the namespace, while the
+// thread is still in it: its socket is made there without entering the namespace
+// through its entry and leaving it again, as opening it afterwards would (two
+// namespace switches and an open for each of a lab's namespaces). With a test's
+// handle maker (newHandle), the handle is opened afterwards, as any other.
+func (k *Linux) createNamespace(ns plan.NS) (*nsHandle, func(), error) {
+	if k.newHandle != nil {
+		if err := createNamespace(k.netnsDir, string(ns), nil); err != nil {
+			return nil, nil, err
+		}
+		return k.handle(ns)
+	}
+	h := &nsHandle{name: ns, index: map[string]int{}, users: 1}
+	err := createNamespace(k.netnsDir, string(ns), func() error {
+		nsh, err := netns.Get()
+		if err != nil {
+			return fmt.Errorf("open namespace %s: %w", ns, err)
+		}
+		nl, err := netlink.NewHandle(unix.NETLINK_ROUTE) // in the thread's namespace: ns
+		if err != nil {
+			nsh.Close()
+			return fmt.Errorf("open netlink in namespace %s: %w", ns, err)
+		}
+		h.ns, h.nl = nsh, nl
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	k.mu.Lock()
+	k.drop(ns) // a handle opened meanwhile from the new entry is this namespace's too
+	k.handles[ns] = h
+	k.mu.Unlock()
+	return h, func() { k.release(h) }, nil
 }
 
 // locate finds the namespace ns of the scope, for observe to look into: the host, or
