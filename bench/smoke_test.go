@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]sample{"apply": r.apply, "floor build": r.floorBuild, "floor build-lab": r.floorLabBuild, "shell build": r.shellBuild,
+	for name, s := range map[string]sample{"apply": r.apply, "floor build": r.floorBuild, "floor build-lab": r.floorLabBuild, "floor build-batched": r.floorBatchedBuild, "shell build": r.shellBuild,
 		"ip -batch build": r.batchBuild, "one change": r.change, "destroy": r.destroy, "chain apply": r.chainApply} {
 		if s.wall <= 0 {
 			t.Errorf("%s was not measured", name)
@@ -42,8 +42,9 @@ func TestSmoke(t *testing.T) {
 	}
 	table := render([]row{r}, 1, false)
 	if !strings.Contains(table, "| 10 | ") || !strings.Contains(table, "| total |") || !strings.Contains(table, "observe netns") ||
-		!strings.Contains(table, "steal in /proc/stat") || !strings.Contains(table, "netlab apply 0.") {
-		t.Errorf("table lacks the N=10 row, the phases, the CPU time stolen or the processes' CPU time:\n%s", table)
+		!strings.Contains(table, "steal in /proc/stat") || !strings.Contains(table, "netlab apply 0.") ||
+		!strings.Contains(table, "`floor build-batched`") {
+		t.Errorf("table lacks the N=10 row, the phases, the CPU time stolen, the processes' CPU time or the batched floor:\n%s", table)
 	}
 	if r.steal.capacity <= 0 {
 		t.Error("the CPUs' time over the measured steps was not counted")

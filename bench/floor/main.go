@@ -11,6 +11,12 @@
 //	                  file a hard link to one file of the lab's; the floor of netlab's
 //	                  apply with everything its lab makes, to tell the lab's own cost
 //	                  from netlab's
+//	floor build-batched N
+//	                  the build, with each namespace's requests written to the kernel in
+//	                  two batches (the host's, the node's) before their answers are
+//	                  read: the interfaces' indexes are given in the requests, so that
+//	                  none waits for the answer to another; the moonshot of the issue
+//	                  "Close to the floor", measured on the floor itself
 //	floor dump N      dump links, addresses and routes of every namespace of the lab, the
 //	                  host's among them (it holds a veth end per namespace, whose links
 //	                  it reads without their counters, as netlab does), one handle each
@@ -62,6 +68,8 @@ func main() {
 		err = build(n, false)
 	case "build-lab":
 		err = build(n, true)
+	case "build-batched":
+		err = buildBatched(n)
 	case "dump":
 		err = parallel(n+1, dump) // the host first (its dump is the longest), then n0..nN-1
 	case "teardown":
@@ -75,8 +83,15 @@ func main() {
 	}
 }
 
-// parallel runs f for 0..n-1 on one worker per CPU, each with its own host handle.
-func parallel(n int, f func(host *netlink.Handle, i int) error) error {
+// worker is what each worker of parallel has of its own in the host: a netlink handle,
+// and a socket for build-batched's requests.
+type worker struct {
+	host *netlink.Handle
+	sock *nl.NetlinkSocket
+}
+
+// parallel runs f for 0..n-1 on one worker per CPU.
+func parallel(n int, f func(w *worker, i int) error) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, runtime.NumCPU())
 	for w := range runtime.NumCPU() {
@@ -89,8 +104,14 @@ func parallel(n int, f func(host *netlink.Handle, i int) error) error {
 				return
 			}
 			defer host.Close()
+			sock, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sock.Close()
 			for i := w; i < n; i += runtime.NumCPU() {
-				if err := f(host, i); err != nil {
+				if err := f(&worker{host: host, sock: sock}, i); err != nil {
 					errs <- fmt.Errorf("n%d: %w", i, err)
 					return
 				}
@@ -104,6 +125,15 @@ func parallel(n int, f func(host *netlink.Handle, i int) error) error {
 
 // build builds the star of n namespaces; with lab, the aliases and hosts files too.
 func build(n int, lab bool) error {
+	return buildWith(n, lab, func(w *worker, i int) error { return buildOne(w.host, i, lab) })
+}
+
+// buildBatched is build with each namespace's requests in batches (buildOneBatched).
+func buildBatched(n int) error { return buildWith(n, false, buildOneBatched) }
+
+// buildWith builds the star of n namespaces, the rest of each namespace by rest once
+// every namespace is made.
+func buildWith(n int, lab bool, rest func(w *worker, i int) error) error {
 	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
 		return err
 	}
@@ -117,10 +147,10 @@ func build(n int, lab bool) error {
 	}
 	// Every namespace first, then the rest of each, as netlab orders its actions: faster
 	// than each namespace with its rest in turn, in interleaved runs of both.
-	if err := parallel(n, func(_ *netlink.Handle, i int) error { return newNamespace(namespacePath(i)) }); err != nil {
+	if err := parallel(n, func(_ *worker, i int) error { return newNamespace(namespacePath(i)) }); err != nil {
 		return err
 	}
-	if err := parallel(n, func(host *netlink.Handle, i int) error { return buildOne(host, i, lab) }); err != nil {
+	if err := parallel(n, rest); err != nil {
 		return err
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0); err != nil {
@@ -255,8 +285,8 @@ func open(path string) (netns.NsHandle, *netlink.Handle, error) {
 }
 
 // dump dumps item i of floor dump: the host for 0, else namespace n(i-1).
-func dump(host *netlink.Handle, i int) error {
-	h := host
+func dump(w *worker, i int) error {
+	h := w.host
 	if i > 0 {
 		fd, nh, err := open(namespacePath(i - 1))
 		if err != nil {
@@ -315,7 +345,7 @@ func teardown(n int) error {
 	// build-lab's files, looked for once: a teardown after a plain build (which the
 	// bench times) does no more than before build-lab was added.
 	shared, sharedErr := os.Stat(sharedHosts)
-	err := parallel(n, func(_ *netlink.Handle, i int) error {
+	err := parallel(n, func(_ *worker, i int) error {
 		path := namespacePath(i)
 		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
 			return err
