@@ -405,8 +405,8 @@ func (b *bench) measure(n, runs int) (row, error) {
 	m := func(key string) sample { return median(samples[key]) }
 	return row{n: n, phases: phases, apply: m("apply"), plan: m("plan"), noop: m("noop"), change: m("change"), destroy: m("destroy"),
 		floorBuild: m("floorBuild"), floorDump: m("floorDump"), floorTeardown: m("floorTeardown"), floorLabBuild: m("floorLabBuild"),
-		floorBatchedBuild: m("floorBatchedBuild"),
-		shellBuild:        m("shellBuild"), shellTeardown: m("shellTeardown"), batchBuild: m("batchBuild"), batchTeard: m("batchTeard"),
+		floorBatchedBuild: m("floorBatchedBuild"), shellBuild: m("shellBuild"), shellTeardown: m("shellTeardown"),
+		batchBuild: m("batchBuild"), batchTeard: m("batchTeard"),
 		chainApply: m("chainApply"), chainPlan: m("chainPlan"), chainDestroy: m("chainDestroy"), steal: steal}, nil
 }
 

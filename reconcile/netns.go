@@ -197,7 +197,7 @@ func (k *Linux) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
 		return err
 	}
 	k.forget(ns)
-	h, release, err := k.createNamespace(ns)
+	h, release, err := k.makeNamespace(ns)
 	if err != nil {
 		return err
 	}
@@ -209,13 +209,13 @@ func (k *Linux) ApplyNetns(a plan.Action, o plan.NetnsObject) error {
 	return nil
 }
 
-// createNamespace creates namespace ns (createNamespace) and returns its handle,
+// makeNamespace creates namespace ns (createNamespace) and returns its handle,
 // acquired. The handle is opened on the thread that made the namespace, while the
 // thread is still in it: its socket is made there without entering the namespace
 // through its entry and leaving it again, as opening it afterwards would (two
 // namespace switches and an open for each of a lab's namespaces). With a test's
 // handle maker (newHandle), the handle is opened afterwards, as any other.
-func (k *Linux) createNamespace(ns plan.NS) (*nsHandle, func(), error) {
+func (k *Linux) makeNamespace(ns plan.NS) (*nsHandle, func(), error) {
 	if k.newHandle != nil {
 		if err := createNamespace(k.netnsDir, string(ns), nil); err != nil {
 			return nil, nil, err
