@@ -55,7 +55,7 @@ const (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: floor build|build-lab|dump|teardown N")
+		fmt.Fprintln(os.Stderr, "usage: floor build|build-lab|build-batched|dump|teardown N")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -110,8 +110,9 @@ func parallel(n int, f func(w *worker, i int) error) error {
 				return
 			}
 			defer sock.Close()
+			own := &worker{host: host, sock: sock}
 			for i := w; i < n; i += runtime.NumCPU() {
-				if err := f(&worker{host: host, sock: sock}, i); err != nil {
+				if err := f(own, i); err != nil {
 					errs <- fmt.Errorf("n%d: %w", i, err)
 					return
 				}
